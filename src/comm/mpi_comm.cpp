@@ -1,0 +1,159 @@
+#include "comm/mpi_comm.hpp"
+
+#include <mpi.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+// Every MPI call goes through this: on failure it says which call, where, and MPI's own words.
+#define MPI_CHECK(call)                                                                     \
+  do {                                                                                      \
+    int mpi_rc_ = (call);                                                                   \
+    if (mpi_rc_ != MPI_SUCCESS) {                                                           \
+      char mpi_msg_[MPI_MAX_ERROR_STRING];                                                  \
+      int mpi_len_ = 0;                                                                     \
+      MPI_Error_string(mpi_rc_, mpi_msg_, &mpi_len_);                                       \
+      std::fprintf(stderr, "anchorsweep: MPI failure %s:%d '%s': %s\n", __FILE__, __LINE__, \
+                   #call, mpi_msg_);                                                        \
+      MPI_Abort(MPI_COMM_WORLD, 1);                                                         \
+    }                                                                                       \
+  } while (0)
+
+namespace anchorsweep::comm {
+
+bool launched_with_ranks() {
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE", "SLURM_NTASKS"}) {
+    const char* v = std::getenv(var);
+    if (v && std::atoi(v) > 1) return true;
+  }
+  // srun --mpi=pmix sets PMIX_RANK; a one-rank MPI job still counts as a launch with ranks.
+  return std::getenv("OMPI_COMM_WORLD_RANK") || std::getenv("PMIX_RANK");
+}
+
+static MPI_Comm as_comm(void* p) { return static_cast<MPI_Comm>(p); }
+
+MpiComm::MpiComm(int* argc, char*** argv) {
+  int provided = 0;
+  MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided));
+  if (provided < MPI_THREAD_SERIALIZED) {
+    std::fprintf(stderr, "anchorsweep: this MPI gives thread level %d; rank 0's service thread needs "
+                         "MPI_THREAD_SERIALIZED or better\n", provided);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
+  MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &size_));
+  MPI_Comm node;
+  MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node));
+  MPI_CHECK(MPI_Comm_rank(node, &local_rank_));
+  MPI_CHECK(MPI_Comm_size(node, &local_size_));
+  node_comm_ = node;
+  char name[MPI_MAX_PROCESSOR_NAME];
+  int len = 0;
+  MPI_CHECK(MPI_Get_processor_name(name, &len));
+  host_.assign(name, len);
+}
+
+MpiComm::~MpiComm() {
+  MPI_Comm node = as_comm(node_comm_);
+  MPI_Comm_free(&node);
+  MPI_Finalize();
+}
+
+// Wire format: one MPI_BYTE message [u64 header size][header][u64 blob count]([u64 size][bytes])*.
+void MpiComm::send(int dest, const Message& m) {
+  std::vector<char> buf;
+  auto put_u64 = [&](uint64_t v) { buf.insert(buf.end(), reinterpret_cast<char*>(&v), reinterpret_cast<char*>(&v) + 8); };
+  put_u64(m.header.size());
+  buf.insert(buf.end(), m.header.begin(), m.header.end());
+  put_u64(m.blobs.size());
+  for (const auto& b : m.blobs) {
+    put_u64(b.size());
+    buf.insert(buf.end(), b.begin(), b.end());
+  }
+  if (buf.size() > static_cast<size_t>(INT32_MAX)) throw std::runtime_error("MPI message over 2 GiB");
+  MPI_CHECK(MPI_Send(buf.data(), static_cast<int>(buf.size()), MPI_BYTE, dest, m.tag, MPI_COMM_WORLD));
+}
+
+int MpiComm::recv(Message& m, int source) {
+  MPI_Status st;
+  MPI_CHECK(MPI_Probe(source < 0 ? MPI_ANY_SOURCE : source, MPI_ANY_TAG, MPI_COMM_WORLD, &st));
+  int count = 0;
+  MPI_CHECK(MPI_Get_count(&st, MPI_BYTE, &count));
+  std::vector<char> buf(count);
+  MPI_CHECK(MPI_Recv(buf.data(), count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+  size_t off = 0;
+  auto get_u64 = [&]() {
+    uint64_t v;
+    std::memcpy(&v, buf.data() + off, 8);
+    off += 8;
+    return v;
+  };
+  m.tag = st.MPI_TAG;
+  uint64_t n = get_u64();
+  m.header.assign(buf.data() + off, n);
+  off += n;
+  m.blobs.assign(get_u64(), {});
+  for (auto& b : m.blobs) {
+    n = get_u64();
+    b.assign(buf.data() + off, buf.data() + off + n);
+    off += n;
+  }
+  return st.MPI_SOURCE;
+}
+
+bool MpiComm::poll(int* source) {
+  int flag = 0;
+  MPI_Status st;
+  MPI_CHECK(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st));
+  if (flag && source) *source = st.MPI_SOURCE;
+  return flag != 0;
+}
+
+std::vector<std::string> MpiComm::all_gather(const std::string& s) {
+  int len = static_cast<int>(s.size());
+  std::vector<int> lens(size_), offs(size_, 0);
+  MPI_CHECK(MPI_Allgather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, MPI_COMM_WORLD));
+  int total = 0;
+  for (int i = 0; i < size_; ++i) {
+    offs[i] = total;
+    total += lens[i];
+  }
+  std::vector<char> all(std::max(total, 1));
+  MPI_CHECK(MPI_Allgatherv(s.data(), len, MPI_CHAR, all.data(), lens.data(), offs.data(), MPI_CHAR, MPI_COMM_WORLD));
+  std::vector<std::string> out;
+  for (int i = 0; i < size_; ++i) out.emplace_back(all.data() + offs[i], lens[i]);
+  return out;
+}
+
+void MpiComm::broadcast(std::string& s, int root) {
+  uint64_t n = s.size();
+  MPI_CHECK(MPI_Bcast(&n, 1, MPI_UINT64_T, root, MPI_COMM_WORLD));
+  s.resize(n);
+  if (n > 0) MPI_CHECK(MPI_Bcast(s.data(), static_cast<int>(n), MPI_CHAR, root, MPI_COMM_WORLD));
+}
+
+int MpiComm::max_over_ranks(int value) {
+  int out = 0;
+  MPI_CHECK(MPI_Allreduce(&value, &out, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+  return out;
+}
+
+void MpiComm::barrier() { MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); }
+
+void MpiComm::abort(int code) {
+  MPI_Abort(MPI_COMM_WORLD, code);
+  std::exit(code);
+}
+
+std::string MpiComm::library_version() const {
+  char v[MPI_MAX_LIBRARY_VERSION_STRING];
+  int len = 0;
+  MPI_Get_library_version(v, &len);
+  std::string s(v, len);
+  auto nl = s.find_first_of("\n,");
+  return nl == std::string::npos ? s : s.substr(0, nl);
+}
+
+}  // namespace anchorsweep::comm

@@ -1,0 +1,25 @@
+// Small file and hashing helpers shared by every stage.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace anchorsweep {
+
+// Whole file as a string; throws InputError "PATH: cannot read: <reason>".
+std::string read_file(const std::string& path);
+
+// Writes PATH.tmp.<pid>, fsyncs it, renames it over PATH and fsyncs the directory:
+// a reader sees the old file or the new one, never half of one.
+void write_file_atomic(const std::string& path, const std::string& content);
+
+// mkdir -p; throws std::runtime_error on failure.
+void make_dirs(const std::string& path);
+
+bool file_exists(const std::string& path);
+
+// 64-bit FNV-1a over bytes, as 16 hex digits. Stable across machines and runs.
+std::string fnv1a_hex(const void* data, size_t size);
+inline std::string fnv1a_hex(const std::string& s) { return fnv1a_hex(s.data(), s.size()); }
+
+}  // namespace anchorsweep

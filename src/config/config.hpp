@@ -1,0 +1,121 @@
+// SweepConfig: the typed, validated form of a TOML config file.
+//
+// config/ is the only code that knows TOML. Everything downstream reads these plain structs.
+// Every error is a ConfigError whose message reads `file:line:column: key: what is wrong`.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace anchorsweep {
+
+// Bad input of any kind (config, data, command line). main() prints what() and exits with 2.
+struct InputError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+struct ConfigError : InputError {
+  using InputError::InputError;
+};
+
+struct RunConfig {
+  std::string name = "demo";
+  std::string output_dir = "runs";     // the run directory is output_dir/name
+  std::vector<int64_t> seeds = {1};
+  int64_t threads = 0;                 // intra-op threads per rank; 0 = cores of the node / ranks on it
+};
+
+struct SyntheticSizes {
+  int64_t a_train = 2000, a_dev = 300;
+  int64_t b_train = 500, b_dev = 300, b_test = 300;
+  int64_t num_classes = 42;            // including the negative label
+  double negative_fraction = 0.8;      // share of examples labelled with the negative label
+  double domain_shift = 0.5;           // 0 = B drawn like A, 1 = B's cue words fully re-drawn
+  int64_t vocab_size = 2000;
+  int64_t min_len = 8, max_len = 30;
+  int64_t data_seed = 7;               // the generator's own seed; independent of run.seeds
+};
+
+struct DataConfig {
+  std::string format = "synthetic";    // tacred | jsonl | synthetic
+  std::string a_train, a_dev, b_train, b_dev, b_test;  // resolved relative to the config file
+  std::string negative_label = "no_relation";
+  int64_t min_word_count = 1;          // rarer training words map to UNK
+  SyntheticSizes synthetic;
+};
+
+struct ModelConfig {
+  int64_t word_dim = 100;
+  int64_t pos_dim = 20;                // subject / object relative-position embedding size
+  bool entity_masking = true;          // replace entity tokens by SUBJ-<type> / OBJ-<type>
+  int64_t hidden = 200;                // LSTM hidden size per direction
+  int64_t layers = 1;
+  bool bidirectional = false;
+  std::string attention = "position-aware";  // position-aware | none
+  int64_t attn_dim = 200;              // width of the attention's tanh layer
+  double dropout = 0.5;
+};
+
+struct TrainConfig {
+  int64_t epochs = 10;
+  int64_t batch_size = 50;
+  std::string optimizer = "adam";      // adam | sgd
+  double lr = 1e-3;
+  double lr_decay = 1.0;               // lr *= lr_decay after an epoch whose dev F1 did not improve
+  double grad_clip = 5.0;              // max global L2 norm; 0 = off
+};
+
+struct FinetuneConfig : TrainConfig {
+  std::string mode = "cached";         // cached (features computed once) | naive (full forward every step)
+  int64_t fuse = 0;                    // trials per fused task; 0 = automatic
+  bool frozen_dropout = false;         // the classic mistake: dropout left on in frozen layers
+};
+
+struct AdapterConfig {
+  std::string init = "random";         // anchor | random  (random is what the original did)
+  std::string anchor = "identity";     // identity | zeros | path to a tensor file (torch::pickle_save)
+};
+
+struct PenaltyConfig {
+  std::string mode = "loss";           // loss | decoupled
+  bool penalize_bias = false;
+};
+
+struct SweepSpec {
+  std::vector<double> lambdas;         // the resolved grid, ascending, unique
+  std::vector<std::string> baselines = {"pretrained", "scratch"};
+};
+
+struct SweepConfig {
+  std::string source_path;             // the config file it came from
+  RunConfig run;
+  DataConfig data;
+  ModelConfig model;
+  TrainConfig pretrain;
+  FinetuneConfig finetune;
+  AdapterConfig adapter;
+  PenaltyConfig penalty;
+  SweepSpec sweep;
+  std::string resolved_toml;           // the config after --set, as TOML text (written to the run dir)
+  std::string hash;                    // FNV-1a hex of resolved_toml
+
+  std::string run_dir() const { return run.output_dir + "/" + run.name; }
+};
+
+// Parse and validate. `sets` are "a.b=value" overrides applied to the TOML table before
+// validation, so they get the same checks. Checks that need the data (labels) live in data/.
+SweepConfig load_config(const std::string& path, const std::vector<std::string>& sets = {});
+SweepConfig parse_config(const std::string& toml_text, const std::string& path,
+                         const std::vector<std::string>& sets = {});
+
+// Flattened "section.key" -> value text, for comparing two configs on resume.
+std::map<std::string, std::string> flatten_toml(const std::string& toml_text);
+
+// Keys whose values differ between two resolved configs. Growing run.seeds or sweep.lambdas
+// (keeping all old values) is not a change: resume then runs only the new trials.
+std::vector<std::string> incompatible_changes(const std::string& old_toml, const std::string& new_toml);
+
+}  // namespace anchorsweep

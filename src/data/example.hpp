@@ -1,0 +1,53 @@
+// Example, Split and Corpus: the data as read from disk or generated, before any tensors.
+// Nothing in this header depends on LibTorch.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace anchorsweep {
+
+// One relation-classification instance. Spans are inclusive token indices, as in TACRED;
+// -1 means the record has no span (JSONL allows that).
+struct Example {
+  std::vector<std::string> tokens;
+  std::string label;
+  int64_t subj_start = -1, subj_end = -1;
+  int64_t obj_start = -1, obj_end = -1;
+  std::string subj_type, obj_type;
+};
+
+struct Split {
+  std::string name;                  // "a_train", "a_dev", "b_train", "b_dev", "b_test"
+  std::string path;                  // file it came from, or "synthetic:<name>"
+  std::vector<Example> examples;
+};
+
+// The five splits of an experiment and the shared label set.
+struct Corpus {
+  Split a_train, a_dev, b_train, b_dev, b_test;
+  std::vector<std::string> labels;   // sorted; labels[negative_index] is the negative label
+  int64_t negative_index = 0;
+
+  int64_t num_classes() const { return static_cast<int64_t>(labels.size()); }
+  int64_t label_index(const std::string& label) const;  // -1 when unknown
+};
+
+// Readers. A bad record (malformed JSON, empty tokens, span out of range, missing field)
+// throws InputError "PATH: record I: what is wrong" (I counts from 0; for JSONL also the line).
+std::vector<Example> read_tacred(const std::string& path);
+std::vector<Example> read_jsonl(const std::string& path);
+
+// Deterministic TACRED-like generator: same sizes and data_seed give the same corpus on every
+// machine (its own integer RNG, no std::distribution, whose output differs between libraries).
+Corpus generate_synthetic(const SyntheticSizes& sizes, const std::string& negative_label);
+
+// Reads (or generates) all five splits as the config says, builds the label set from A train,
+// and checks it: the negative label is in the data, A and B have the same label set, every
+// record's label is in it. Errors name the file and the record.
+Corpus load_corpus(const DataConfig& data);
+
+}  // namespace anchorsweep

@@ -1,0 +1,111 @@
+// anchorsweep: the command line. Each subcommand hands off to one stage's entry point.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <memory>
+
+#include "comm/mpi_comm.hpp"
+#include "config/config.hpp"
+#include "data/example.hpp"
+#include "report/report.hpp"
+#include "sweep/sweep.hpp"
+#include "train/metrics.hpp"
+
+using namespace anchorsweep;
+
+int main(int argc, char** argv) {
+  CLI::App app{"anchorsweep: sweep the anchored-adapter transfer experiment over a λ grid, seeds and MPI ranks.\n"
+               "Exit codes: 0 ok, 1 some trial failed, 2 bad input, 3 stopped early (rerun with --resume)."};
+  app.require_subcommand(1);
+  std::string config_path, run_dir, gold, pred, negative = "no_relation", log_format = "text", fail_trial;
+  std::vector<std::string> sets;
+  bool resume = false, dry_run = false, quiet = false, no_report = false;
+  int64_t ranks_for_plan = 1, simulate_ms = -1, delay_ms = 0, delay_rank = -1;
+
+  auto* run = app.add_subcommand("run", "Run (or resume) the sweep of CONFIG. Under mpirun/srun the grid is spread over the ranks.");
+  run->add_option("config", config_path, "TOML config file")->required();
+  run->add_option("--set", sets, "override a config key, e.g. --set finetune.lr=0.01 (repeatable)");
+  run->add_flag("--resume", resume, "continue the run directory: skip finished trials, run the rest and any added seeds/λ");
+  run->add_flag("--dry-run", dry_run, "print the plan (tasks, fusing, ranks) and exit without training");
+  run->add_option("--ranks", ranks_for_plan, "with --dry-run: plan for this many ranks")->check(CLI::PositiveNumber);
+  run->add_flag("--quiet", quiet, "print nothing but errors");
+  run->add_option("--log-format", log_format, "progress as text lines or JSON lines")->check(CLI::IsMember({"text", "json"}));
+  run->add_flag("--no-report", no_report, "skip report.md/report.html at the end (CSV files are still written)");
+  run->add_option("--simulate-ms", simulate_ms, "benchmark: replace every task's training by a sleep of this many ms");
+  run->add_option("--delay-ms", delay_ms, "test: sleep this long before each task (on --delay-rank only)");
+  run->add_option("--delay-rank", delay_rank, "test: the rank --delay-ms slows down");
+  run->add_option("--fail-trial", fail_trial, "test: make the task carrying this trial id (e.g. s1-lam0.1) fail");
+
+  auto* validate = app.add_subcommand("validate", "Check CONFIG (and its data files) without training.");
+  validate->add_option("config", config_path, "TOML config file")->required();
+  validate->add_option("--set", sets, "override a config key (repeatable)");
+
+  auto* score_cmd = app.add_subcommand("score", "Score predictions like the official TACRED scorer: micro P/R/F1, negative label excluded.");
+  score_cmd->add_option("--gold", gold, "file with one gold label per line")->required();
+  score_cmd->add_option("--pred", pred, "file with one predicted label per line")->required();
+  score_cmd->add_option("--negative", negative, "the negative label (default no_relation)");
+
+  auto* report_cmd = app.add_subcommand("report", "Write results.csv, summary.csv and report.md/.html for RUN_DIR.");
+  report_cmd->add_option("run_dir", run_dir, "a run directory, e.g. runs/demo")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kExitBadInput;
+  }
+
+  try {
+    if (*score_cmd) {
+      auto s = score_files(gold, pred, negative);
+      std::printf("Precision (micro): %.3f%%\n   Recall (micro): %.3f%%\n       F1 (micro): %.3f%%\n",
+                  100 * s.micro_p, 100 * s.micro_r, 100 * s.micro_f1);
+      return 0;
+    }
+    if (*report_cmd) {
+      auto paths = write_report(run_dir);
+      for (const auto& w : paths.warnings) std::cout << "note: " << w << "\n";
+      std::cout << "report: " << paths.report_md << "\n        " << paths.report_html << std::endl;
+      return 0;
+    }
+    if (*validate) {
+      auto cfg = load_config(config_path, sets);
+      auto corpus = load_corpus(cfg.data);
+      std::cout << config_path << ": ok (" << corpus.num_classes() << " labels, " << corpus.a_train.examples.size()
+                << " A-train / " << corpus.b_train.examples.size() << " B-train examples, " << cfg.sweep.lambdas.size()
+                << " λ values x " << cfg.run.seeds.size() << " seeds)\n";
+      return 0;
+    }
+    // run
+    if (dry_run) {
+      auto cfg = load_config(config_path, sets);
+      std::cout << describe_plan(cfg, ranks_for_plan);
+      return 0;
+    }
+    std::unique_ptr<comm::MpiComm> mpi;
+    if (comm::launched_with_ranks()) mpi = std::make_unique<comm::MpiComm>(&argc, &argv);
+    install_stop_handlers();
+    SweepOptions options;
+    options.resume = resume;
+    options.quiet = quiet || (mpi && mpi->rank() != 0);
+    options.log_format = log_format;
+    options.report = !no_report;
+    for (int i = 0; i < argc; ++i) options.command_line += (i ? " " : "") + std::string(argv[i]);
+    options.hooks.simulate_ms = simulate_ms;
+    options.hooks.delay_ms = delay_ms;
+    options.hooks.fail_trial = fail_trial;
+    options.delay_rank = delay_rank;
+    try {
+      auto cfg = load_config(config_path, sets);
+      return run_sweep(cfg, options, mpi.get());
+    } catch (const InputError& e) {
+      if (!mpi || mpi->rank() == 0) std::cerr << "anchorsweep: " << e.what() << std::endl;
+      return kExitBadInput;
+    }
+  } catch (const InputError& e) {
+    std::cerr << "anchorsweep: " << e.what() << std::endl;
+    return kExitBadInput;
+  } catch (const std::exception& e) {
+    std::cerr << "anchorsweep: error: " << e.what() << std::endl;
+    return 1;
+  }
+}

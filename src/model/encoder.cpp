@@ -1,0 +1,87 @@
+#include "model/encoder.hpp"
+
+namespace anchorsweep {
+
+namespace nn = torch::nn;
+
+EncoderImpl::EncoderImpl(const ModelConfig& cfg, int64_t vocab_size, int64_t num_classes)
+    : attention_(cfg.attention == "position-aware"),
+      bidirectional_(cfg.bidirectional),
+      summary_dim_(cfg.hidden * (cfg.bidirectional ? 2 : 1)),
+      num_classes_(num_classes) {
+  word = register_module("word", nn::Embedding(nn::EmbeddingOptions(vocab_size, cfg.word_dim)
+                                                   .padding_idx(Vocabulary::kPad)));
+  lstm = register_module("lstm", nn::LSTM(nn::LSTMOptions(cfg.word_dim, cfg.hidden)
+                                              .num_layers(cfg.layers)
+                                              .batch_first(true)
+                                              .bidirectional(cfg.bidirectional)
+                                              .dropout(cfg.layers > 1 ? cfg.dropout : 0.0)));
+  if (attention_) {
+    subj_pos = register_module("subj_pos", nn::Embedding(kNumPositions, cfg.pos_dim));
+    obj_pos = register_module("obj_pos", nn::Embedding(kNumPositions, cfg.pos_dim));
+    attn_h = register_module("attn_h", nn::Linear(summary_dim_, cfg.attn_dim));
+    attn_q = register_module("attn_q", nn::Linear(nn::LinearOptions(summary_dim_, cfg.attn_dim).bias(false)));
+    attn_p = register_module("attn_p", nn::Linear(nn::LinearOptions(2 * cfg.pos_dim, cfg.attn_dim).bias(false)));
+    attn_v = register_module("attn_v", nn::Linear(cfg.attn_dim, 1));
+  }
+  drop = register_module("drop", nn::Dropout(cfg.dropout));
+  dense = register_module("dense", nn::Linear(summary_dim_, num_classes));
+}
+
+EncoderOutput EncoderImpl::forward(const Batch& b) {
+  auto x = drop(word(b.tokens));  // [B, L, E]
+
+  // Packing makes the LSTM stop at each sentence's end, so q is the true last state in both
+  // directions and padding never leaks into the summary.
+  auto packed = nn::utils::rnn::pack_padded_sequence(x, b.lengths.cpu(), /*batch_first=*/true,
+                                                     /*enforce_sorted=*/false);
+  auto [packed_out, state] = lstm->forward_with_packed_input(packed);
+  auto [h, unused_lengths] = nn::utils::rnn::pad_packed_sequence(packed_out, /*batch_first=*/true,
+                                                                 0.0, b.tokens.size(1));
+  auto h_n = std::get<0>(state);  // [layers * dirs, B, H]
+  torch::Tensor q = bidirectional_
+                        ? torch::cat({h_n[h_n.size(0) - 2], h_n[h_n.size(0) - 1]}, 1)
+                        : h_n[h_n.size(0) - 1];  // [B, Hs]
+  h = drop(h);
+
+  torch::Tensor summary;
+  if (attention_) {
+    auto p = torch::cat({subj_pos(b.subj_pos), obj_pos(b.obj_pos)}, 2);        // [B, L, 2P]
+    auto e = torch::tanh(attn_h(h) + attn_q(q).unsqueeze(1) + attn_p(p));      // [B, L, A]
+    auto score = attn_v(e).squeeze(2).masked_fill(b.mask.logical_not(), -1e30);  // [B, L]
+    auto a = torch::softmax(score, 1);
+    summary = torch::bmm(a.unsqueeze(1), h).squeeze(1);                        // [B, Hs]
+  } else {
+    summary = q;
+  }
+  return {dense(drop(summary)), summary};
+}
+
+void freeze(torch::nn::Module& module) {
+  for (auto& p : module.parameters()) p.set_requires_grad(false);
+  module.eval();
+}
+
+std::vector<char> state_dict_bytes(const torch::nn::Module& module) {
+  c10::Dict<std::string, torch::Tensor> dict;
+  for (const auto& item : module.named_parameters()) dict.insert(item.key(), item.value().detach().cpu());
+  for (const auto& item : module.named_buffers()) dict.insert(item.key(), item.value().detach().cpu());
+  return torch::pickle_save(dict);
+}
+
+void load_state_dict_bytes(torch::nn::Module& module, const std::vector<char>& bytes) {
+  auto dict = torch::pickle_load(bytes).toGenericDict();
+  torch::NoGradGuard no_grad;
+  auto copy_into = [&](const std::string& name, torch::Tensor& dst) {
+    auto it = dict.find(name);
+    TORCH_CHECK(it != dict.end(), "checkpoint lacks tensor '", name, "'");
+    auto src = it->value().toTensor();
+    TORCH_CHECK(src.sizes() == dst.sizes(), "checkpoint tensor '", name, "' has shape ",
+                src.sizes(), ", the model expects ", dst.sizes());
+    dst.copy_(src);
+  };
+  for (auto& item : module.named_parameters()) copy_into(item.key(), item.value());
+  for (auto& item : module.named_buffers()) copy_into(item.key(), item.value());
+}
+
+}  // namespace anchorsweep

@@ -1,0 +1,51 @@
+// Encoder: the relation classifier that is pretrained on A and then frozen.
+//
+//   words ──embed──> x_i ──LSTM──> h_i ─┐
+//   q = last hidden state ──────────────┼─> score_i = vᵀ tanh(W_h h_i + W_q q + W_p [p_s,i ; p_o,i])
+//   subject / object positions ──embed──┘   a = softmax(score) over real tokens
+//   summary = Σ a_i h_i      (with attention = none: summary = q)
+//   logits  = dense(summary)  [K]
+// The adapter reads [logits ; summary], so forward() returns both.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "config/config.hpp"
+#include "data/tensors.hpp"
+
+namespace anchorsweep {
+
+struct EncoderOutput {
+  torch::Tensor logits;   // [B, K]
+  torch::Tensor summary;  // [B, Hs], Hs = hidden * (bidirectional ? 2 : 1)
+};
+
+struct EncoderImpl : torch::nn::Module {
+  EncoderImpl(const ModelConfig& cfg, int64_t vocab_size, int64_t num_classes);
+
+  EncoderOutput forward(const Batch& batch);
+
+  int64_t summary_dim() const { return summary_dim_; }
+  int64_t num_classes() const { return num_classes_; }
+
+  torch::nn::Embedding word{nullptr}, subj_pos{nullptr}, obj_pos{nullptr};
+  torch::nn::LSTM lstm{nullptr};
+  torch::nn::Linear attn_h{nullptr}, attn_q{nullptr}, attn_p{nullptr}, attn_v{nullptr};
+  torch::nn::Dropout drop{nullptr};
+  torch::nn::Linear dense{nullptr};
+
+ private:
+  bool attention_, bidirectional_;
+  int64_t summary_dim_, num_classes_;
+};
+TORCH_MODULE(Encoder);
+
+// Freeze for finetuning: requires_grad off for every parameter and eval mode (no dropout).
+void freeze(torch::nn::Module& module);
+
+// Parameters and buffers as a name -> tensor dict, pickled so that Python's torch.load opens it;
+// and back into a module of the same shape.
+std::vector<char> state_dict_bytes(const torch::nn::Module& module);
+void load_state_dict_bytes(torch::nn::Module& module, const std::vector<char>& bytes);
+
+}  // namespace anchorsweep

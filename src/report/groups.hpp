@@ -1,0 +1,63 @@
+// Grouping trials into settings (kind, lambda, init) and summary statistics over seeds.
+#pragma once
+
+#include <cstddef>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "sweep/trial_result.hpp"
+
+namespace anchorsweep {
+
+// One setting of the sweep. lambda is 0 for the baselines.
+struct GroupKey {
+  std::string kind;
+  double lambda = 0;
+  std::string init;
+  bool operator==(const GroupKey& o) const {
+    return kind == o.kind && lambda == o.lambda && init == o.init;
+  }
+};
+
+// anchored < pretrained < scratch < other kinds (by name), then lambda, then init.
+bool group_less(const GroupKey& a, const GroupKey& b);
+int kind_rank(const std::string& kind);
+GroupKey group_of(const TrialResult& t);
+
+// dev, test, dev_last, test_last, then any other split by name.
+bool split_less(const std::string& a, const std::string& b);
+
+// Trials sorted like the CSV rows: group, then seed.
+bool trial_less(const TrialResult& a, const TrialResult& b);
+
+struct Group {
+  GroupKey key;
+  std::vector<const TrialResult*> ok;      // status == "ok", sorted by seed
+  std::vector<const TrialResult*> failed;
+};
+
+// Sorted by group_less. Pointers refer into `trials`.
+std::vector<Group> group_trials(const std::vector<TrialResult>& trials);
+
+// "λ = 0.01", "pretrained (λ→∞)", "scratch (B only)"; with_init adds " [init=random]".
+std::string group_label(const GroupKey& k, bool with_init);
+
+struct Stat {
+  size_t n = 0;
+  // NaN when n == 0; std is the sample std (n-1), 0 when n == 1.
+  double mean = std::numeric_limits<double>::quiet_NaN(), std = mean, min = mean, max = mean;
+};
+Stat describe(const std::vector<double>& xs);
+
+// Values of a split's metric over the group's ok trials that have that split.
+std::vector<double> split_values(const Group& g, const std::string& split, double Scores::*field);
+Stat split_stat(const Group& g, const std::string& split, double Scores::*field);
+
+// Splits present in any ok trial of the group, in split order.
+std::vector<std::string> group_splits(const Group& g);
+
+// True when trials carry more than one adapter init among the anchored ones.
+bool has_several_inits(const std::vector<Group>& groups);
+
+}  // namespace anchorsweep

@@ -1,0 +1,164 @@
+// plots/f1_vs_lambda: micro-F1 against lambda, dev and test side by side.
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "common/files.hpp"
+#include "report/format.hpp"
+#include "report/gnuplot.hpp"
+#include "report/plots.hpp"
+
+namespace anchorsweep {
+
+namespace {
+
+// Where each lambda sits on the log x axis: itself, or for 0 one decade left of the
+// smallest positive lambda.
+struct XAxis {
+  std::set<double> lambdas;
+  double zero_x = 1, lo = 0.1, hi = 10;
+  bool has_zero = false, has_positive = false;
+
+  explicit XAxis(const std::set<double>& lams) : lambdas(lams) {
+    for (double l : lams) (l > 0 ? has_positive : has_zero) = true;
+    double min_pos = 0, max_pos = 0;
+    for (double l : lams)
+      if (l > 0) {
+        if (min_pos == 0) min_pos = l;
+        max_pos = l;
+      }
+    zero_x = has_positive ? min_pos / 10 : 1;
+    const double first = has_zero ? zero_x : min_pos, last = has_positive ? max_pos : zero_x;
+    if (!lams.empty()) {
+      lo = first / std::sqrt(10.0);
+      hi = last * std::sqrt(10.0);
+    }
+  }
+  double x(double lambda) const { return lambda > 0 ? lambda : zero_x; }
+  bool broken() const { return has_zero && has_positive; }
+};
+
+}  // namespace
+
+Figure plot_f1_vs_lambda(const std::string& run_dir, const std::vector<Group>& groups,
+                         const std::string& gnuplot) {
+  std::map<std::string, std::vector<const Group*>> series;  // init -> anchored groups
+  std::vector<const Group*> baselines;
+  std::set<double> lams;
+  for (const Group& g : groups) {
+    if (g.ok.empty()) continue;
+    if (g.key.kind == "anchored") {
+      series[g.key.init].push_back(&g);
+      lams.insert(g.key.lambda);
+    } else if (!split_values(g, "dev", &Scores::micro_f1).empty() ||
+               !split_values(g, "test", &Scores::micro_f1).empty()) {
+      baselines.push_back(&g);
+    }
+  }
+  const XAxis ax(lams);
+  const bool several_inits = series.size() > 1;
+
+  // Data: one block per init (gnuplot `index`), percent units.
+  std::string sum = "# B micro-F1 (%) per lambda, mean and sample std over seeds; one block per adapter init\n";
+  std::string pts = "# B micro-F1 (%) per seed; x is jittered a little so seeds do not hide each other\n";
+  for (const auto& [init, gs] : series) {
+    sum += "# init=" + init + "\n# x,lambda,dev_mean,dev_std,test_mean,test_std,n_seeds\n";
+    pts += "# init=" + init + "\n# x,lambda,seed,dev,test\n";
+    bool after_zero = false;
+    for (const Group* g : gs) {
+      if (after_zero) sum += "\n";  // a single blank line: lambda = 0 is not joined to the rest
+      after_zero = g->key.lambda == 0;
+      Stat d = split_stat(*g, "dev", &Scores::micro_f1), t = split_stat(*g, "test", &Scores::micro_f1);
+      const double x = ax.x(g->key.lambda);
+      sum += fmt_num(x) + "," + fmt_num(g->key.lambda) + "," + fmt_num(100 * d.mean) + "," +
+             fmt_num(100 * d.std) + "," + fmt_num(100 * t.mean) + "," + fmt_num(100 * t.std) + "," +
+             std::to_string(g->ok.size()) + "\n";
+      for (size_t i = 0; i < g->ok.size(); ++i) {
+        const TrialResult* tr = g->ok[i];
+        const double jitter = std::pow(10.0, 0.04 * (i - (g->ok.size() - 1) / 2.0));
+        auto val = [&](const char* split) {
+          auto it = tr->metrics.find(split);
+          return it == tr->metrics.end() ? std::string("nan") : fmt_num(100 * it->second.micro_f1);
+        };
+        pts += fmt_num(x * jitter) + "," + fmt_num(g->key.lambda) + "," + std::to_string(tr->key.seed) +
+               "," + val("dev") + "," + val("test") + "\n";
+      }
+    }
+    sum += "\n\n";
+    pts += "\n\n";
+  }
+  if (series.empty() && baselines.empty()) {
+    Figure f;
+    f.name = "f1_vs_lambda";
+    f.error = "no finished trials to plot";
+    return f;
+  }
+  const std::string dir = run_dir + "/plots/";
+  write_file_atomic(dir + "f1_vs_lambda.dat", sum);
+  write_file_atomic(dir + "f1_vs_lambda_seeds.dat", pts);
+
+  const bool rotate_tics = lams.size() > 6;
+  std::string b = "reset\nset datafile separator comma\nset logscale x\n";
+  b += "set xrange [" + fmt_num(ax.lo) + ":" + fmt_num(ax.hi) + "]\n";
+  if (!lams.empty()) {
+    std::string tics;
+    for (double l : lams) tics += (tics.empty() ? "" : ", ") + gp_str(fmt_lambda(l)) + " " + fmt_num(ax.x(l));
+    b += "set xtics (" + tics + ")" + (rotate_tics ? " rotate by 90 right" : "") + "\nset mxtics 1\n";
+  } else {
+    b += "unset xtics\n";
+  }
+  b += "set grid ytics lc rgb '#dddddd'\nset border 3\nset tics nomirror\n";
+  b += "set offsets 0, 0, graph 0.08, graph 0.08\n";
+  b += "set ylabel 'micro-F1 (%)'\n";
+  b += std::string("set xlabel ") +
+       gp_str(ax.broken() ? "λ (log scale; λ = 0 drawn left of the dotted break)" : "λ (log scale)") + "\n";
+  if (ax.broken()) {
+    const double brk = std::sqrt(ax.zero_x * *std::next(lams.begin(), ax.has_zero ? 1 : 0));
+    b += "set arrow 1 from " + fmt_num(brk) + ", graph 0 to " + fmt_num(brk) +
+         ", graph 1 nohead dt 3 lw 1.5 lc rgb '#888888'\n";
+  }
+  const TwoPanels layout =
+      two_panels((series.empty() ? 0 : 1 + series.size()) + baselines.size(), 480, rotate_tics ? 110 : 62);
+  b += "set multiplot title " + gp_str("B micro-F1 against the penalty weight λ (mean ± std over seeds)") + "\n";
+
+  static const char* init_colours[] = {"#1f4e9c", "#e07b00", "#7b3294", "#008837"};
+  static const char* base_colours[] = {"#d62728", "#2ca02c", "#8c564b", "#17becf"};
+  for (int panel = 0; panel < 2; ++panel) {
+    const std::string split = panel == 0 ? "dev" : "test";
+    const int mean_col = panel == 0 ? 3 : 5, seed_col = panel == 0 ? 4 : 5;
+    b += layout.panel[panel];
+    b += "set title " + gp_str(panel == 0 ? "B dev (best epoch)" : "B test (at the best dev epoch)") + "\n";
+    std::string plot;
+    auto add = [&](const std::string& item) { plot += (plot.empty() ? "plot " : ", \\\n     ") + item; };
+    int k = 0;
+    for (const auto& [init, gs] : series) {
+      const std::string colour = init_colours[k % 4];
+      const std::string idx = " index " + std::to_string(k);
+      add(gp_str(dir + "f1_vs_lambda_seeds.dat") + idx + " using 1:" + std::to_string(seed_col) +
+          " with points pt 6 ps 0.7 lc rgb '" + colour + "' " +
+          (k == 0 ? "title 'single seeds'" : "notitle"));
+      std::string title = "anchored adapter";
+      if (several_inits || !init.empty()) title += " (init=" + init + ")";
+      add(gp_str(dir + "f1_vs_lambda.dat") + idx + " using 1:" + std::to_string(mean_col) + ":" +
+          std::to_string(mean_col + 1) + " with yerrorlines pt 7 ps 1.1 lw 2 lc rgb '" + colour +
+          "' title " + gp_str(title));
+      ++k;
+    }
+    int bi = 0;
+    for (const Group* g : baselines) {
+      Stat s = split_stat(*g, split, &Scores::micro_f1);
+      if (s.n == 0) continue;
+      add(fmt_num(100 * s.mean) + " with lines dt " + std::to_string(2 + bi % 3) + " lw 2 lc rgb '" +
+          base_colours[bi % 4] + "' title " +
+          gp_str(group_label(g->key, false) + ": " + fmt_pct(s.mean)));
+      ++bi;
+    }
+    if (plot.empty()) plot = "set label 1 'no data' at graph 0.5, graph 0.5 center\nplot 0 lc rgb 'white' notitle";
+    b += plot + "\nunset label 1\n";
+  }
+  return draw_figure(run_dir, "f1_vs_lambda",
+                     "B dev and test micro-F1 against λ; λ = 0 left of the break; baselines as lines",
+                     b, gnuplot, layout.width, layout.height);
+}
+
+}  // namespace anchorsweep

@@ -1,0 +1,47 @@
+// The report's figures, drawn by gnuplot into RUN_DIR/plots/ as PNG (for report.md) and SVG
+// (inlined in report.html). Plot data goes to plots/NAME.dat (comma separated) beside NAME.gp.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "report/groups.hpp"
+
+namespace anchorsweep {
+
+struct Figure {
+  std::string name;      // file stem: plots/NAME.png, plots/NAME.svg
+  std::string caption;
+  std::string png_path;  // RUN_DIR/plots/NAME.png
+  std::string png_rel;   // plots/NAME.png (relative to the run directory)
+  std::string svg;       // the <svg> element to inline; "" when not drawn
+  std::string error;     // why it was not drawn; "" when drawn
+  bool drawn() const { return error.empty(); }
+};
+
+// Dev and test micro-F1 (mean ± std over seeds) against lambda on a log axis, lambda = 0 one
+// decade left of the smallest positive lambda behind a dotted break, baselines as lines.
+Figure plot_f1_vs_lambda(const std::string& run_dir, const std::vector<Group>& groups,
+                         const std::string& gnuplot);
+
+// B-dev micro-F1 per epoch and the penalty's share of the training loss per epoch.
+Figure plot_curves(const std::string& run_dir, const std::vector<Group>& groups,
+                   const std::string& gnuplot);
+
+// Shared by the two plots: writes NAME.gp (PNG then SVG of `body`) and runs gnuplot.
+Figure draw_figure(const std::string& run_dir, const std::string& name, const std::string& caption,
+                   const std::string& body, const std::string& gnuplot, int width, int height);
+
+// Layout of a two-panel figure with one legend column at the right: `panel[i]` (margins, and
+// the key for panel 0 / `set key off` for panel 1) goes before panel i's plot command. The
+// figure grows taller when the legend needs more rows than the base height holds.
+struct TwoPanels {
+  int width = 1400, height = 0;
+  std::string panel[2];
+};
+TwoPanels two_panels(size_t legend_entries, int base_height, int bottom_px = 62);
+
+// Distinct colours for an ordered series (dark blue -> green -> olive), as '#rrggbb'.
+std::string series_colour(size_t i, size_t n);
+
+}  // namespace anchorsweep

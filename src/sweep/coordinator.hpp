@@ -1,0 +1,65 @@
+// Coordinator: rank 0's view of the sweep. It owns the TrialPlan, hands tasks out on request
+// (a dynamic queue: a faster rank simply asks more often), receives every result and is the
+// only writer of the run directory. It knows nothing of MPI: the local worker calls it
+// directly and the MPI service thread calls it for remote ranks; a mutex serialises both.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "sweep/plan.hpp"
+#include "sweep/progress.hpp"
+#include "sweep/run_directory.hpp"
+#include "sweep/worker.hpp"
+
+namespace anchorsweep {
+
+struct Assignment {
+  enum Kind { task, wait, done } kind = done;
+  Task work;
+  std::vector<char> encoder;   // filled when the rank lacks the task's encoder
+};
+
+class Coordinator {
+ public:
+  Coordinator(const SweepConfig& cfg, TrialPlan plan, RunDirectory& dir, Progress& progress);
+
+  // The next task for `rank`, given the seeds whose encoder it already holds. `wait` when every
+  // remaining task waits for a pretraining still running elsewhere.
+  Assignment next(int64_t rank, const std::vector<int64_t>& cached_seeds);
+
+  // A finished task: journal lines, checkpoints, tables, progress.
+  void complete(int64_t rank, TaskOutput out);
+
+  // Stop handing out work (SIGTERM/SIGUSR1 ahead of a time limit); running tasks still finish.
+  void request_stop();
+
+  bool all_done() const;
+  int64_t failed() const;
+  int64_t remaining() const;
+
+ private:
+  void record_trial(const TrialResult& r, const std::vector<char>& checkpoint);
+  void fail_dependents(int64_t seed, const std::string& why);
+  const std::vector<char>* encoder_for(int64_t seed);
+
+  const SweepConfig& cfg_;
+  RunDirectory& dir_;
+  Progress& progress_;
+  mutable std::mutex mu_;
+  std::vector<Task> pending_;                  // in plan order
+  std::map<int64_t, Task> running_;            // rank -> task
+  std::set<int64_t> pretrained_;               // seeds whose encoder is ready
+  std::set<int64_t> pretraining_;              // seeds being pretrained now
+  std::map<int64_t, std::vector<char>> encoders_;
+  int64_t failed_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace anchorsweep

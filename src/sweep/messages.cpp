@@ -1,0 +1,67 @@
+#include "sweep/messages.hpp"
+
+namespace anchorsweep {
+
+nlohmann::json to_json(const Task& t) {
+  nlohmann::json trials = nlohmann::json::array();
+  for (const auto& k : t.trials) trials.push_back({{"seed", k.seed}, {"kind", k.kind}, {"lambda", k.lambda}});
+  return {{"id", t.id}, {"type", to_string(t.type)}, {"seed", t.seed}, {"trials", trials}};
+}
+
+Task task_from_json(const nlohmann::json& j) {
+  Task t;
+  t.id = j.at("id").get<std::string>();
+  const auto type = j.at("type").get<std::string>();
+  t.type = type == "pretrain" ? TaskType::pretrain : type == "finetune" ? TaskType::finetune : TaskType::scratch;
+  t.seed = j.at("seed").get<int64_t>();
+  for (const auto& k : j.at("trials"))
+    t.trials.push_back({k.at("seed").get<int64_t>(), k.at("kind").get<std::string>(), k.at("lambda").get<double>()});
+  return t;
+}
+
+comm::Message request_message(const std::vector<int64_t>& cached_seeds) {
+  return {comm::kRequest, nlohmann::json{{"cached", cached_seeds}}.dump(), {}};
+}
+
+comm::Message result_message(const TaskOutput& out, const std::vector<int64_t>& cached_seeds) {
+  nlohmann::json h{{"cached", cached_seeds}, {"task", out.task_id}, {"type", to_string(out.type)}, {"seed", out.seed}};
+  if (out.pretrain) h["pretrain"] = to_json(*out.pretrain);
+  nlohmann::json trials = nlohmann::json::array();
+  for (const auto& r : out.trials) trials.push_back(to_json(r));
+  h["trials"] = trials;
+  comm::Message m{comm::kResult, h.dump(), {}};
+  m.blobs.push_back(out.encoder);
+  for (const auto& c : out.checkpoints) m.blobs.push_back(c);
+  return m;
+}
+
+comm::Message assignment_message(const Assignment& a) {
+  switch (a.kind) {
+    case Assignment::task: return {comm::kTask, to_json(a.work).dump(), {a.encoder}};
+    case Assignment::wait: return {comm::kWait, "{}", {}};
+    case Assignment::done: break;
+  }
+  return {comm::kStop, "{}", {}};
+}
+
+std::vector<int64_t> cached_seeds_of(const comm::Message& m) {
+  return nlohmann::json::parse(m.header).value("cached", std::vector<int64_t>{});
+}
+
+TaskOutput task_output_of(comm::Message& m) {
+  auto h = nlohmann::json::parse(m.header);
+  TaskOutput out;
+  out.task_id = h.at("task").get<std::string>();
+  const auto type = h.at("type").get<std::string>();
+  out.type = type == "pretrain" ? TaskType::pretrain : type == "finetune" ? TaskType::finetune : TaskType::scratch;
+  out.seed = h.at("seed").get<int64_t>();
+  if (h.contains("pretrain")) out.pretrain = pretrain_from_json(h["pretrain"]);
+  for (const auto& t : h.at("trials")) out.trials.push_back(trial_from_json(t));
+  out.encoder = std::move(m.blobs.at(0));
+  for (size_t i = 1; i < m.blobs.size(); ++i) out.checkpoints.push_back(std::move(m.blobs[i]));
+  return out;
+}
+
+Task task_of(const comm::Message& m) { return task_from_json(nlohmann::json::parse(m.header)); }
+
+}  // namespace anchorsweep

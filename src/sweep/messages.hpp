@@ -1,0 +1,22 @@
+// Tasks and task outputs as comm::Messages: a JSON header plus binary blobs.
+#pragma once
+
+#include "comm/mpi_comm.hpp"
+#include "sweep/coordinator.hpp"
+#include "sweep/plan.hpp"
+#include "sweep/worker.hpp"
+
+namespace anchorsweep {
+
+comm::Message request_message(const std::vector<int64_t>& cached_seeds);
+comm::Message result_message(const TaskOutput& out, const std::vector<int64_t>& cached_seeds);
+comm::Message assignment_message(const Assignment& a);
+
+std::vector<int64_t> cached_seeds_of(const comm::Message& m);   // from a request or result
+TaskOutput task_output_of(comm::Message& m);                     // moves the blobs out
+Task task_of(const comm::Message& m);
+
+nlohmann::json to_json(const Task& t);
+Task task_from_json(const nlohmann::json& j);
+
+}  // namespace anchorsweep

@@ -1,0 +1,66 @@
+#include "sweep/plan.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace anchorsweep {
+
+const char* to_string(TaskType t) {
+  switch (t) {
+    case TaskType::pretrain: return "pretrain";
+    case TaskType::finetune: return "finetune";
+    case TaskType::scratch: return "scratch";
+  }
+  return "?";
+}
+
+int64_t TrialPlan::trial_count() const {
+  int64_t n = 0;
+  for (const auto& t : tasks) n += static_cast<int64_t>(t.trials.size());
+  return n;
+}
+
+static bool has_baseline(const SweepConfig& cfg, const std::string& name) {
+  return std::find(cfg.sweep.baselines.begin(), cfg.sweep.baselines.end(), name) != cfg.sweep.baselines.end();
+}
+
+int64_t fuse_width(const SweepConfig& cfg, int64_t ranks) {
+  const bool cached = cfg.finetune.mode == "cached" && !cfg.finetune.frozen_dropout;
+  if (!cached) return 1;
+  if (cfg.finetune.fuse > 0) return cfg.finetune.fuse;
+  const int64_t per_seed = static_cast<int64_t>(cfg.sweep.lambdas.size()) + 1;
+  const int64_t seeds = static_cast<int64_t>(cfg.run.seeds.size());
+  // Enough finetune tasks that every rank can get one, never more than 32 trials per pass.
+  const int64_t tasks_per_seed = std::max<int64_t>(1, (ranks + seeds - 1) / seeds);
+  return std::clamp<int64_t>((per_seed + tasks_per_seed - 1) / tasks_per_seed, 1, 32);
+}
+
+TrialPlan make_plan(const SweepConfig& cfg, int64_t ranks, const std::set<std::string>& done,
+                    const std::set<int64_t>& pretrained_seeds) {
+  TrialPlan plan;
+  plan.fuse_width = fuse_width(cfg, ranks);
+  std::vector<Task> pretrain, finetune, scratch;
+  for (int64_t seed : cfg.run.seeds) {
+    std::vector<TrialKey> trials;
+    if (has_baseline(cfg, "pretrained")) trials.push_back({seed, "pretrained", 0});
+    for (double lam : cfg.sweep.lambdas) trials.push_back({seed, "anchored", lam});
+    std::vector<TrialKey> todo;
+    for (auto& t : trials)
+      if (!done.count(t.id())) todo.push_back(t);
+    if (!todo.empty() && !pretrained_seeds.count(seed))
+      pretrain.push_back({"pretrain-s" + std::to_string(seed), TaskType::pretrain, seed, {}});
+    for (size_t i = 0, g = 0; i < todo.size(); i += plan.fuse_width, ++g) {
+      Task t{"finetune-s" + std::to_string(seed) + "-g" + std::to_string(g), TaskType::finetune, seed, {}};
+      for (size_t j = i; j < std::min(todo.size(), i + plan.fuse_width); ++j) t.trials.push_back(todo[j]);
+      finetune.push_back(t);
+    }
+    TrialKey sk{seed, "scratch", 0};
+    if (has_baseline(cfg, "scratch") && !done.count(sk.id()))
+      scratch.push_back({"scratch-s" + std::to_string(seed), TaskType::scratch, seed, {sk}});
+  }
+  for (auto* part : {&pretrain, &finetune, &scratch})
+    plan.tasks.insert(plan.tasks.end(), part->begin(), part->end());
+  return plan;
+}
+
+}  // namespace anchorsweep

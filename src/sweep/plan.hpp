@@ -1,0 +1,45 @@
+// TrialPlan: the sweep as tasks, and the order they may run in.
+//
+//   pretrain(seed)  ──>  finetune(seed, [λ1..λG] (+ the pretrained baseline))   (needs the encoder)
+//   scratch(seed)                                                              (needs nothing)
+//
+// A finetune task carries G trials of one seed, trained together (fused). The plan depends on
+// the config and the number of ranks only through the automatic fuse width; a trial's result
+// never depends on which task carries it.
+#pragma once
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "sweep/trial_result.hpp"
+
+namespace anchorsweep {
+
+enum class TaskType { pretrain, finetune, scratch };
+const char* to_string(TaskType t);
+
+struct Task {
+  std::string id;                 // "pretrain-s1", "finetune-s1-g0", "scratch-s1"
+  TaskType type = TaskType::pretrain;
+  int64_t seed = 0;
+  std::vector<TrialKey> trials;   // finetune: anchored and/or pretrained; scratch: one
+};
+
+struct TrialPlan {
+  std::vector<Task> tasks;        // pretrain tasks first, then finetune, then scratch
+  int64_t fuse_width = 1;
+  int64_t trial_count() const;
+};
+
+// Fuse width actually used: the config's, or automatically enough tasks for every rank to
+// have one (at most 32 per task), and 1 for finetune.mode = naive.
+int64_t fuse_width(const SweepConfig& cfg, int64_t ranks);
+
+// All tasks of the config. Trials in `done` (by TrialKey::id) are left out, and so are
+// pretrain tasks of `pretrained_seeds`; a finetune task whose trials are all done disappears.
+TrialPlan make_plan(const SweepConfig& cfg, int64_t ranks, const std::set<std::string>& done = {},
+                    const std::set<int64_t>& pretrained_seeds = {});
+
+}  // namespace anchorsweep

@@ -1,0 +1,84 @@
+#include "sweep/progress.hpp"
+
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+namespace anchorsweep {
+
+Progress::Progress(int64_t total_trials, int64_t ranks, std::string format, bool quiet)
+    : total_(total_trials), ranks_(ranks), format_(std::move(format)), quiet_(quiet),
+      start_(std::chrono::steady_clock::now()) {}
+
+void Progress::emit(const std::string& text_line, const std::string& json_line) {
+  if (quiet_) return;
+  std::cout << (format_ == "json" ? json_line : text_line) << std::endl;
+}
+
+void Progress::started(int64_t rank, const std::string& task) { running_[rank] = task; }
+void Progress::finished(int64_t rank) { running_.erase(rank); }
+
+void Progress::note(const std::string& text) {
+  emit("note: " + text, nlohmann::json{{"event", "note"}, {"text", text}}.dump());
+}
+
+void Progress::pretrain(const PretrainRecord& p) {
+  char line[256];
+  if (p.status == "ok")
+    std::snprintf(line, sizeof line, "pretrained seed %lld: A-dev micro-F1 %.4f (epoch %lld), %.0f examples/s, %.1f s on rank %lld",
+                  (long long)p.seed, p.a_dev_micro_f1, (long long)p.best_epoch, p.examples_per_s, p.wall_s,
+                  (long long)p.rank);
+  else
+    std::snprintf(line, sizeof line, "pretraining seed %lld FAILED on rank %lld: %s", (long long)p.seed,
+                  (long long)p.rank, p.error.substr(0, 160).c_str());
+  auto j = to_json(p);
+  j.erase("curve");
+  j["event"] = "pretrain";
+  emit(line, j.dump());
+}
+
+void Progress::trial(const TrialResult& r) {
+  ++done_;
+  if (r.status != "ok") ++failed_;
+  char line[512];
+  if (r.status == "ok") {
+    const auto dev = r.metrics.count("dev") ? r.metrics.at("dev").micro_f1 : 0.0;
+    const auto test = r.metrics.count("test") ? r.metrics.at("test").micro_f1 : 0.0;
+    std::snprintf(line, sizeof line, "[%lld/%lld] %-18s dev F1 %.4f  test F1 %.4f  (rank %lld, %.1f s)",
+                  (long long)done_, (long long)total_, r.key.id().c_str(), dev, test, (long long)r.rank, r.wall_s);
+  } else {
+    std::snprintf(line, sizeof line, "[%lld/%lld] %-18s FAILED on rank %lld: %s", (long long)done_,
+                  (long long)total_, r.key.id().c_str(), (long long)r.rank, r.error.substr(0, 300).c_str());
+  }
+  nlohmann::json j{{"event", "trial"}, {"done", done_}, {"total", total_}, {"id", r.key.id()},
+                   {"status", r.status}, {"rank", r.rank}, {"wall_s", r.wall_s}};
+  if (r.status == "ok") {
+    j["dev_micro_f1"] = r.metrics.count("dev") ? r.metrics.at("dev").micro_f1 : 0.0;
+    j["test_micro_f1"] = r.metrics.count("test") ? r.metrics.at("test").micro_f1 : 0.0;
+  } else {
+    j["error"] = r.error;
+  }
+  emit(line, j.dump());
+  status();
+}
+
+void Progress::status() {
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double eta = done_ > 0 ? elapsed / done_ * (total_ - done_) : 0;
+  std::string ranks;
+  nlohmann::json running = nlohmann::json::object();
+  for (int64_t r = 0; r < ranks_; ++r) {
+    auto it = running_.find(r);
+    const std::string what = it == running_.end() ? "idle" : it->second;
+    ranks += " r" + std::to_string(r) + "=" + what;
+    running[std::to_string(r)] = what;
+  }
+  char line[128];
+  std::snprintf(line, sizeof line, "status: %lld/%lld done, %lld failed, %.0f s elapsed, ETA %.0f s;",
+                (long long)done_, (long long)total_, (long long)failed_, elapsed, eta);
+  emit(line + ranks, nlohmann::json{{"event", "status"}, {"done", done_}, {"total", total_}, {"failed", failed_},
+                                    {"elapsed_s", elapsed}, {"eta_s", eta}, {"running", running}}.dump());
+}
+
+}  // namespace anchorsweep

@@ -1,0 +1,60 @@
+// RunDirectory: rank 0's single writer of runs/<name>/.
+//
+//   config.toml         the resolved config (after --set)
+//   run.json            run facts: labels, ranks, hosts, devices, versions, times
+//   lock                flock'ed while a sweep runs; holds the owner's host and pid
+//   results.jsonl       the journal
+//   encoders/seed-<s>.pt, trials/<id>/adapter.pt (or encoder.pt for scratch)
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.hpp"
+#include "sweep/journal.hpp"
+#include "sweep/trial_result.hpp"
+
+namespace anchorsweep {
+
+// What an earlier sweep on this directory finished.
+struct PriorWork {
+  std::set<std::string> done_trials;         // ok trials, by id
+  std::set<int64_t> pretrained_seeds;        // ok pretrain records whose encoder file exists
+  int64_t failed_before = 0;                 // failed trials that will run again
+  bool torn = false;
+};
+
+class RunDirectory {
+ public:
+  // Opens runs/<name>/ for a sweep. A directory holding an earlier sweep needs `resume`, and
+  // then a config that differs at most by added seeds or λ; otherwise InputError (exit 2)
+  // naming the changed keys. Creates nothing before every check has passed.
+  RunDirectory(const SweepConfig& cfg, bool resume);
+  ~RunDirectory();
+
+  const std::string& path() const { return dir_; }
+  const PriorWork& prior() const { return prior_; }
+
+  void write_run_facts(const nlohmann::json& facts);   // run.json, atomically
+  void append(const nlohmann::json& record);            // the journal, fsynced
+  void write_encoder(int64_t seed, const std::vector<char>& bytes);
+  std::vector<char> read_encoder(int64_t seed) const;
+  void write_trial_checkpoint(const std::string& trial_id, const std::string& file,
+                              const std::vector<char>& bytes);
+
+ private:
+  std::string encoder_path(int64_t seed) const;
+  void acquire_lock();
+
+  std::string dir_;
+  int lock_fd_ = -1;
+  PriorWork prior_;
+  std::unique_ptr<Journal> journal_;
+};
+
+}  // namespace anchorsweep

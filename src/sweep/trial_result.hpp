@@ -1,0 +1,91 @@
+// TrialResult: what one finished (or failed) trial reports, and its journal line.
+//
+// The journal (results.jsonl) holds one JSON object per line, one line per finished task:
+//   {"type":"pretrain", ...}  one per seed (PretrainRecord)
+//   {"type":"trial", ...}     one per finetune trial or baseline (TrialResult)
+// report/ reads only these lines (plus config.toml and run.json) to build every table and plot.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "train/metrics.hpp"
+
+namespace anchorsweep {
+
+// Trial kinds: "anchored" (an adapter finetuned with penalty weight lambda),
+// "pretrained" (adapter frozen at the anchor: the lambda -> infinity limit),
+// "scratch" (the whole classifier trained on B alone from random init).
+struct TrialKey {
+  int64_t seed = 0;
+  std::string kind;          // anchored | pretrained | scratch
+  double lambda = 0;         // meaningful for kind == anchored only
+  std::string id() const;    // "s1-lam0.01", "s1-pretrained", "s1-scratch": stable, file-safe
+};
+
+struct EpochPoint {
+  int64_t epoch = 0;         // 1-based
+  double train_loss = 0;     // mean total loss (cross-entropy + penalty) over the epoch's steps
+  double train_ce = 0;       // mean cross-entropy part
+  double dev_micro_f1 = 0, test_micro_f1 = 0;
+  double lr = 0;
+};
+
+// Diagnostics that explain the "every lambda gives the same F1" symptom (anchored trials only;
+// zeros otherwise).
+struct Diagnostics {
+  double ce_first = 0, penalty_first = 0;   // cross-entropy and lambda*||W-A||^2 at the first step
+  double ce_last = 0, penalty_last = 0;     // ... and at the last step
+  double penalty_share_first = 0;           // penalty / (ce + penalty) at the first step
+  double penalty_share_last = 0;
+  double w_dist_init = 0;                   // ||W_init - anchor||_F
+  double w_dist_final = 0;                  // ||W_final - anchor||_F
+  std::string weights_hash;                 // FNV-1a of the final adapter's bytes
+  std::string pred_hash_dev, pred_hash_test;  // FNV-1a of the best epoch's predictions
+};
+
+struct TrialResult {
+  TrialKey key;
+  std::string status = "ok";                // ok | failed
+  std::string error;                        // message when failed
+  std::string init;                         // adapter init: anchor | random ("" for scratch)
+  std::string host, device;
+  int64_t rank = 0;
+  int64_t threads = 0;
+  double wall_s = 0;
+  std::string task;                         // id of the (possibly fused) task that ran it
+  int64_t fused_width = 1;
+  int64_t best_epoch = 0;                   // 1-based; 0 for the pretrained baseline
+  int64_t epochs = 0;
+  // split -> scores; splits: "dev", "test" (at the best dev epoch), "dev_last", "test_last".
+  std::map<std::string, Scores> metrics;
+  std::vector<double> per_class_test_f1;    // indexed like the label list in run.json
+  std::vector<EpochPoint> curve;
+  Diagnostics diag;
+};
+
+struct PretrainRecord {
+  int64_t seed = 0;
+  std::string status = "ok", error;
+  std::string host, device;
+  int64_t rank = 0, threads = 0;
+  double wall_s = 0;
+  int64_t best_epoch = 0, epochs = 0;
+  double a_dev_micro_f1 = 0;
+  double examples_per_s = 0;                // pretraining throughput (training steps only)
+  std::vector<EpochPoint> curve;            // dev = A dev here; test_micro_f1 unused (0)
+};
+
+nlohmann::json to_json(const TrialResult& r);
+TrialResult trial_from_json(const nlohmann::json& j);
+nlohmann::json to_json(const PretrainRecord& r);
+PretrainRecord pretrain_from_json(const nlohmann::json& j);
+nlohmann::json to_json(const Scores& s);
+Scores scores_from_json(const nlohmann::json& j);
+
+}  // namespace anchorsweep

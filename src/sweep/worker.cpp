@@ -1,0 +1,237 @@
+#include "sweep/worker.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <thread>
+
+#include "common/files.hpp"
+#include "model/adapter.hpp"
+#include "model/encoder.hpp"
+#include "train/adapter_training.hpp"
+#include "train/classifier_training.hpp"
+#include "train/evaluate.hpp"
+
+namespace anchorsweep {
+
+uint64_t stream_seed(int64_t seed, const std::string& stream) {
+  auto h = fnv1a_hex(std::to_string(seed) + "/" + stream);
+  return std::stoull(h.substr(0, 15), nullptr, 16);
+}
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The adapter checkpoint: a dict of tensors that Python opens with torch.load.
+std::vector<char> adapter_checkpoint(const AdapterOutcome& o, const torch::Tensor& anchor, double lambda) {
+  c10::Dict<std::string, torch::Tensor> d;
+  d.insert("weight", o.weight);
+  d.insert("bias", o.bias);
+  d.insert("weight_last", o.weight_last);
+  d.insert("bias_last", o.bias_last);
+  d.insert("anchor", anchor.cpu());
+  d.insert("lambda", torch::tensor({lambda}, torch::kDouble));
+  return torch::pickle_save(d);
+}
+
+}  // namespace
+
+Worker::Worker(const SweepConfig& cfg, const Corpus& corpus, Placement placement, WorkerHooks hooks)
+    : cfg_(cfg), corpus_(corpus), placement_(std::move(placement)), hooks_(std::move(hooks)),
+      device_(placement_.device) {
+  vocab_ = Vocabulary::build({&corpus.a_train, &corpus.b_train}, cfg.data.min_word_count,
+                             cfg.model.entity_masking);
+  const bool mask = cfg.model.entity_masking;
+  a_train_ = encode(corpus.a_train, vocab_, corpus, mask);
+  a_dev_ = encode(corpus.a_dev, vocab_, corpus, mask);
+  b_train_ = encode(corpus.b_train, vocab_, corpus, mask);
+  b_dev_ = encode(corpus.b_dev, vocab_, corpus, mask);
+  b_test_ = encode(corpus.b_test, vocab_, corpus, mask);
+  const int64_t K = corpus.num_classes();
+  const int64_t D = K + cfg.model.hidden * (cfg.model.bidirectional ? 2 : 1);
+  anchor_ = make_anchor(cfg.adapter.anchor, K, D).to(device_);
+}
+
+std::vector<int64_t> Worker::cached_seeds() const {
+  std::vector<int64_t> s;
+  for (auto& [seed, bytes] : encoders_) s.push_back(seed);
+  return s;
+}
+
+void Worker::fill_identity(TrialResult& r, const Task& task, int64_t width) const {
+  r.host = placement_.host;
+  r.rank = placement_.rank;
+  r.device = placement_.device;
+  r.threads = placement_.threads;
+  r.task = task.id;
+  r.fused_width = width;
+}
+
+TaskOutput Worker::run(const Task& task, const std::vector<char>* encoder_bytes) {
+  if (encoder_bytes && !encoder_bytes->empty()) encoders_[task.seed] = *encoder_bytes;
+  if (hooks_.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(hooks_.delay_ms));
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    for (const auto& t : task.trials)
+      if (!hooks_.fail_trial.empty() && t.id() == hooks_.fail_trial)
+        throw std::runtime_error("injected failure for trial " + t.id() + " (--fail-trial)");
+    if (hooks_.simulate_ms >= 0) return simulate(task);
+    switch (task.type) {
+      case TaskType::pretrain: return pretrain(task);
+      case TaskType::finetune: return finetune(task);
+      case TaskType::scratch: return scratch(task);
+    }
+  } catch (const std::exception& e) {
+    // One failing task must not stop the sweep: report every trial it carried as failed.
+    TaskOutput out{task.id, task.type, task.seed, {}, {}, {}, {}};
+    const double wall = seconds_since(t0);
+    if (task.type == TaskType::pretrain) {
+      PretrainRecord p;
+      p.seed = task.seed;
+      p.status = "failed";
+      p.error = e.what();
+      p.host = placement_.host;
+      p.rank = placement_.rank;
+      p.device = placement_.device;
+      p.wall_s = wall;
+      out.pretrain = p;
+    }
+    for (const auto& key : task.trials) {
+      TrialResult r;
+      r.key = key;
+      r.status = "failed";
+      r.error = e.what();
+      r.wall_s = wall;
+      fill_identity(r, task, static_cast<int64_t>(task.trials.size()));
+      out.trials.push_back(r);
+      out.checkpoints.emplace_back();
+    }
+    return out;
+  }
+  return {};
+}
+
+TaskOutput Worker::simulate(const Task& task) {
+  if (hooks_.simulate_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(hooks_.simulate_ms));
+  TaskOutput out{task.id, task.type, task.seed, {}, {}, {}, {}};
+  if (task.type == TaskType::pretrain) {
+    PretrainRecord p;
+    p.seed = task.seed;
+    p.host = placement_.host;
+    p.rank = placement_.rank;
+    p.device = placement_.device;
+    out.pretrain = p;
+    out.encoder = {'s', 'i', 'm'};
+    encoders_[task.seed] = out.encoder;
+  }
+  for (const auto& key : task.trials) {
+    TrialResult r;
+    r.key = key;
+    r.init = cfg_.adapter.init;
+    fill_identity(r, task, static_cast<int64_t>(task.trials.size()));
+    out.trials.push_back(r);
+    out.checkpoints.emplace_back();
+  }
+  return out;
+}
+
+TaskOutput Worker::pretrain(const Task& task) {
+  const auto t0 = std::chrono::steady_clock::now();
+  torch::manual_seed(stream_seed(task.seed, "pretrain"));  // weights init and dropout masks
+  Encoder encoder(cfg_.model, vocab_.size(), corpus_.num_classes());
+  encoder->to(device_);
+  auto run = train_classifier(encoder, cfg_.pretrain, a_train_, a_dev_, nullptr, corpus_.negative_index,
+                              stream_seed(task.seed, "pretrain-order"));
+  PretrainRecord p;
+  p.seed = task.seed;
+  p.host = placement_.host;
+  p.rank = placement_.rank;
+  p.device = placement_.device;
+  p.threads = placement_.threads;
+  p.best_epoch = run.best_epoch;
+  p.epochs = cfg_.pretrain.epochs;
+  p.a_dev_micro_f1 = run.dev.micro_f1;
+  p.examples_per_s = run.examples_per_s;
+  p.curve = run.curve;
+  p.wall_s = seconds_since(t0);
+  TaskOutput out{task.id, task.type, task.seed, p, state_dict_bytes(*encoder), {}, {}};
+  encoders_[task.seed] = out.encoder;
+  return out;
+}
+
+FeatureSource& Worker::features_for(int64_t seed) {
+  if (feature_seed_ == seed && features_) return *features_;
+  auto it = encoders_.find(seed);
+  if (it == encoders_.end()) throw std::runtime_error("no pretrained encoder for seed " + std::to_string(seed));
+  features_.reset();
+  Encoder encoder(cfg_.model, vocab_.size(), corpus_.num_classes());
+  load_state_dict_bytes(*encoder, it->second);
+  encoder->to(device_);
+  freeze(*encoder);  // requires_grad off, eval mode: the old layers never change again
+  feature_encoder_ = encoder;
+  const bool cached = cfg_.finetune.mode == "cached" && !cfg_.finetune.frozen_dropout;
+  if (cached)
+    features_ = std::make_unique<CachedFeatures>(encoder, b_train_, b_dev_, b_test_);
+  else
+    features_ = std::make_unique<LiveFeatures>(encoder, b_train_, b_dev_, b_test_, cfg_.finetune.frozen_dropout);
+  feature_seed_ = seed;
+  return *features_;
+}
+
+TaskOutput Worker::finetune(const Task& task) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto& features = features_for(task.seed);
+  AdapterSetup setup{&cfg_.finetune, &cfg_.penalty, cfg_.adapter.init, anchor_, corpus_.negative_index,
+                     stream_seed(task.seed, "adapter")};
+  TaskOutput out{task.id, task.type, task.seed, {}, {}, {}, {}};
+  std::vector<double> lambdas;
+  for (const auto& key : task.trials)
+    if (key.kind == "anchored") lambdas.push_back(key.lambda);
+  const int64_t width = static_cast<int64_t>(task.trials.size());
+
+  std::vector<AdapterOutcome> trained;
+  if (!lambdas.empty()) {
+    const bool cached = cfg_.finetune.mode == "cached" && !cfg_.finetune.frozen_dropout;
+    if (cached) {
+      trained = train_adapters(setup, lambdas, features);  // all λ of the task in one pass
+    } else {
+      for (double lam : lambdas) trained.push_back(train_adapters(setup, {lam}, features).front());
+    }
+  }
+  const double wall = seconds_since(t0) / std::max<size_t>(1, task.trials.size());
+  size_t next = 0;
+  for (const auto& key : task.trials) {
+    AdapterOutcome o = key.kind == "anchored" ? std::move(trained[next++]) : evaluate_anchor(setup, features);
+    o.result.key = key;
+    o.result.wall_s = wall;
+    fill_identity(o.result, task, width);
+    out.checkpoints.push_back(adapter_checkpoint(o, anchor_, key.kind == "anchored" ? key.lambda : INFINITY));
+    out.trials.push_back(std::move(o.result));
+  }
+  return out;
+}
+
+TaskOutput Worker::scratch(const Task& task) {
+  const auto t0 = std::chrono::steady_clock::now();
+  torch::manual_seed(stream_seed(task.seed, "scratch"));
+  Encoder encoder(cfg_.model, vocab_.size(), corpus_.num_classes());
+  encoder->to(device_);
+  auto run = train_classifier(encoder, cfg_.pretrain, b_train_, b_dev_, &b_test_, corpus_.negative_index,
+                              stream_seed(task.seed, "scratch-order"));
+  TrialResult r;
+  r.key = task.trials.front();
+  r.best_epoch = run.best_epoch;
+  r.epochs = cfg_.pretrain.epochs;
+  r.metrics = {{"dev", run.dev}, {"test", run.test}, {"dev_last", run.dev_last}, {"test_last", run.test_last}};
+  r.per_class_test_f1 = per_class_f1(b_test_.gold, run.test_pred, corpus_.num_classes());
+  r.curve = run.curve;
+  r.diag.pred_hash_test = predictions_hash(run.test_pred);
+  r.wall_s = seconds_since(t0);
+  fill_identity(r, task, 1);
+  TaskOutput out{task.id, task.type, task.seed, {}, {}, {r}, {state_dict_bytes(*encoder)}};
+  return out;
+}
+
+}  // namespace anchorsweep

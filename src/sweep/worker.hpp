@@ -1,0 +1,84 @@
+// Worker: what every rank does with a task it is handed. No MPI here: the coordinator (or the
+// MPI loop in sweep/distributed.cpp) passes tasks in and takes TaskOutputs back.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "config/config.hpp"
+#include "data/example.hpp"
+#include "data/tensors.hpp"
+#include "sweep/plan.hpp"
+#include "sweep/trial_result.hpp"
+#include "train/features.hpp"
+
+namespace anchorsweep {
+
+struct Placement {
+  std::string host = "localhost";
+  int64_t rank = 0;
+  std::string device = "cpu";   // "cpu" or "cuda:N"
+  int64_t threads = 1;
+};
+
+// What a finished task sends back to rank 0.
+struct TaskOutput {
+  std::string task_id;
+  TaskType type = TaskType::pretrain;
+  int64_t seed = 0;
+  std::optional<PretrainRecord> pretrain;       // pretrain tasks
+  std::vector<char> encoder;                    // pretrain tasks: the encoder's state dict
+  std::vector<TrialResult> trials;              // finetune and scratch tasks
+  std::vector<std::vector<char>> checkpoints;   // one per trial (adapter, or scratch encoder)
+};
+
+// Test and benchmark hooks; all off by default.
+struct WorkerHooks {
+  int64_t simulate_ms = -1;     // >= 0: sleep instead of training
+  int64_t delay_ms = 0;         // extra sleep per task on this rank (load-balancing test)
+  std::string fail_trial;       // a trial id whose task throws (failure-isolation test)
+};
+
+class Worker {
+ public:
+  Worker(const SweepConfig& cfg, const Corpus& corpus, Placement placement, WorkerHooks hooks = {});
+
+  // Runs one task. Never throws for a failing task: the failure is reported in the output.
+  TaskOutput run(const Task& task, const std::vector<char>* encoder_bytes);
+
+  bool has_encoder(int64_t seed) const { return encoders_.count(seed) > 0; }
+  std::vector<int64_t> cached_seeds() const;
+  const Placement& placement() const { return placement_; }
+  const Vocabulary& vocab() const { return vocab_; }
+
+ private:
+  TaskOutput pretrain(const Task& task);
+  TaskOutput finetune(const Task& task);
+  TaskOutput scratch(const Task& task);
+  TaskOutput simulate(const Task& task);
+  FeatureSource& features_for(int64_t seed);
+  void fill_identity(TrialResult& r, const Task& task, int64_t width) const;
+
+  const SweepConfig& cfg_;
+  const Corpus& corpus_;
+  Placement placement_;
+  WorkerHooks hooks_;
+  torch::Device device_;
+  Vocabulary vocab_;
+  EncodedSplit a_train_, a_dev_, b_train_, b_dev_, b_test_;
+  torch::Tensor anchor_;
+  std::map<int64_t, std::vector<char>> encoders_;   // received or trained, per seed
+  // The frozen encoder and feature source of the most recent seed: reused by every task of it.
+  int64_t feature_seed_ = -1;
+  std::optional<Encoder> feature_encoder_;
+  std::unique_ptr<FeatureSource> features_;
+};
+
+// Seeds of the random streams a trial uses, derived from the run seed and a stream name, so
+// pretraining, scratch and adapters never share a stream and never depend on the rank.
+uint64_t stream_seed(int64_t seed, const std::string& stream);
+
+}  // namespace anchorsweep

@@ -1,0 +1,43 @@
+#include "train/features.hpp"
+
+#include "train/evaluate.hpp"
+
+namespace anchorsweep {
+
+CachedFeatures::CachedFeatures(Encoder& encoder, const EncodedSplit& train, const EncodedSplit& dev,
+                               const EncodedSplit& test) {
+  splits_[0] = &train;
+  splits_[1] = &dev;
+  splits_[2] = &test;
+  encoder->eval();
+  for (int i = 0; i < 3; ++i) cache_[i] = encode_features(encoder, *splits_[i]);
+}
+
+torch::Tensor CachedFeatures::rows(Part part, const torch::Tensor& index, bool) {
+  const auto& c = cache_[static_cast<int>(part)];
+  return c.index_select(0, index.to(c.device()));
+}
+
+LiveFeatures::LiveFeatures(Encoder& encoder, const EncodedSplit& train, const EncodedSplit& dev,
+                           const EncodedSplit& test, bool frozen_dropout)
+    : encoder_(encoder), frozen_dropout_(frozen_dropout) {
+  splits_[0] = &train;
+  splits_[1] = &dev;
+  splits_[2] = &test;
+}
+
+torch::Tensor LiveFeatures::rows(Part part, const torch::Tensor& index, bool training) {
+  torch::NoGradGuard no_grad;
+  encoder_->train(training && frozen_dropout_);
+  const auto device = encoder_->dense->weight.device();
+  auto out = encoder_->forward(split(part).rows(index.cpu()).to(device));
+  encoder_->eval();
+  return torch::cat({out.logits, out.summary}, 1);
+}
+
+torch::Tensor LiveFeatures::all(Part part) {
+  encoder_->eval();
+  return encode_features(encoder_, split(part));
+}
+
+}  // namespace anchorsweep

@@ -1,0 +1,84 @@
+// Encoder and adapter at module level: shapes, the identity anchor, freezing, checkpoints.
+#include <gtest/gtest.h>
+
+#include "fixtures.hpp"
+#include "model/adapter.hpp"
+#include "train/adapter_training.hpp"
+#include "train/evaluate.hpp"
+#include "train/features.hpp"
+
+using namespace anchorsweep;
+using anchorsweep::testing::TinyExperiment;
+
+TEST(Encoder, ShapesAndPaddingDoesNotLeak) {
+  TinyExperiment x(false);
+  x.encoder->eval();
+  auto idx = torch::arange(0, 5, torch::kLong);
+  auto batch = x.b_dev.rows(idx);
+  auto out = x.encoder->forward(batch);
+  EXPECT_EQ(out.logits.sizes(), (std::vector<int64_t>{5, x.corpus.num_classes()}));
+  EXPECT_EQ(out.summary.sizes(), (std::vector<int64_t>{5, x.cfg.model.hidden}));
+  // The same sentence alone (no padding) gives the same output as inside the padded batch.
+  auto alone = x.encoder->forward(x.b_dev.rows(torch::tensor({2}, torch::kLong)));
+  EXPECT_TRUE(torch::allclose(alone.logits[0], out.logits[2], 1e-5, 1e-6));
+}
+
+TEST(Adapter, IdentityAnchorReproducesPretrainedLogitsExactly) {
+  TinyExperiment x;
+  x.encoder->eval();
+  torch::NoGradGuard no_grad;
+  auto out = x.encoder->forward(x.b_test.all);
+  auto features = torch::cat({out.logits, out.summary}, 1);
+  auto A = make_anchor("identity", x.corpus.num_classes(), x.feature_dim());
+  torch::Tensor W, b;
+  init_adapters("anchor", A, 1, 0, W, b);
+  auto logits = adapter_forward(features, W, b)[0];
+  EXPECT_TRUE(torch::equal(logits, out.logits)) << (logits - out.logits).abs().max().item<double>();
+}
+
+TEST(Adapter, RandomInitDependsOnlyOnSeed) {
+  auto A = make_anchor("identity", 4, 10);
+  torch::Tensor W1, b1, W2, b2, W3, b3;
+  init_adapters("random", A, 3, 42, W1, b1);
+  init_adapters("random", A, 1, 42, W2, b2);
+  init_adapters("random", A, 1, 43, W3, b3);
+  EXPECT_TRUE(torch::equal(W1[2], W2[0]));
+  EXPECT_FALSE(torch::equal(W2, W3));
+  EXPECT_LE(W1.abs().max().item<double>(), 1.0 / std::sqrt(10.0));
+}
+
+TEST(Freeze, EveryOldLayerStopsLearning) {
+  TinyExperiment x(false);
+  x.encoder->train();
+  freeze(*x.encoder);
+  EXPECT_FALSE(x.encoder->is_training());
+  for (const auto& m : x.encoder->modules()) EXPECT_FALSE(m->is_training());
+  for (const auto& p : x.encoder->parameters()) EXPECT_FALSE(p.requires_grad());
+}
+
+TEST(Freeze, FrozenWeightsBitIdenticalAfterFinetuning) {
+  TinyExperiment x;
+  freeze(*x.encoder);
+  std::vector<torch::Tensor> before;
+  for (const auto& p : x.encoder->parameters()) before.push_back(p.clone());
+  // Naive mode drives the frozen encoder itself at every step.
+  LiveFeatures live(x.encoder, x.b_train, x.b_dev, x.b_test, false);
+  auto A = make_anchor("identity", x.corpus.num_classes(), x.feature_dim());
+  AdapterSetup setup{&x.cfg.finetune, &x.cfg.penalty, "random", A, x.corpus.negative_index, 5};
+  auto out = train_adapters(setup, {0.0, 0.1}, live);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_FALSE(torch::equal(out[0].weight_last, out[1].weight_last));  // the adapters did learn
+  auto params = x.encoder->parameters();
+  for (size_t i = 0; i < params.size(); ++i) EXPECT_TRUE(torch::equal(params[i], before[i])) << "parameter " << i;
+}
+
+TEST(Checkpoint, StateDictRoundTrip) {
+  TinyExperiment x;
+  auto bytes = state_dict_bytes(*x.encoder);
+  torch::manual_seed(99);
+  Encoder other(x.cfg.model, x.vocab.size(), x.corpus.num_classes());
+  load_state_dict_bytes(*other, bytes);
+  auto a = x.encoder->parameters(), b = other->parameters();
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i]));
+  EXPECT_EQ(predict(x.encoder, x.b_test), predict(other, x.b_test));
+}
