@@ -78,6 +78,7 @@ TEST(Checkpoint, StateDictRoundTrip) {
   torch::manual_seed(99);
   Encoder other(x.cfg.model, x.vocab.size(), x.corpus.num_classes());
   load_state_dict_bytes(*other, bytes);
+  other->eval();
   auto a = x.encoder->parameters(), b = other->parameters();
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i]));
   EXPECT_EQ(predict(x.encoder, x.b_test), predict(other, x.b_test));

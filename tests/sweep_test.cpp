@@ -1,0 +1,169 @@
+// The one-process sweep through the real binary: outputs, resume, refusals, bad input.
+#include <sys/file.h>
+#include <fcntl.h>
+
+#include "cli.hpp"
+
+using namespace anchorsweep::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string sweep(const std::string& out, const std::string& extra = "") {
+  return bin() + " run " + tiny_config() + " --set run.output_dir=" + out + " --no-report " + extra;
+}
+
+}  // namespace
+
+TEST(Sweep, TinySweepEndToEnd) {
+  auto out = fresh_dir("e2e");
+  auto r = run(bin() + " run " + tiny_config() + " --set run.output_dir=" + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::string dir = out + "/tiny";
+  // 2 seeds x (3 λ + pretrained + scratch) trials, each once, and one pretrain line per seed.
+  EXPECT_EQ(trial_ids(dir).size(), 10u);
+  EXPECT_EQ(journal_lines(dir, "pretrain").size(), 2u);
+  for (const auto& f : {"config.toml", "run.json", "results.csv", "summary.csv", "curves.csv", "report.md",
+                        "report.html", "encoders/seed-1.pt", "encoders/seed-2.pt", "trials/s1-lam0.01/adapter.pt",
+                        "trials/s2-pretrained/adapter.pt", "trials/s1-scratch/encoder.pt"})
+    EXPECT_TRUE(fs::exists(dir + "/" + f)) << f;
+  // results.csv: a header and 4 splits per trial.
+  auto csv = slurp(dir + "/results.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 10 * 4);
+  // The console ends with the λ table.
+  EXPECT_NE(r.output.find("lambda=0.01"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("scratch on B"), std::string::npos);
+  // Per-epoch metrics for every trial.
+  for (const auto& j : journal_lines(dir))
+    if (j["kind"] != "pretrained") EXPECT_EQ(j["curve"].size(), j["epochs"].get<size_t>()) << j["id"];
+}
+
+TEST(Sweep, ATrialDependsOnlyOnConfigSeedAndLambda) {
+  auto a = fresh_dir("det-a"), b = fresh_dir("det-b");
+  ASSERT_EQ(run(sweep(a)).code, 0);
+  // Same config, different grid around it: λ = 0.01 of seed 2 must come out the same.
+  ASSERT_EQ(run(sweep(b, "--set run.seeds=[2] --set sweep.lambdas=[0.01,5]")).code, 0);
+  auto find = [](const std::string& dir, const std::string& id) {
+    for (const auto& j : journal_lines(dir + "/tiny"))
+      if (j["id"] == id) return j;
+    return nlohmann::json();
+  };
+  auto ja = find(a, "s2-lam0.01"), jb = find(b, "s2-lam0.01");
+  ASSERT_FALSE(ja.is_null());
+  ASSERT_FALSE(jb.is_null());
+  EXPECT_EQ(ja["metrics"], jb["metrics"]);
+  EXPECT_EQ(ja["diag"]["weights_hash"], jb["diag"]["weights_hash"]);
+}
+
+TEST(Sweep, ResumeRunsOnlyWhatIsMissing) {
+  auto out = fresh_dir("resume");
+  ASSERT_EQ(run(sweep(out)).code, 0);
+  const std::string dir = out + "/tiny", journal = dir + "/results.jsonl";
+  // Drop the last three lines (as if the job died) and leave half a line behind.
+  auto text = slurp(journal);
+  std::vector<std::string> lines;
+  std::stringstream ss(text);
+  for (std::string l; std::getline(ss, l);) lines.push_back(l);
+  std::string kept;
+  for (size_t i = 0; i + 3 < lines.size(); ++i) kept += lines[i] + "\n";
+  kept += lines[lines.size() - 3].substr(0, 25);  // torn
+  std::ofstream(journal, std::ios::trunc) << kept;
+  const auto before = trial_ids(dir);
+
+  auto r = run(sweep(out, "--resume"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("torn"), std::string::npos) << r.output;
+  auto after = trial_ids(dir);
+  EXPECT_EQ(std::set<std::string>(after.begin(), after.end()).size(), 10u);
+  EXPECT_EQ(after.size(), 10u) << "a finished trial ran twice";
+  EXPECT_EQ(after.size() - before.size(), 3u);
+
+  // Nothing left: a second resume runs no trial.
+  r = run(sweep(out, "--resume"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(trial_ids(dir).size(), 10u);
+
+  // Adding a λ and a seed runs only the new trials: 1 λ x 2 seeds + 5 trials of seed 3.
+  r = run(sweep(out, "--resume --set run.seeds=[1,2,3] --set sweep.lambdas=[0,0.01,1,10]"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(trial_ids(dir).size(), 10u + 2 + 6);
+}
+
+TEST(Sweep, ResumeRefusesAChangedConfigNamingTheKeys) {
+  auto out = fresh_dir("changed");
+  ASSERT_EQ(run(sweep(out)).code, 0);
+  auto r = run(sweep(out, "--resume --set finetune.lr=0.5 --set model.hidden=7"));
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("finetune.lr"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("model.hidden"), std::string::npos) << r.output;
+  // And without --resume an existing run directory is not overwritten.
+  r = run(sweep(out));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("--resume"), std::string::npos) << r.output;
+}
+
+TEST(Sweep, LockRefusesASecondSweep) {
+  auto out = fresh_dir("lock");
+  ASSERT_EQ(run(sweep(out)).code, 0);
+  int fd = ::open((out + "/tiny/lock").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);  // as a running sweep holds it
+  auto r = run(sweep(out, "--resume"));
+  ::close(fd);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("another sweep"), std::string::npos) << r.output;
+}
+
+TEST(Sweep, BadConfigExitsTwoAndCreatesNothing) {
+  auto out = fresh_dir("bad");
+  auto cfg = out + "/bad.toml";
+  std::ofstream(cfg) << "[run]\nname = \"x\"\noutput_dir = \"" << out << "/runs\"\n\n[finetune]\nepochs = 0\n";
+  auto r = run(bin() + " run " + cfg);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("bad.toml:6:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("finetune.epochs"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(out + "/runs"));
+  // A negative λ through --set, an unknown flag, a missing file.
+  r = run(sweep(out, "--set sweep.lambdas=[0,-1]"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("sweep.lambdas[1]"), std::string::npos) << r.output;
+  EXPECT_EQ(run(bin() + " run " + tiny_config() + " --no-such-flag").code, 2);
+  r = run(bin() + " validate " + out + "/missing.toml");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("missing.toml"), std::string::npos);
+  EXPECT_FALSE(fs::exists(out + "/tiny"));
+}
+
+TEST(Sweep, BadDataRecordNamesFileAndRecord) {
+  auto out = fresh_dir("baddata");
+  std::string good = R"({"token": ["a", "b", "c"], "relation": "r1", "subj_start": 0, "subj_end": 0, "obj_start": 2, "obj_end": 2})";
+  std::string neg = R"({"token": ["a", "b", "c"], "relation": "no_relation", "subj_start": 0, "subj_end": 0, "obj_start": 2, "obj_end": 2})";
+  std::string bad = R"({"token": ["a", "b"], "relation": "r1", "subj_start": 0, "subj_end": 0, "obj_start": 1, "obj_end": 5})";
+  for (auto name : {"a_train", "a_dev", "b_train", "b_dev"}) std::ofstream(out + "/" + name + ".json") << "[" << good << "," << neg << "]";
+  std::ofstream(out + "/b_test.json") << "[" << good << "," << neg << "," << bad << "]";
+  std::ofstream(out + "/c.toml") << "[data]\nformat = \"tacred\"\na_train = \"a_train.json\"\na_dev = \"a_dev.json\"\n"
+                                    "b_train = \"b_train.json\"\nb_dev = \"b_dev.json\"\nb_test = \"b_test.json\"\n";
+  auto r = run(bin() + " validate " + out + "/c.toml");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("b_test.json"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("record 2"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("obj_end"), std::string::npos) << r.output;
+}
+
+TEST(Sweep, DryRunPrintsThePlanWithoutTraining) {
+  auto out = fresh_dir("dry");
+  auto r = run(bin() + " run --dry-run --ranks 3 " + tiny_config() + " --set run.output_dir=" + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("pretrain-s1"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("fuse width"), std::string::npos);
+  EXPECT_FALSE(fs::exists(out + "/tiny"));
+}
+
+TEST(Score, OfficialScorerFormat) {
+  auto out = fresh_dir("score");
+  std::ofstream(out + "/g") << "A\nno_relation\nB\n";
+  std::ofstream(out + "/p") << "A\nB\nno_relation\n";
+  auto r = run(bin() + " score --gold " + out + "/g --pred " + out + "/p --negative no_relation");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("F1 (micro): 50.000%"), std::string::npos) << r.output;
+}
