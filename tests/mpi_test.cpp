@@ -1,0 +1,185 @@
+// The distributed sweep under `mpirun -np 3 --oversubscribe`: same results as one rank,
+// dynamic balancing, SIGKILL of a worker or of rank 0 then --resume, failure isolation, lock.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <thread>
+
+#include "cli.hpp"
+
+using namespace anchorsweep::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string mpirun(int np) {
+  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 mpirun -np " +
+         std::to_string(np) + " --oversubscribe " + bin();
+}
+
+std::string sweep(int np, const std::string& out, const std::string& extra = "") {
+  return mpirun(np) + " run " + tiny_config() + " --set run.output_dir=" + out + " --no-report --quiet " + extra;
+}
+
+// A command started in the background, in its own process group.
+struct Background {
+  pid_t pid = -1;
+  explicit Background(const std::string& cmd) {
+    pid = fork();
+    if (pid == 0) {
+      setsid();
+      execl("/bin/sh", "sh", "-c", (cmd + " > /dev/null 2>&1").c_str(), (char*)nullptr);
+      _exit(127);
+    }
+  }
+  int wait() {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  ~Background() {
+    if (pid > 0) {
+      kill(-pid, SIGKILL);
+      waitpid(pid, nullptr, WNOHANG);
+    }
+  }
+};
+
+bool wait_for(const std::function<bool()>& cond, double seconds) {
+  auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return cond();
+}
+
+// The pid rank 0 wrote into the lock file ("host pid N").
+pid_t rank0_pid(const std::string& run_dir) {
+  auto s = slurp(run_dir + "/lock");
+  auto at = s.find("pid ");
+  return at == std::string::npos ? -1 : std::atoi(s.c_str() + at + 4);
+}
+
+// anchorsweep processes of this test (their command line names `out`) other than rank 0.
+std::vector<pid_t> worker_pids(const std::string& out, pid_t rank0) {
+  std::vector<pid_t> pids;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    pid_t pid = std::atoi(e.path().filename().c_str());
+    if (pid <= 0 || pid == rank0) continue;
+    std::error_code ec;
+    auto exe = fs::read_symlink(e.path() / "exe", ec);
+    if (ec || exe.filename() != fs::path(bin()).filename()) continue;
+    auto cmd = slurp((e.path() / "cmdline").string());
+    if (cmd.find(out) != std::string::npos) pids.push_back(pid);
+  }
+  return pids;
+}
+
+void expect_complete_once(const std::string& run_dir, size_t trials) {
+  auto ids = trial_ids(run_dir);
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), trials);
+  EXPECT_EQ(ids.size(), trials) << "a finished trial was run again";
+  for (const auto& j : journal_lines(run_dir)) EXPECT_EQ(j["status"], "ok") << j["id"];
+}
+
+void kill_and_resume(bool kill_rank0) {
+  auto out = fresh_dir(kill_rank0 ? "kill0" : "killw");
+  const std::string dir = out + "/tiny";
+  {
+    Background job(sweep(3, out, "--delay-ms 400"));
+    ASSERT_TRUE(wait_for([&] { return journal_lines(dir).size() >= 2; }, 120)) << "no progress";
+    pid_t r0 = rank0_pid(dir);
+    ASSERT_GT(r0, 0);
+    if (kill_rank0) {
+      ASSERT_EQ(kill(r0, SIGKILL), 0);
+    } else {
+      auto workers = worker_pids(out, r0);
+      ASSERT_FALSE(workers.empty());
+      ASSERT_EQ(kill(workers.front(), SIGKILL), 0);
+    }
+    EXPECT_NE(job.wait(), 0);  // the job dies with its rank
+  }
+  const auto done_before = journal_lines(dir).size();
+  EXPECT_LT(done_before, 10u) << "the kill came too late to test anything";
+  auto r = run(sweep(3, out, "--resume"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  expect_complete_once(dir, 10);
+}
+
+}  // namespace
+
+TEST(Mpi, OneAndThreeRanksGiveIdenticalResults) {
+  auto one = fresh_dir("np1"), three = fresh_dir("np3");
+  auto r1 = run(sweep(1, one));
+  ASSERT_EQ(r1.code, 0) << r1.output;
+  auto r3 = run(sweep(3, three));
+  ASSERT_EQ(r3.code, 0) << r3.output;
+  auto a = metric_columns(one + "/tiny/results.csv"), b = metric_columns(three + "/tiny/results.csv");
+  EXPECT_GT(a.size(), 200u);
+  EXPECT_EQ(a, b);
+  // The work really was spread: more than one rank reported trials.
+  std::set<int> ranks;
+  for (const auto& j : journal_lines(three + "/tiny")) ranks.insert(j["rank"].get<int>());
+  EXPECT_GE(ranks.size(), 2u);
+  EXPECT_NE(a.find("0.5"), std::string::npos) << "the tiny sweep should learn something";
+}
+
+TEST(Mpi, SlowRankTakesFewerTasks) {
+  auto out = fresh_dir("balance");
+  // 24 one-trial tasks of 20 ms; rank 2 waits 300 ms before each of its tasks.
+  std::string grid = "[";
+  for (int i = 1; i <= 24; ++i) grid += (i > 1 ? "," : "") + std::to_string(i);
+  grid += "]";
+  auto r = run(sweep(3, out, "--simulate-ms 20 --delay-ms 300 --delay-rank 2 --set run.seeds=[1] "
+                             "--set 'sweep.baselines=[]' --set finetune.fuse=1 --set sweep.lambdas=" + grid));
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::map<int, int> per_rank;
+  for (const auto& j : journal_lines(out + "/tiny")) ++per_rank[j["rank"].get<int>()];
+  EXPECT_LT(per_rank[2], per_rank[1]) << "rank 2 is slow but took as many tasks as rank 1";
+  EXPECT_LT(per_rank[2], per_rank[0]);
+  EXPECT_EQ(per_rank[0] + per_rank[1] + per_rank[2], 24);
+}
+
+TEST(Mpi, SigkillOfAWorkerThenResume) { kill_and_resume(false); }
+
+TEST(Mpi, SigkillOfRankZeroThenResume) { kill_and_resume(true); }
+
+TEST(Mpi, AFailedTrialIsIsolated) {
+  auto out = fresh_dir("fail");
+  const std::string dir = out + "/tiny";
+  auto r = run(sweep(3, out, "--set finetune.fuse=1 --fail-trial s1-lam0.01"));
+  EXPECT_EQ(r.code, 1) << r.output;  // not every trial succeeded
+  int failed = 0, ok = 0;
+  for (const auto& j : journal_lines(dir)) {
+    if (j["status"] == "failed") {
+      ++failed;
+      EXPECT_EQ(j["id"], "s1-lam0.01");
+      EXPECT_NE(j["error"].get<std::string>().find("injected"), std::string::npos);
+    } else {
+      ++ok;
+    }
+  }
+  EXPECT_EQ(failed, 1);
+  EXPECT_EQ(ok, 9);
+  auto summary = slurp(dir + "/summary.csv");
+  EXPECT_NE(summary.find("n_failed"), std::string::npos);
+  // Resuming without the fault runs just the failed trial.
+  r = run(sweep(3, out, "--set finetune.fuse=1 --resume"));
+  EXPECT_EQ(r.code, 0) << r.output;
+  int oks = 0;
+  for (const auto& j : journal_lines(dir)) oks += j["status"] == "ok";
+  EXPECT_EQ(oks, 10);
+}
+
+TEST(Mpi, LockRefusesASecondSweepWhileOneRuns) {
+  auto out = fresh_dir("mpilock");
+  const std::string dir = out + "/tiny";
+  Background job(sweep(3, out, "--delay-ms 300"));
+  ASSERT_TRUE(wait_for([&] { return rank0_pid(dir) > 0; }, 60));
+  auto r = run(sweep(1, out, "--resume"));
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("another sweep"), std::string::npos) << r.output;
+  EXPECT_EQ(job.wait(), 0);  // the first sweep is unharmed
+}
