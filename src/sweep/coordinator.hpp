@@ -60,6 +60,7 @@ class Coordinator {
   std::map<int64_t, std::vector<char>> encoders_;
   int64_t failed_ = 0;
   bool stopping_ = false;
+  std::chrono::steady_clock::time_point last_tables_{};
 };
 
 }  // namespace anchorsweep
