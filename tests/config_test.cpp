@@ -425,5 +425,17 @@ TEST(IncompatibleChanges, AddedOrRemovedKeysAreChanges) {
   EXPECT_EQ(incompatible_changes(added, kBase), std::vector<std::string>({"model.hidden"}));
 }
 
+TEST_F(ConfigTest, AdapterInitMayListBothInits) {
+  const SweepConfig one = load("[adapter]\ninit = \"anchor\"\n");
+  EXPECT_EQ(one.adapter.inits, std::vector<std::string>({"anchor"}));
+  const SweepConfig both = load("[adapter]\ninit = [\"random\", \"anchor\"]\n");
+  EXPECT_EQ(both.adapter.inits, std::vector<std::string>({"random", "anchor"}));
+  EXPECT_EQ(both.adapter.init, "random");
+  EXPECT_NE(both.resolved_toml.find("init = [\"random\", \"anchor\"]"), std::string::npos) << both.resolved_toml;
+  EXPECT_EQ(error_of("[adapter]\ninit = [\"random\", \"zero\"]\n"),
+            cfg() + ":2:19: adapter.init[1]: expected \"anchor\" or \"random\"");
+  EXPECT_NE(error_of("[adapter]\ninit = [\"anchor\", \"anchor\"]\n").find("listed twice"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace anchorsweep

@@ -167,3 +167,26 @@ TEST(Score, OfficialScorerFormat) {
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("F1 (micro): 50.000%"), std::string::npos) << r.output;
 }
+
+TEST(Sweep, BothAdapterInitsInOneSweep) {
+  auto out = fresh_dir("inits");
+  auto r = run(bin() + " run " + tiny_config() + " --set run.output_dir=" + out +
+               " --set run.seeds=[1] --set 'adapter.init=[\"random\",\"anchor\"]'");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::string dir = out + "/tiny";
+  auto ids = trial_ids(dir);
+  // 3 λ x 2 inits + pretrained + scratch, one seed.
+  EXPECT_EQ(ids.size(), 8u);
+  EXPECT_EQ(ids.count("s1-lam0.01-anchor"), 1u);
+  EXPECT_EQ(ids.count("s1-lam0.01-random"), 1u);
+  for (const auto& j : journal_lines(dir)) {
+    if (j["kind"] != "anchored") continue;
+    const std::string id = j["id"];
+    EXPECT_EQ(id.substr(id.rfind('-') + 1), j["init"].get<std::string>());
+    // Started at the anchor: no distance to begin with.
+    if (j["init"] == "anchor") EXPECT_EQ(j["diag"]["w_dist_init"].get<double>(), 0.0);
+    else EXPECT_GT(j["diag"]["w_dist_init"].get<double>(), 0.0);
+  }
+  auto report = slurp(dir + "/report.md");
+  EXPECT_NE(report.find("both adapter inits are in the journal"), std::string::npos);
+}

@@ -504,10 +504,41 @@ void read_finetune(const Section& root, FinetuneConfig& f) {
   read_bool(s, "frozen_dropout", f.frozen_dropout);
 }
 
+// adapter.init: one of anchor | random, or a list of them to compare both in one sweep.
+void read_inits(const Section& s, AdapterConfig& a) {
+  const toml::node* n = s.get("init");
+  if (n && n->is_array()) {
+    const toml::array& arr = *n->as_array();
+    std::vector<std::string> inits;
+    for (size_t i = 0; i < arr.size(); ++i) {
+      const std::string key = s.key("init") + "[" + std::to_string(i) + "]";
+      const auto* v = arr[i].as_string();
+      if (!v || (v->get() != "anchor" && v->get() != "random")) {
+        s.ctx->fail(key, arr[i].source(), "expected \"anchor\" or \"random\"");
+        return;
+      }
+      if (std::find(inits.begin(), inits.end(), v->get()) != inits.end()) {
+        s.ctx->fail(key, arr[i].source(), "\"" + v->get() + "\" is listed twice");
+        return;
+      }
+      inits.push_back(v->get());
+    }
+    if (inits.empty()) {
+      s.fail("init", *n, "must name at least one init");
+      return;
+    }
+    a.inits = inits;
+    a.init = inits.front();
+    return;
+  }
+  read_choice(s, "init", a.init, {"anchor", "random"});
+  a.inits = {a.init};
+}
+
 void read_adapter(const Section& root, const std::string& config_path, AdapterConfig& a,
                   RawInputs& raw) {
   const Section s = open_section(root, "adapter");
-  read_choice(s, "init", a.init, {"anchor", "random"});
+  read_inits(s, a);
   std::string anchor;
   if (!read_string(s, "anchor", anchor, true)) return;
   raw.anchor = anchor;
@@ -833,7 +864,10 @@ std::string resolved_toml(const SweepConfig& c, const RawInputs& raw) {
   w.boolean("frozen_dropout", c.finetune.frozen_dropout);
 
   w.section("adapter");
-  w.str("init", c.adapter.init);
+  if (c.adapter.inits.size() > 1)
+    w.strings("init", c.adapter.inits);
+  else
+    w.str("init", c.adapter.init);
   w.str("anchor", raw.anchor);
 
   w.section("penalty");

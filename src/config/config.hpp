@@ -76,6 +76,7 @@ struct FinetuneConfig : TrainConfig {
 
 struct AdapterConfig {
   std::string init = "random";         // anchor | random  (random is what the original did)
+  std::vector<std::string> inits = {"random"};  // init, or all of init = ["random", "anchor"]
   std::string anchor = "identity";     // identity | zeros | path to a tensor file (torch::pickle_save)
 };
 

@@ -99,12 +99,15 @@ void Coordinator::complete(int64_t rank, TaskOutput out) {
   }
   for (size_t i = 0; i < out.trials.size(); ++i)
     record_trial(out.trials[i], i < out.checkpoints.size() ? out.checkpoints[i] : std::vector<char>{});
-  // The CSV files are a convenience view of the journal: refresh them at most every 2 s, so
-  // 10,000 tiny tasks do not rewrite a growing file 10,000 times. The sweep's end writes them last.
+  // The CSV files are a convenience view of the journal: refresh them at most every 2 s, and
+  // never spend more than a tenth of the time on it, so 10,000 tiny tasks do not rewrite a
+  // growing file 10,000 times. The sweep's end writes them last.
   const auto now = std::chrono::steady_clock::now();
-  if (!out.trials.empty() && now - last_tables_ > std::chrono::seconds(2)) {
+  if (!out.trials.empty() && now - last_tables_ > std::max<std::chrono::steady_clock::duration>(
+                                                      std::chrono::seconds(2), 10 * tables_cost_)) {
     write_tables(dir_.path());
-    last_tables_ = now;
+    last_tables_ = std::chrono::steady_clock::now();
+    tables_cost_ = last_tables_ - now;
   }
 }
 

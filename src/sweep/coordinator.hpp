@@ -61,6 +61,7 @@ class Coordinator {
   int64_t failed_ = 0;
   bool stopping_ = false;
   std::chrono::steady_clock::time_point last_tables_{};
+  std::chrono::steady_clock::duration tables_cost_{};
 };
 
 }  // namespace anchorsweep

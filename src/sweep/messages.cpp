@@ -4,7 +4,8 @@ namespace anchorsweep {
 
 nlohmann::json to_json(const Task& t) {
   nlohmann::json trials = nlohmann::json::array();
-  for (const auto& k : t.trials) trials.push_back({{"seed", k.seed}, {"kind", k.kind}, {"lambda", k.lambda}});
+  for (const auto& k : t.trials)
+    trials.push_back({{"seed", k.seed}, {"kind", k.kind}, {"lambda", k.lambda}, {"init", k.init}});
   return {{"id", t.id}, {"type", to_string(t.type)}, {"seed", t.seed}, {"trials", trials}};
 }
 
@@ -15,7 +16,8 @@ Task task_from_json(const nlohmann::json& j) {
   t.type = type == "pretrain" ? TaskType::pretrain : type == "finetune" ? TaskType::finetune : TaskType::scratch;
   t.seed = j.at("seed").get<int64_t>();
   for (const auto& k : j.at("trials"))
-    t.trials.push_back({k.at("seed").get<int64_t>(), k.at("kind").get<std::string>(), k.at("lambda").get<double>()});
+    t.trials.push_back({k.at("seed").get<int64_t>(), k.at("kind").get<std::string>(), k.at("lambda").get<double>(),
+                        k.value("init", std::string())});
   return t;
 }
 

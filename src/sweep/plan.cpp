@@ -28,7 +28,7 @@ int64_t fuse_width(const SweepConfig& cfg, int64_t ranks) {
   const bool cached = cfg.finetune.mode == "cached" && !cfg.finetune.frozen_dropout;
   if (!cached) return 1;
   if (cfg.finetune.fuse > 0) return cfg.finetune.fuse;
-  const int64_t per_seed = static_cast<int64_t>(cfg.sweep.lambdas.size()) + 1;
+  const int64_t per_seed = static_cast<int64_t>(cfg.sweep.lambdas.size() * cfg.adapter.inits.size()) + 1;
   const int64_t seeds = static_cast<int64_t>(cfg.run.seeds.size());
   // Enough finetune tasks that every rank can get one, never more than 32 trials per pass.
   const int64_t tasks_per_seed = std::max<int64_t>(1, (ranks + seeds - 1) / seeds);
@@ -43,7 +43,9 @@ TrialPlan make_plan(const SweepConfig& cfg, int64_t ranks, const std::set<std::s
   for (int64_t seed : cfg.run.seeds) {
     std::vector<TrialKey> trials;
     if (has_baseline(cfg, "pretrained")) trials.push_back({seed, "pretrained", 0});
-    for (double lam : cfg.sweep.lambdas) trials.push_back({seed, "anchored", lam});
+    const bool tag = cfg.adapter.inits.size() > 1;  // ids name the init only when there are several
+    for (const auto& init : cfg.adapter.inits)
+      for (double lam : cfg.sweep.lambdas) trials.push_back({seed, "anchored", lam, tag ? init : ""});
     std::vector<TrialKey> todo;
     for (auto& t : trials)
       if (!done.count(t.id())) todo.push_back(t);

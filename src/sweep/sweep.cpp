@@ -12,6 +12,9 @@
 #include <torch/torch.h>
 
 #include "comm/mpi_comm.hpp"
+#ifdef ANCHORSWEEP_WITH_NCCL
+#include "comm/nccl_comm.hpp"
+#endif
 #include "data/example.hpp"
 #include "report/report.hpp"
 #include "sweep/coordinator.hpp"
@@ -112,13 +115,14 @@ void serve_remote_ranks(comm::MpiComm& mpi, Coordinator& coord) {
 
 nlohmann::json run_facts(const SweepConfig& cfg, const Corpus& corpus, const SweepOptions& o, int ranks,
                          const std::vector<std::string>& hosts, const std::vector<std::string>& devices,
-                         const std::string& mpi_version, int64_t threads) {
+                         const std::string& mpi_version, int64_t threads, const std::string& nccl) {
   return {{"labels", corpus.labels},
           {"negative_label", cfg.data.negative_label},
           {"ranks", ranks},
           {"hosts", hosts},
           {"devices", devices},
           {"threads_per_rank", threads},
+          {"nccl", nccl},
           {"versions", {{"libtorch", TORCH_VERSION}, {"mpi", mpi_version}, {"anchorsweep", "0.1.0"}}},
           {"started", now_iso()},
           {"finished", nullptr},
@@ -169,9 +173,20 @@ int run_sweep(const SweepConfig& cfg, const SweepOptions& options, comm::MpiComm
   Worker worker(cfg, corpus, placement, hooks);
 
   std::vector<std::string> hosts{host}, devices{placement.device};
+  std::string nccl = "not used";
   if (mpi) {
     hosts = mpi->all_gather(host);
     devices = mpi->all_gather(placement.device);
+#ifdef ANCHORSWEEP_WITH_NCCL
+    // When every rank holds a GPU, bring NCCL up over MPI and prove the ring with one all-reduce.
+    const bool all_gpu = mpi->max_over_ranks(placement.device.rfind("cuda", 0) == 0 ? 0 : 1) == 0;
+    if (all_gpu && mpi->size() > 1) {
+      comm::NcclComm ring(*mpi, std::stoi(placement.device.substr(5)));
+      const double sum = ring.all_reduce_sum(1.0);
+      nccl = "NCCL " + ring.version() + ": all-reduce over " + std::to_string(mpi->size()) + " GPU ranks gave " +
+             std::to_string(static_cast<int>(sum)) + (sum == mpi->size() ? " (ok)" : " (WRONG)");
+    }
+#endif
   }
 
   // Rank 0 opens the run directory; if it refuses (lock, resume), every rank stops with exit 2.
@@ -198,7 +213,7 @@ int run_sweep(const SweepConfig& cfg, const SweepOptions& options, comm::MpiComm
   const auto& prior = dir->prior();
   auto plan = make_plan(cfg, ranks, prior.done_trials, prior.pretrained_seeds);
   auto facts = run_facts(cfg, corpus, options, ranks, hosts, devices, mpi ? mpi->library_version() : "none (one process)",
-                         placement.threads);
+                         placement.threads, nccl);
   dir->write_run_facts(facts);
   Progress progress(plan.trial_count(), ranks, options.log_format, options.quiet);
   if (options.resume)

@@ -16,7 +16,7 @@ std::string TrialKey::id() const {
   char buf[64];
   if (kind == "anchored") {
     std::snprintf(buf, sizeof buf, "s%lld-lam%g", static_cast<long long>(seed), lambda);
-    return buf;
+    return init.empty() ? std::string(buf) : std::string(buf) + "-" + init;
   }
   return "s" + std::to_string(seed) + "-" + kind;
 }
@@ -128,6 +128,7 @@ json to_json(const TrialResult& r) {
          {"status", r.status},
          {"error", r.error},
          {"init", r.init},
+         {"init_variant", r.key.init},
          {"host", r.host},
          {"device", r.device},
          {"rank", r.rank},
@@ -152,6 +153,7 @@ TrialResult trial_from_json(const json& j) {
   get(j, "status", r.status);
   get(j, "error", r.error);
   get(j, "init", r.init);
+  get(j, "init_variant", r.key.init);
   get(j, "host", r.host);
   get(j, "device", r.device);
   get(j, "rank", r.rank);

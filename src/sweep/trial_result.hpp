@@ -25,7 +25,8 @@ struct TrialKey {
   int64_t seed = 0;
   std::string kind;          // anchored | pretrained | scratch
   double lambda = 0;         // meaningful for kind == anchored only
-  std::string id() const;    // "s1-lam0.01", "s1-pretrained", "s1-scratch": stable, file-safe
+  std::string init;          // set only when the sweep compares several adapter inits
+  std::string id() const;    // "s1-lam0.01", "s1-lam0.01-anchor", "s1-pretrained", "s1-scratch"
 };
 
 struct EpochPoint {

@@ -187,17 +187,22 @@ TaskOutput Worker::finetune(const Task& task) {
                      stream_seed(task.seed, "adapter")};
   TaskOutput out{task.id, task.type, task.seed, {}, {}, {}, {}};
   std::vector<double> lambdas;
+  std::vector<std::string> inits;
   for (const auto& key : task.trials)
-    if (key.kind == "anchored") lambdas.push_back(key.lambda);
+    if (key.kind == "anchored") {
+      lambdas.push_back(key.lambda);
+      inits.push_back(key.init.empty() ? cfg_.adapter.init : key.init);
+    }
   const int64_t width = static_cast<int64_t>(task.trials.size());
 
   std::vector<AdapterOutcome> trained;
   if (!lambdas.empty()) {
     const bool cached = cfg_.finetune.mode == "cached" && !cfg_.finetune.frozen_dropout;
     if (cached) {
-      trained = train_adapters(setup, lambdas, features);  // all λ of the task in one pass
+      trained = train_adapters(setup, lambdas, features, inits);  // all trials of the task in one pass
     } else {
-      for (double lam : lambdas) trained.push_back(train_adapters(setup, {lam}, features).front());
+      for (size_t i = 0; i < lambdas.size(); ++i)
+        trained.push_back(train_adapters(setup, {lambdas[i]}, features, {inits[i]}).front());
     }
   }
   const double wall = seconds_since(t0) / std::max<size_t>(1, task.trials.size());

@@ -41,7 +41,7 @@ std::string tensor_hash(const torch::Tensor& t) {
 }  // namespace
 
 std::vector<AdapterOutcome> train_adapters(const AdapterSetup& s, const std::vector<double>& lambdas,
-                                           FeatureSource& features) {
+                                           FeatureSource& features, const std::vector<std::string>& inits) {
   const auto& cfg = *s.train;
   const int64_t G = static_cast<int64_t>(lambdas.size());
   const int64_t K = s.anchor.size(0);
@@ -51,8 +51,21 @@ std::vector<AdapterOutcome> train_adapters(const AdapterSetup& s, const std::vec
   const auto& test = features.split(Part::test);
   const bool decoupled = s.penalty->mode == "decoupled";
 
+  // Every trial of a seed starts from the same W for its init: λ is the only difference.
+  std::vector<std::string> init_of(G, s.init);
+  if (!inits.empty()) init_of = inits;
   torch::Tensor W, b;
-  init_adapters(s.init, s.anchor, G, s.seed, W, b);
+  {
+    std::vector<torch::Tensor> Ws, bs;
+    for (int64_t g = 0; g < G; ++g) {
+      torch::Tensor w1, b1;
+      init_adapters(init_of[g], s.anchor, 1, s.seed, w1, b1);
+      Ws.push_back(w1);
+      bs.push_back(b1);
+    }
+    W = torch::cat(Ws, 0);
+    b = torch::cat(bs, 0);
+  }
   const auto w_dist_init = distance_to_anchor(W, s.anchor).cpu();
   W.requires_grad_(true);
   b.requires_grad_(true);
@@ -130,7 +143,7 @@ std::vector<AdapterOutcome> train_adapters(const AdapterSetup& s, const std::vec
   for (int64_t g = 0; g < G; ++g) {
     auto& r = out[g].result;
     r.epochs = cfg.epochs;
-    r.init = s.init;
+    r.init = init_of[g];
     auto& dg = r.diag;
     dg.ce_first = ce_first[g].item<double>();
     dg.penalty_first = pen_first[g].item<double>();

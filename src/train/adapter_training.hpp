@@ -29,8 +29,9 @@ struct AdapterOutcome {
 // Trains one adapter per λ, stacked: W [G, K, D]. Each keeps its own λ, lr (with decay),
 // Adam moments, clipping and best-epoch bookkeeping, so the outcome for a λ does not depend on
 // which other λ share the pass.
+// `inits`, when given, holds each trial's init (anchor | random) instead of setup.init.
 std::vector<AdapterOutcome> train_adapters(const AdapterSetup& setup, const std::vector<double>& lambdas,
-                                           FeatureSource& features);
+                                           FeatureSource& features, const std::vector<std::string>& inits = {});
 
 // The "pretrained" baseline: the adapter frozen at the anchor (λ → ∞), scored on dev and test.
 AdapterOutcome evaluate_anchor(const AdapterSetup& setup, FeatureSource& features);
