@@ -46,8 +46,8 @@ std::vector<Example> read_jsonl(const std::string& path);
 Corpus generate_synthetic(const SyntheticSizes& sizes, const std::string& negative_label);
 
 // Reads (or generates) all five splits as the config says, builds the label set from A train,
-// and checks it: the negative label is in the data, A and B have the same label set, every
-// record's label is in it. Errors name the file and the record.
+// and checks it: the negative label occurs in A train, and every label of A dev and of B is in
+// A's label set (B may use fewer labels than A, never others). Errors name the file and record.
 Corpus load_corpus(const DataConfig& data);
 
 }  // namespace anchorsweep

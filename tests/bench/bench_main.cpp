@@ -3,7 +3,7 @@
 //   anchorsweep_bench blas-check                 GFLOP/s of a LibTorch matrix product, and which BLAS
 //   anchorsweep_bench finetune SIZE MODE [G]     finetune-stage throughput in trial-epochs/s
 //        SIZE: demo | tacred     MODE: naive | cached     G: adapters per pass (cached only)
-//   anchorsweep_bench export SIZE DIR            the synthetic corpus as TACRED JSON (for bench/pytorch_pretrain.py)
+//   anchorsweep_bench export SIZE DIR            the synthetic corpus as TACRED JSON (for tests/bench/pytorch_pretrain.py)
 //
 // Every command ends with its peak RSS.
 #include <sys/resource.h>

@@ -2,7 +2,7 @@
 """Pretraining throughput of the same classifier in PyTorch (Debian's python3-torch), for
 comparison with anchorsweep's C++ pretraining: same model, batch size, thread count and data.
 
-  python3 bench/pytorch_pretrain.py DATA_DIR --word-dim 50 --hidden 64 --attn-dim 64 --pos-dim 10 \
+  python3 tests/bench/pytorch_pretrain.py DATA_DIR --word-dim 50 --hidden 64 --attn-dim 64 --pos-dim 10 \
       --batch-size 50 --epochs 3 --threads 2
 
 DATA_DIR holds a_train.json in TACRED JSON (anchorsweep_bench export writes the synthetic one).
