@@ -31,8 +31,8 @@ TEST(Sweep, TinySweepEndToEnd) {
   auto csv = slurp(dir + "/results.csv");
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 10 * 4);
   // The console ends with the λ table.
-  EXPECT_NE(r.output.find("lambda=0.01"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("scratch on B"), std::string::npos);
+  EXPECT_NE(r.output.find("λ = 0.01"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("scratch (B only)"), std::string::npos);
   // Per-epoch metrics for every trial.
   for (const auto& j : journal_lines(dir))
     if (j["kind"] != "pretrained") EXPECT_EQ(j["curve"].size(), j["epochs"].get<size_t>()) << j["id"];

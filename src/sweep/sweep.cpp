@@ -22,7 +22,7 @@
 #include "sweep/plan.hpp"
 #include "sweep/progress.hpp"
 #include "sweep/run_directory.hpp"
-#include "sweep/summary_table.hpp"
+#include "report/summary_table.hpp"
 
 namespace anchorsweep {
 

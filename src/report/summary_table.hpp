@@ -1,5 +1,5 @@
 // The console table a sweep ends with: λ and baselines against dev/test micro-F1,
-// mean ± std over seeds, read back from the journal.
+// mean ± std over seeds, from the journal through the report's own grouping.
 #pragma once
 
 #include <string>

@@ -1,0 +1,34 @@
+#include "report/summary_table.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "report/groups.hpp"
+#include "report/results_reader.hpp"
+
+namespace anchorsweep {
+
+std::string summary_table(const std::string& run_dir) {
+  const RunResults results = read_results(run_dir);
+  const auto groups = group_trials(results.trials);
+  std::ostringstream out;
+  out << "\n  setting                         seeds  failed   dev micro-F1 (%)   test micro-F1 (%)\n";
+  for (const auto& g : groups) {
+    const Stat dev = split_stat(g, "dev", &Scores::micro_f1);
+    const Stat test = split_stat(g, "test", &Scores::micro_f1);
+    auto cell = [](const Stat& s) {
+      char buf[32];
+      if (s.n == 0) return std::string("        -");
+      std::snprintf(buf, sizeof buf, "%6.2f ± %5.2f", 100 * s.mean, 100 * s.std);
+      return std::string(buf);
+    };
+    char line[256];
+    std::snprintf(line, sizeof line, "  %-32s %5zu  %6zu   %s     %s\n", group_label(g.key, true).c_str(),
+                  g.ok.size() + g.failed.size(), g.failed.size(), cell(dev).c_str(), cell(test).c_str());
+    out << line;
+  }
+  return out.str();
+}
+
+}  // namespace anchorsweep
