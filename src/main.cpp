@@ -32,8 +32,8 @@ int main(int argc, char** argv) {
   run->add_option("--log-format", log_format, "progress as text lines or JSON lines")->check(CLI::IsMember({"text", "json"}));
   run->add_flag("--no-report", no_report, "skip report.md/report.html at the end (CSV files are still written)");
   run->add_option("--simulate-ms", simulate_ms, "benchmark: replace every task's training by a sleep of this many ms");
-  run->add_option("--delay-ms", delay_ms, "test: sleep this long before each task (on --delay-rank only)");
-  run->add_option("--delay-rank", delay_rank, "test: the rank --delay-ms slows down");
+  run->add_option("--delay-ms", delay_ms, "test: sleep this long before each task (on every rank, or on --delay-rank only)");
+  run->add_option("--delay-rank", delay_rank, "test: the one rank --delay-ms slows down (default: all)");
   run->add_option("--fail-trial", fail_trial, "test: make the task carrying this trial id (e.g. s1-lam0.1) fail");
 
   auto* validate = app.add_subcommand("validate", "Check CONFIG (and its data files) without training.");
