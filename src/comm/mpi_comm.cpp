@@ -140,8 +140,6 @@ int MpiComm::max_over_ranks(int value) {
   return out;
 }
 
-void MpiComm::barrier() { MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); }
-
 void MpiComm::abort(int code) {
   MPI_Abort(MPI_COMM_WORLD, code);
   std::exit(code);

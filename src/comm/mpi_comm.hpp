@@ -44,7 +44,6 @@ class MpiComm {
   std::vector<std::string> all_gather(const std::string& s);
   void broadcast(std::string& s, int root = 0);
   int max_over_ranks(int value);
-  void barrier();
   [[noreturn]] void abort(int code);
   std::string library_version() const;
 

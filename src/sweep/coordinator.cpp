@@ -117,11 +117,6 @@ void Coordinator::request_stop() {
   stopping_ = true;
 }
 
-bool Coordinator::all_done() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return pending_.empty() && running_.empty();
-}
-
 int64_t Coordinator::failed() const {
   std::lock_guard<std::mutex> lock(mu_);
   return failed_;

@@ -40,7 +40,6 @@ class Coordinator {
   // Stop handing out work (SIGTERM/SIGUSR1 ahead of a time limit); running tasks still finish.
   void request_stop();
 
-  bool all_done() const;
   int64_t failed() const;
   int64_t remaining() const;
 

@@ -49,10 +49,7 @@ class Worker {
   // Runs one task. Never throws for a failing task: the failure is reported in the output.
   TaskOutput run(const Task& task, const std::vector<char>* encoder_bytes);
 
-  bool has_encoder(int64_t seed) const { return encoders_.count(seed) > 0; }
   std::vector<int64_t> cached_seeds() const;
-  const Placement& placement() const { return placement_; }
-  const Vocabulary& vocab() const { return vocab_; }
 
  private:
   TaskOutput pretrain(const Task& task);
