@@ -3,7 +3,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <sstream>
 #include <stdexcept>
 #include <unistd.h>
 
@@ -12,40 +11,16 @@
 
 namespace anchorsweep {
 
-JournalContents read_journal(const std::string& path) {
-  JournalContents out;
-  if (!file_exists(path)) return out;
-  const std::string text = read_file(path);
-  size_t start = 0;
-  int64_t lineno = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    const bool complete = end != std::string::npos;
-    std::string line = text.substr(start, complete ? end - start : std::string::npos);
-    ++lineno;
-    start = complete ? end + 1 : text.size();
-    if (line.empty()) continue;
-    try {
-      if (!complete) throw std::runtime_error("no newline");  // the writer died mid-line
-      out.records.push_back(nlohmann::json::parse(line));
-    } catch (const std::exception& e) {
-      if (start >= text.size()) {
-        out.torn = true;
-        break;
-      }
-      throw InputError(path + ":" + std::to_string(lineno) + ": malformed journal line: " + e.what());
-    }
-  }
-  return out;
-}
-
 Journal::Journal(const std::string& path) : path_(path) {
   // Keep everything up to the last newline: a torn tail would glue itself to the next record.
   if (file_exists(path)) {
     const std::string text = read_file(path);
     const size_t keep = text.empty() ? 0 : text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
-    if (keep != text.size() && ::truncate(path.c_str(), static_cast<off_t>(keep)) != 0)
-      throw std::runtime_error(path + ": cannot cut torn last line: " + std::strerror(errno));
+    if (keep != text.size()) {
+      if (::truncate(path.c_str(), static_cast<off_t>(keep)) != 0)
+        throw std::runtime_error(path + ": cannot cut torn last line: " + std::strerror(errno));
+      cut_torn_line_ = true;
+    }
   }
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (fd_ < 0) throw std::runtime_error(path + ": cannot open journal: " + std::strerror(errno));

@@ -9,18 +9,14 @@
 
 namespace anchorsweep {
 
-// Every complete line of the journal. A torn last line (a crash mid-write) is dropped and
-// reported in `torn`; a malformed line elsewhere throws InputError naming its line number.
-struct JournalContents {
-  std::vector<nlohmann::json> records;
-  bool torn = false;
-};
-JournalContents read_journal(const std::string& path);
-
+// Reading the journal is report/'s job (read_results: latest line per trial wins, a torn last
+// line is skipped); this is the writer.
 class Journal {
  public:
-  // Opens for appending; first cuts a torn last line off, so new lines start clean.
+  // Opens for appending; first cuts a torn last line (bytes after the last newline: a write
+  // the crash interrupted) off, so new lines start clean.
   explicit Journal(const std::string& path);
+  bool cut_torn_line() const { return cut_torn_line_; }
   ~Journal();
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
@@ -30,6 +26,7 @@ class Journal {
  private:
   std::string path_;
   int fd_ = -1;
+  bool cut_torn_line_ = false;
 };
 
 }  // namespace anchorsweep

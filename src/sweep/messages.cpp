@@ -12,8 +12,7 @@ nlohmann::json to_json(const Task& t) {
 Task task_from_json(const nlohmann::json& j) {
   Task t;
   t.id = j.at("id").get<std::string>();
-  const auto type = j.at("type").get<std::string>();
-  t.type = type == "pretrain" ? TaskType::pretrain : type == "finetune" ? TaskType::finetune : TaskType::scratch;
+  t.type = task_type_from_string(j.at("type").get<std::string>());
   t.seed = j.at("seed").get<int64_t>();
   for (const auto& k : j.at("trials"))
     t.trials.push_back({k.at("seed").get<int64_t>(), k.at("kind").get<std::string>(), k.at("lambda").get<double>(),
@@ -54,8 +53,7 @@ TaskOutput task_output_of(comm::Message& m) {
   auto h = nlohmann::json::parse(m.header);
   TaskOutput out;
   out.task_id = h.at("task").get<std::string>();
-  const auto type = h.at("type").get<std::string>();
-  out.type = type == "pretrain" ? TaskType::pretrain : type == "finetune" ? TaskType::finetune : TaskType::scratch;
+  out.type = task_type_from_string(h.at("type").get<std::string>());
   out.seed = h.at("seed").get<int64_t>();
   if (h.contains("pretrain")) out.pretrain = pretrain_from_json(h["pretrain"]);
   for (const auto& t : h.at("trials")) out.trials.push_back(trial_from_json(t));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 namespace anchorsweep {
 
@@ -12,6 +13,13 @@ const char* to_string(TaskType t) {
     case TaskType::scratch: return "scratch";
   }
   return "?";
+}
+
+TaskType task_type_from_string(const std::string& name) {
+  if (name == "pretrain") return TaskType::pretrain;
+  if (name == "finetune") return TaskType::finetune;
+  if (name == "scratch") return TaskType::scratch;
+  throw std::runtime_error("unknown task type '" + name + "'");
 }
 
 int64_t TrialPlan::trial_count() const {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "common/files.hpp"
+#include "report/results_reader.hpp"
 
 namespace anchorsweep {
 
@@ -30,25 +31,23 @@ RunDirectory::RunDirectory(const SweepConfig& cfg, bool resume) : dir_(cfg.run_d
   make_dirs(dir_ + "/trials");
   if (!exists) acquire_lock();
 
+  // Open the journal first: it cuts a torn last line, so what is read below is what stays.
+  const std::string journal_path = dir_ + "/results.jsonl";
+  journal_ = std::make_unique<Journal>(journal_path);
+  prior_.torn = journal_->cut_torn_line();
   // What is already done: ok trials and pretrained seeds whose encoder survived.
-  auto journal = read_journal(dir_ + "/results.jsonl");
-  prior_.torn = journal.torn;
-  for (const auto& rec : journal.records) {
-    const std::string type = rec.value("type", "");
-    if (type == "trial") {
-      auto r = trial_from_json(rec);
-      if (r.status == "ok") prior_.done_trials.insert(r.key.id());
-    } else if (type == "pretrain") {
-      auto p = pretrain_from_json(rec);
-      if (p.status == "ok" && file_exists(encoder_path(p.seed))) prior_.pretrained_seeds.insert(p.seed);
+  if (exists && file_exists(journal_path)) {
+    const RunResults results = read_results(dir_);
+    for (const auto& r : results.trials) {
+      if (r.status == "ok")
+        prior_.done_trials.insert(r.key.id());
+      else
+        ++prior_.failed_before;
     }
+    for (const auto& p : results.pretrains)
+      if (p.status == "ok" && file_exists(encoder_path(p.seed))) prior_.pretrained_seeds.insert(p.seed);
   }
-  for (const auto& rec : journal.records)
-    if (rec.value("type", "") == "trial" && rec.value("status", "") != "ok" &&
-        !prior_.done_trials.count(rec.value("id", "")))
-      ++prior_.failed_before;
   write_file_atomic(config_path, cfg.resolved_toml);
-  journal_ = std::make_unique<Journal>(dir_ + "/results.jsonl");
 }
 
 RunDirectory::~RunDirectory() {
