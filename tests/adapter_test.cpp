@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "fixtures.hpp"
+#include "train/metrics.hpp"
 #include "model/adapter.hpp"
 #include "train/adapter_training.hpp"
 #include "train/evaluate.hpp"

@@ -15,7 +15,7 @@
 #include "common/files.hpp"
 #include "config/config.hpp"
 #include "report/report.hpp"
-#include "sweep/trial_result.hpp"
+#include "common/trial_result.hpp"
 
 namespace anchorsweep {
 namespace {
@@ -91,7 +91,7 @@ TrialResult make_trial(int64_t seed, const std::string& kind, double lambda, con
 TrialResult make_failed(int64_t seed, double lambda) {
   TrialResult t;
   t.key = TrialKey{seed, "anchored", lambda};
-  t.status = "failed";
+  t.status = Status::failed;
   t.error = "CUDA out of memory, \"tried\" 2 GiB";
   t.init = "random";
   t.host = "node9";
@@ -258,7 +258,7 @@ void expect_curve_eq(const std::vector<EpochPoint>& a, const std::vector<EpochPo
 
 TEST(TrialResultJson, RoundTripKeepsEveryField) {
   TrialResult a = make_trial(2, "anchored", 0.05);
-  a.status = "failed";
+  a.status = Status::failed;
   a.error = "boom \"quoted\"\nsecond line";
   a.fused_width = 4;
   a.diag.w_dist_final = 1.0 / 3.0;

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/files.hpp"
-#include "config/config.hpp"
+#include "common/errors.hpp"
 #include "data/example.hpp"
 
 namespace anchorsweep {

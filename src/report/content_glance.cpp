@@ -80,7 +80,7 @@ void add_glance(Document& d, const ReportInputs& in) {
       items.push_back(group_label(g.key, false) + ": " + dev_test(g) + ".");
 
   size_t failed = 0;
-  for (const auto& t : in.journal.trials) failed += t.status != "ok";
+  for (const auto& t : in.journal.trials) failed += t.status != Status::ok;
   if (failed)
     items.push_back(std::to_string(failed) + " of " + std::to_string(in.journal.trials.size()) +
                     " trials failed (see Run facts); they are left out of every mean.");

@@ -47,7 +47,7 @@ void facts_table(Document& d, const ReportInputs& in) {
   std::set<double> lams;
   double trial_wall = 0;
   for (const auto& tr : in.journal.trials) {
-    (tr.status == "ok" ? ok : failed)++;
+    (tr.status == Status::ok ? ok : failed)++;
     seeds.insert(tr.key.seed);
     if (tr.key.kind == "anchored") lams.insert(tr.key.lambda);
     trial_wall += tr.wall_s;
@@ -74,7 +74,7 @@ void pretrain_table(Document& d, const ReportInputs& in) {
   auto sorted = in.journal.pretrains;
   std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.seed < b.seed; });
   for (const auto& p : sorted)
-    t.rows.push_back({std::to_string(p.seed), p.status == "ok" ? "ok" : p.status + ": " + p.error,
+    t.rows.push_back({std::to_string(p.seed), p.status == Status::ok ? "ok" : std::string(to_string(p.status)) + ": " + p.error,
                       fmt_pct(p.a_dev_micro_f1), std::to_string(p.best_epoch) + " / " + std::to_string(p.epochs),
                       fmt_sig(p.examples_per_s, 6), fmt_duration(p.wall_s), p.host, p.device});
   d.table(t);

@@ -46,10 +46,10 @@ std::string results_csv(const std::vector<TrialResult>& trials) {
       return row({t->key.id(), std::to_string(t->key.seed), t->key.kind, lambda_cell(*t), t->init,
                   split, m(s ? s->micro_p : 0), m(s ? s->micro_r : 0), m(s ? s->micro_f1 : 0),
                   m(s ? s->macro_f1 : 0), m(s ? s->accuracy : 0),
-                  s ? std::to_string(t->best_epoch) : "", t->status, t->host,
+                  s ? std::to_string(t->best_epoch) : "", to_string(t->status), t->host,
                   std::to_string(t->rank), t->device, fmt_num(t->wall_s)});
     };
-    if (t->status != "ok" || t->metrics.empty()) {
+    if (t->status != Status::ok || t->metrics.empty()) {
       out += cells("", nullptr);
       continue;
     }

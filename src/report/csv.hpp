@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "sweep/trial_result.hpp"
+#include "common/trial_result.hpp"
 
 namespace anchorsweep {
 

@@ -231,8 +231,29 @@ Finding check_inits(const std::vector<Group>& groups) {
   return {"NOTE", title, text};
 }
 
+Finding check_divergence(const std::vector<Group>& groups) {
+  const std::string title = "training diverged";
+  std::vector<const TrialResult*> bad;
+  for (const auto& g : groups)
+    for (const auto* t : g.failed)
+      if (t->status == Status::diverged) bad.push_back(t);
+  if (bad.empty()) return {"OK", title, "every loss and weight stayed finite"};
+  std::set<double> lams;
+  for (const auto* t : bad)
+    if (t->key.kind == "anchored") lams.insert(t->key.lambda);
+  std::string text = std::to_string(bad.size()) + " trial(s) diverged and are left out of every table (first: " +
+                     bad.front()->key.id() + ", " + bad.front()->error + ")";
+  if (!lams.empty())
+    text += ". At λ = " + lambda_list(lams) + " the penalty's gradient 2λ(W − A) is large: with SGD one step " +
+            "multiplies W − A by (1 − 2·lr·λ), which grows without bound once lr·λ > 1, so lower finetune.lr, " +
+            "use Adam (its step is bounded by lr), or try penalty.mode = \"decoupled\"";
+  else
+    text += "; lower the learning rate or set grad_clip";
+  return {"WARNING", title, text};
+}
+
 std::vector<Finding> diagnose(const std::vector<Group>& groups) {
-  return {check_identical_weights(groups), check_same_predictions(groups),
+  return {check_divergence(groups), check_identical_weights(groups), check_same_predictions(groups),
           check_penalty_dominance(groups), check_inits(groups)};
 }
 

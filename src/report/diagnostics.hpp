@@ -1,5 +1,6 @@
 // Diagnostics computed from the journal: why does lambda move (or not move) micro-F1?
 //
+//  - a trial whose loss or weights went non-finite          -> WARNING (lr·λ too large for SGD)
 //  - identical adapter weights across lambdas of a seed   -> WARNING (penalty never reached the loss)
 //  - different weights but identical predictions          -> NOTE (lambda grid too small to matter)
 //  - penalty >> cross-entropy at the first step           -> WARNING (random init far from anchor)
@@ -30,6 +31,7 @@ struct PenaltyRow {
 };
 std::vector<PenaltyRow> penalty_table(const std::vector<Group>& groups);
 
+Finding check_divergence(const std::vector<Group>& groups);  // a non-finite loss or weight
 Finding check_identical_weights(const std::vector<Group>& groups);
 Finding check_same_predictions(const std::vector<Group>& groups);
 Finding check_penalty_dominance(const std::vector<Group>& groups);

@@ -53,7 +53,7 @@ std::vector<Group> group_trials(const std::vector<TrialResult>& trials) {
   for (const TrialResult* t : sorted) {
     GroupKey k = group_of(*t);
     if (out.empty() || !(out.back().key == k)) out.push_back(Group{k, {}, {}});
-    (t->status == "ok" ? out.back().ok : out.back().failed).push_back(t);
+    (t->status == Status::ok ? out.back().ok : out.back().failed).push_back(t);
   }
   return out;
 }

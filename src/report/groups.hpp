@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "sweep/trial_result.hpp"
+#include "common/trial_result.hpp"
 
 namespace anchorsweep {
 
@@ -33,7 +33,7 @@ bool trial_less(const TrialResult& a, const TrialResult& b);
 
 struct Group {
   GroupKey key;
-  std::vector<const TrialResult*> ok;      // status == "ok", sorted by seed
+  std::vector<const TrialResult*> ok;      // status == Status::ok, sorted by seed
   std::vector<const TrialResult*> failed;
 };
 

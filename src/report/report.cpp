@@ -63,7 +63,7 @@ ReportPaths write_report(const std::string& run_dir) {
     else out.warnings.push_back("NOTE: plot " + f.name + " skipped: " + f.error);
   }
   size_t failed = 0;
-  for (const auto& tr : in.journal.trials) failed += tr.status != "ok";
+  for (const auto& tr : in.journal.trials) failed += tr.status != Status::ok;
   if (failed) out.warnings.push_back("WARNING: " + std::to_string(failed) + " trial(s) failed; see report");
   for (const Finding& f : in.findings)
     if (f.level == "WARNING" || f.level == "NOTE") out.warnings.push_back(f.line());

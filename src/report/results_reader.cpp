@@ -4,82 +4,11 @@
 #include <sstream>
 
 #include "common/files.hpp"
-#include "config/config.hpp"
+#include "common/errors.hpp"
 
 namespace anchorsweep {
 
 using nlohmann::json;
-
-namespace {
-
-std::vector<std::pair<size_t, std::string>> numbered_nonempty_lines(const std::string& text) {
-  std::vector<std::pair<size_t, std::string>> out;
-  std::istringstream in(text);
-  std::string line;
-  for (size_t n = 1; std::getline(in, line); ++n) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.find_first_not_of(" \t") != std::string::npos) out.emplace_back(n, line);
-  }
-  return out;
-}
-
-}  // namespace
-
-RunResults parse_results(const std::string& text, const std::string& name) {
-  RunResults out;
-  std::map<std::pair<std::string, std::string>, size_t> trial_at;  // (id, init) -> index
-  std::map<int64_t, size_t> pretrain_at;
-  const auto lines = numbered_nonempty_lines(text);
-  for (size_t i = 0; i < lines.size(); ++i) {
-    const auto& [lineno, line] = lines[i];
-    const std::string where = name + ":" + std::to_string(lineno);
-    json j;
-    try {
-      j = json::parse(line);
-    } catch (const json::parse_error& e) {
-      if (i + 1 == lines.size()) {
-        out.warnings.push_back(where + ": torn last line skipped (a write was interrupted)");
-        continue;
-      }
-      throw InputError(where + ": malformed: " + e.what());
-    }
-    try {
-      if (!j.is_object()) throw InputError("not a JSON object");
-      const std::string type = j.value("type", "");
-      if (type == "trial") {
-        TrialResult r = trial_from_json(j);
-        auto key = std::make_pair(r.key.id(), r.init);
-        if (auto it = trial_at.find(key); it != trial_at.end()) {
-          out.trials[it->second] = std::move(r);
-        } else {
-          trial_at[key] = out.trials.size();
-          out.trials.push_back(std::move(r));
-        }
-      } else if (type == "pretrain") {
-        PretrainRecord p = pretrain_from_json(j);
-        if (auto it = pretrain_at.find(p.seed); it != pretrain_at.end()) {
-          out.pretrains[it->second] = std::move(p);
-        } else {
-          pretrain_at[p.seed] = out.pretrains.size();
-          out.pretrains.push_back(std::move(p));
-        }
-      } else if (type.empty()) {
-        throw InputError("no \"type\" field");
-      } else {
-        out.warnings.push_back(where + ": line of unknown type \"" + type + "\" ignored");
-      }
-    } catch (const std::exception& e) {
-      throw InputError(where + ": malformed: " + e.what());
-    }
-  }
-  return out;
-}
-
-RunResults read_results(const std::string& run_dir) {
-  const std::string path = run_dir + "/results.jsonl";
-  if (!file_exists(path)) throw InputError(path + ": no journal (results.jsonl) in the run directory");
-  return parse_results(read_file(path), path);
-}
 
 namespace {
 

@@ -1,4 +1,4 @@
-// Reading a run directory's inputs: the journal (results.jsonl) and run.json.
+// Reading run.json, a run directory's facts. The journal is read by sweep/journal.
 #pragma once
 
 #include <cstdint>
@@ -7,23 +7,9 @@
 #include <utility>
 #include <vector>
 
-#include "sweep/trial_result.hpp"
+#include "sweep/journal.hpp"  // RunResults: the journal, read
 
 namespace anchorsweep {
-
-struct RunResults {
-  std::vector<TrialResult> trials;        // one per (id, init); the later line wins
-  std::vector<PretrainRecord> pretrains;  // one per seed; the later line wins
-  std::vector<std::string> warnings;      // e.g. a torn last line that was skipped
-};
-
-// Parses journal text. `name` prefixes error messages ("NAME:LINE: malformed ...").
-// A last non-empty line that is not JSON is skipped with a warning (a crash mid-write);
-// any other bad line throws InputError.
-RunResults parse_results(const std::string& text, const std::string& name);
-
-// RUN_DIR/results.jsonl; throws InputError when it does not exist.
-RunResults read_results(const std::string& run_dir);
 
 // run.json; every field optional. A missing file gives `present == false`.
 struct RunInfo {

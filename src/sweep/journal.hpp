@@ -2,15 +2,39 @@
 // appended and fsynced before anyone is told the trial is done, so no result is ever lost.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "common/trial_result.hpp"
+
 namespace anchorsweep {
 
-// Reading the journal is report/'s job (read_results: latest line per trial wins, a torn last
-// line is skipped); this is the writer.
+// An epoch checkpoint of a long task (pretraining, scratch), journaled after its file is
+// renamed into checkpoints/: resume continues the task after `epoch`.
+struct CheckpointRecord {
+  std::string task;
+  int64_t epoch = 0;
+};
+
+struct RunResults {
+  std::vector<TrialResult> trials;        // one per (id, init); the later line wins
+  std::vector<PretrainRecord> pretrains;  // one per seed; the later line wins
+  std::vector<CheckpointRecord> checkpoints;  // every epoch checkpoint, in journal order
+  std::vector<std::string> warnings;      // e.g. a torn last line that was skipped
+};
+
+// Parses journal text. `name` prefixes error messages ("NAME:LINE: malformed ...").
+// A last non-empty line that is not JSON is skipped with a warning (a crash mid-write);
+// any other bad line throws InputError.
+RunResults parse_results(const std::string& text, const std::string& name);
+
+// RUN_DIR/results.jsonl; throws InputError when it does not exist.
+RunResults read_results(const std::string& run_dir);
+
+// The writer. Lines: {"type":"pretrain"|"trial"|"checkpoint", ...}.
 class Journal {
  public:
   // Opens for appending; first cuts a torn last line (bytes after the last newline: a write
@@ -22,6 +46,8 @@ class Journal {
   Journal& operator=(const Journal&) = delete;
 
   void append(const nlohmann::json& record);  // write + fsync; throws on I/O error
+  // Group commit: all lines in one write(), one fsync.
+  void append_many(const std::vector<nlohmann::json>& records);
 
  private:
   std::string path_;

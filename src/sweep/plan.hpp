@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "sweep/trial_result.hpp"
+#include "common/trial_result.hpp"
 
 namespace anchorsweep {
 

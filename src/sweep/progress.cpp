@@ -25,7 +25,7 @@ void Progress::note(const std::string& text) {
 
 void Progress::pretrain(const PretrainRecord& p) {
   char line[256];
-  if (p.status == "ok")
+  if (p.status == Status::ok)
     std::snprintf(line, sizeof line, "pretrained seed %lld: A-dev micro-F1 %.4f (epoch %lld), %.0f examples/s, %.1f s on rank %lld",
                   (long long)p.seed, p.a_dev_micro_f1, (long long)p.best_epoch, p.examples_per_s, p.wall_s,
                   (long long)p.rank);
@@ -40,9 +40,9 @@ void Progress::pretrain(const PretrainRecord& p) {
 
 void Progress::trial(const TrialResult& r) {
   ++done_;
-  if (r.status != "ok") ++failed_;
+  if (r.status != Status::ok) ++failed_;
   char line[512];
-  if (r.status == "ok") {
+  if (r.status == Status::ok) {
     const auto dev = r.metrics.count("dev") ? r.metrics.at("dev").micro_f1 : 0.0;
     const auto test = r.metrics.count("test") ? r.metrics.at("test").micro_f1 : 0.0;
     std::snprintf(line, sizeof line, "[%lld/%lld] %-18s dev F1 %.4f  test F1 %.4f  (rank %lld, %.1f s)",
@@ -52,8 +52,8 @@ void Progress::trial(const TrialResult& r) {
                   (long long)total_, r.key.id().c_str(), (long long)r.rank, r.error.substr(0, 300).c_str());
   }
   nlohmann::json j{{"event", "trial"}, {"done", done_}, {"total", total_}, {"id", r.key.id()},
-                   {"status", r.status}, {"rank", r.rank}, {"wall_s", r.wall_s}};
-  if (r.status == "ok") {
+                   {"status", to_string(r.status)}, {"rank", r.rank}, {"wall_s", r.wall_s}};
+  if (r.status == Status::ok) {
     j["dev_micro_f1"] = r.metrics.count("dev") ? r.metrics.at("dev").micro_f1 : 0.0;
     j["test_micro_f1"] = r.metrics.count("test") ? r.metrics.at("test").micro_f1 : 0.0;
   } else {

@@ -6,7 +6,7 @@
 #include <map>
 #include <string>
 
-#include "sweep/trial_result.hpp"
+#include "common/trial_result.hpp"
 
 namespace anchorsweep {
 

@@ -3,7 +3,7 @@
 #include <fstream>
 #include <map>
 
-#include "config/config.hpp"
+#include "common/errors.hpp"
 
 namespace anchorsweep {
 

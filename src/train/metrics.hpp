@@ -14,14 +14,9 @@
 #include <string>
 #include <vector>
 
-namespace anchorsweep {
+#include "common/scores.hpp"
 
-struct Scores {
-  double micro_p = 0, micro_r = 0, micro_f1 = 0;
-  double macro_f1 = 0;   // mean over positive classes present in gold or predictions
-  double accuracy = 0;   // all labels, the negative one included
-  int64_t n = 0;
-};
+namespace anchorsweep {
 
 Scores score(const std::vector<int64_t>& gold, const std::vector<int64_t>& pred,
              int64_t negative, int64_t num_classes);

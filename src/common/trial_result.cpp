@@ -4,19 +4,44 @@
 // "id", "seed", "kind", "lambda" (null unless kind == "anchored"). Non-finite doubles are
 // written as null by nlohmann::json and read back as NaN. Missing fields keep their defaults,
 // so older journals still load; a field of the wrong type throws nlohmann::json::exception.
-#include "sweep/trial_result.hpp"
+#include "common/trial_result.hpp"
 
+#include <cstdlib>
 #include <cmath>
+#include <stdexcept>
 #include <cstdio>
 #include <limits>
 
 namespace anchorsweep {
 
+const char* to_string(Status s) {
+  switch (s) {
+    case Status::ok: return "ok";
+    case Status::failed: return "failed";
+    case Status::diverged: return "diverged";
+  }
+  return "?";
+}
+
+Status status_from_string(const std::string& s) {
+  if (s == "ok") return Status::ok;
+  if (s == "failed") return Status::failed;
+  if (s == "diverged") return Status::diverged;
+  throw std::invalid_argument("unknown status \"" + s + "\" (expected ok, failed or diverged)");
+}
+
 std::string TrialKey::id() const {
-  char buf[64];
   if (kind == "anchored") {
-    std::snprintf(buf, sizeof buf, "s%lld-lam%g", static_cast<long long>(seed), lambda);
-    return init.empty() ? std::string(buf) : std::string(buf) + "-" + init;
+    // Shortest text that reads back as the same double: two different λ never share an id
+    // (with %g, 0.1 and 0.1000001 both read "0.1"), and the usual ones read as written.
+    // %g's style, with just enough digits (so ids of earlier runs read the same).
+    char num[40];
+    for (int precision = 6; precision <= 17; ++precision) {
+      std::snprintf(num, sizeof num, "%.*g", precision, lambda);
+      if (std::strtod(num, nullptr) == lambda) break;
+    }
+    std::string id = "s" + std::to_string(seed) + "-lam" + num;
+    return init.empty() ? id : id + "-" + init;
   }
   return "s" + std::to_string(seed) + "-" + kind;
 }
@@ -36,6 +61,11 @@ template <class T>
 void get(const json& j, const char* key, T& out) {
   auto it = j.find(key);
   if (it != j.end() && !it->is_null()) out = it->get<T>();
+}
+
+void get_status(const json& j, Status& out) {
+  auto it = j.find("status");
+  if (it != j.end() && !it->is_null()) out = status_from_string(it->get<std::string>());
 }
 
 json to_json(const EpochPoint& p) {
@@ -125,7 +155,7 @@ json to_json(const TrialResult& r) {
          {"seed", r.key.seed},
          {"kind", r.key.kind},
          {"lambda", r.key.kind == "anchored" ? json(r.key.lambda) : json(nullptr)},
-         {"status", r.status},
+         {"status", to_string(r.status)},
          {"error", r.error},
          {"init", r.init},
          {"init_variant", r.key.init},
@@ -137,6 +167,7 @@ json to_json(const TrialResult& r) {
          {"task", r.task},
          {"fused_width", r.fused_width},
          {"best_epoch", r.best_epoch},
+         {"resumed_from_epoch", r.resumed_from_epoch},
          {"epochs", r.epochs},
          {"metrics", metrics},
          {"per_class_test_f1", r.per_class_test_f1},
@@ -150,7 +181,7 @@ TrialResult trial_from_json(const json& j) {
   get(j, "seed", r.key.seed);
   get(j, "kind", r.key.kind);
   if (r.key.kind == "anchored") get(j, "lambda", r.key.lambda);
-  get(j, "status", r.status);
+  get_status(j, r.status);
   get(j, "error", r.error);
   get(j, "init", r.init);
   get(j, "init_variant", r.key.init);
@@ -162,6 +193,7 @@ TrialResult trial_from_json(const json& j) {
   get(j, "task", r.task);
   get(j, "fused_width", r.fused_width);
   get(j, "best_epoch", r.best_epoch);
+  get(j, "resumed_from_epoch", r.resumed_from_epoch);
   get(j, "epochs", r.epochs);
   if (auto it = j.find("metrics"); it != j.end() && !it->is_null()) {
     for (const auto& [split, s] : it->get_ref<const json::object_t&>())
@@ -180,7 +212,7 @@ TrialResult trial_from_json(const json& j) {
 json to_json(const PretrainRecord& r) {
   return json{{"type", "pretrain"},
               {"seed", r.seed},
-              {"status", r.status},
+              {"status", to_string(r.status)},
               {"error", r.error},
               {"host", r.host},
               {"device", r.device},
@@ -188,6 +220,7 @@ json to_json(const PretrainRecord& r) {
               {"threads", r.threads},
               {"wall_s", r.wall_s},
               {"best_epoch", r.best_epoch},
+              {"resumed_from_epoch", r.resumed_from_epoch},
               {"epochs", r.epochs},
               {"a_dev_micro_f1", r.a_dev_micro_f1},
               {"examples_per_s", r.examples_per_s},
@@ -197,7 +230,7 @@ json to_json(const PretrainRecord& r) {
 PretrainRecord pretrain_from_json(const json& j) {
   PretrainRecord r;
   get(j, "seed", r.seed);
-  get(j, "status", r.status);
+  get_status(j, r.status);
   get(j, "error", r.error);
   get(j, "host", r.host);
   get(j, "device", r.device);
@@ -205,11 +238,15 @@ PretrainRecord pretrain_from_json(const json& j) {
   get(j, "threads", r.threads);
   get(j, "wall_s", r.wall_s);
   get(j, "best_epoch", r.best_epoch);
+  get(j, "resumed_from_epoch", r.resumed_from_epoch);
   get(j, "epochs", r.epochs);
   get(j, "a_dev_micro_f1", r.a_dev_micro_f1);
   get(j, "examples_per_s", r.examples_per_s);
   r.curve = curve_from_json(j, "curve");
   return r;
 }
+
+nlohmann::json epoch_point_to_json(const EpochPoint& p) { return to_json(p); }
+EpochPoint epoch_point_from_json(const nlohmann::json& j) { return epoch_from_json(j); }
 
 }  // namespace anchorsweep

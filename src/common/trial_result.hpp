@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "train/metrics.hpp"
+#include "common/scores.hpp"
 
 namespace anchorsweep {
 
@@ -50,9 +50,15 @@ struct Diagnostics {
   std::string pred_hash_dev, pred_hash_test;  // FNV-1a of the best epoch's predictions
 };
 
+// How a trial or pretraining ended. "diverged": a non-finite loss or weight (`error` says
+// where); "failed": any other error. Only ok results count in tables and plots.
+enum class Status { ok, failed, diverged };
+const char* to_string(Status s);
+Status status_from_string(const std::string& s);  // throws std::invalid_argument
+
 struct TrialResult {
   TrialKey key;
-  std::string status = "ok";                // ok | failed
+  Status status = Status::ok;
   std::string error;                        // message when failed
   std::string init;                         // adapter init: anchor | random ("" for scratch)
   std::string host, device;
@@ -62,6 +68,7 @@ struct TrialResult {
   std::string task;                         // id of the (possibly fused) task that ran it
   int64_t fused_width = 1;
   int64_t best_epoch = 0;                   // 1-based; 0 for the pretrained baseline
+  int64_t resumed_from_epoch = 0;           // scratch: > 0 when continued from a checkpoint
   int64_t epochs = 0;
   // split -> scores; splits: "dev", "test" (at the best dev epoch), "dev_last", "test_last".
   std::map<std::string, Scores> metrics;
@@ -72,7 +79,9 @@ struct TrialResult {
 
 struct PretrainRecord {
   int64_t seed = 0;
-  std::string status = "ok", error;
+  Status status = Status::ok;
+  std::string error;
+  int64_t resumed_from_epoch = 0;           // > 0: continued from that epoch's checkpoint
   std::string host, device;
   int64_t rank = 0, threads = 0;
   double wall_s = 0;
@@ -82,6 +91,8 @@ struct PretrainRecord {
   std::vector<EpochPoint> curve;            // dev = A dev here; test_micro_f1 unused (0)
 };
 
+nlohmann::json epoch_point_to_json(const EpochPoint& p);
+EpochPoint epoch_point_from_json(const nlohmann::json& j);
 nlohmann::json to_json(const TrialResult& r);
 TrialResult trial_from_json(const nlohmann::json& j);
 nlohmann::json to_json(const PretrainRecord& r);
