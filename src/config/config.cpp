@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -57,6 +58,8 @@ std::string format_double(double v, bool as_toml_float = false) {
     std::snprintf(buf, sizeof buf, "%.*g", precision, v);
     if (std::strtod(buf, nullptr) == v) break;
   }
+  // 100, not 1e+02: whole numbers below 1e15 read better without an exponent.
+  if (std::strchr(buf, 'e') && v == std::floor(v) && std::fabs(v) < 1e15) std::snprintf(buf, sizeof buf, "%.0f", v);
   std::string s = buf;
   if (as_toml_float && s.find_first_of(".eE") == std::string::npos) s += ".0";
   return s;
@@ -273,11 +276,17 @@ struct Bounds {
            format_double(hi) + (hi_open ? ")" : "]");
   }
 };
-const Bounds kNonNegative{0, false, kInf, false};
 const Bounds kPositive{0, true, kInf, false};
 const Bounds kFraction{0, false, 1, true};     // [0, 1)
 const Bounds kUnitInterval{0, false, 1, false};  // [0, 1]
 const Bounds kDecayFactor{0, true, 1, false};  // (0, 1]
+const Bounds kLearningRate{0, true, 100, false};  // (0, 100]: beyond that no optimizer survives
+const Bounds kClip{0, false, 1e6, false};
+
+// Upper bounds on sizes: a typo (an extra zero or three) must fail here, not as an
+// out-of-memory kill on every rank an hour later.
+constexpr int64_t kMaxEpochs = 100000, kMaxBatch = 1000000, kMaxWidth = 16384, kMaxLayers = 16;
+constexpr int64_t kMaxThreads = 1024, kMaxFuse = 4096, kMaxExamples = 100000000, kMaxTokens = 100000;
 
 // ------------------------------------------------------------------------------------------------
 // Field readers: leave `out` at its default when the key is absent or invalid.
@@ -402,16 +411,19 @@ void read_run(const Section& root, RunConfig& run) {
   const Section s = open_section(root, "run");
   std::string name = run.name;
   if (read_string(s, "name", name, true)) {
-    if (is_file_safe(name)) {
+    if (name.size() > 128) {
+      s.fail("name", *s.table->get("name"), "must be at most 128 characters (it names a directory), got " +
+                                                std::to_string(name.size()));
+    } else if (is_file_safe(name) && name[0] != '-') {
       run.name = name;
     } else {
       s.fail("name", *s.table->get("name"),
-             "must be a file-safe name ([A-Za-z0-9._-]+, not . or ..), got " + quote(name));
+             "must be a file-safe name ([A-Za-z0-9._-]+, not starting with -, not . or ..), got " + quote(name));
     }
   }
   read_string(s, "output_dir", run.output_dir, true);
   read_seeds(s, run.seeds);
-  read_int(s, "threads", run.threads, 0);
+  read_int(s, "threads", run.threads, 0, kMaxThreads);
 }
 
 void read_synthetic(const Section& data, SyntheticSizes& syn) {
@@ -419,14 +431,14 @@ void read_synthetic(const Section& data, SyntheticSizes& syn) {
   for (auto [k, field] : {std::pair<const char*, int64_t*>{"a_train", &syn.a_train},
                           {"a_dev", &syn.a_dev}, {"b_train", &syn.b_train},
                           {"b_dev", &syn.b_dev}, {"b_test", &syn.b_test}}) {
-    read_int(s, k, *field, 1);
+    read_int(s, k, *field, 1, kMaxExamples);
   }
-  read_int(s, "num_classes", syn.num_classes, 2);
+  read_int(s, "num_classes", syn.num_classes, 2, 100000);
   read_double(s, "negative_fraction", syn.negative_fraction, kFraction);
   read_double(s, "domain_shift", syn.domain_shift, kUnitInterval);
-  read_int(s, "vocab_size", syn.vocab_size, 50);
-  read_int(s, "min_len", syn.min_len, 3);
-  read_int(s, "max_len", syn.max_len, 3);
+  read_int(s, "vocab_size", syn.vocab_size, 50, kMaxExamples);
+  read_int(s, "min_len", syn.min_len, 3, kMaxTokens);
+  read_int(s, "max_len", syn.max_len, 3, kMaxTokens);
   if (syn.max_len < syn.min_len) {
     // Blame max_len if the user set it, else the min_len that outgrew the default max_len.
     const bool max_given = s.table && s.table->get("max_len");
@@ -470,17 +482,18 @@ void read_data(const Section& root, const std::string& config_path, DataConfig& 
     read_data_path(s, k, config_path, *field, raw, data.format);
   }
   read_string(s, "negative_label", data.negative_label, true);
-  read_int(s, "min_word_count", data.min_word_count, 1);
+  read_int(s, "min_word_count", data.min_word_count, 1, kMaxExamples);
+  read_int(s, "max_tokens", data.max_tokens, 8, kMaxTokens);
   read_synthetic(s, data.synthetic);
 }
 
 void read_model(const Section& root, ModelConfig& m) {
   const Section s = open_section(root, "model");
-  read_int(s, "word_dim", m.word_dim, 1);
-  read_int(s, "pos_dim", m.pos_dim, 1);
-  read_int(s, "hidden", m.hidden, 1);
-  read_int(s, "layers", m.layers, 1);
-  read_int(s, "attn_dim", m.attn_dim, 1);
+  read_int(s, "word_dim", m.word_dim, 1, kMaxWidth);
+  read_int(s, "pos_dim", m.pos_dim, 1, kMaxWidth);
+  read_int(s, "hidden", m.hidden, 1, kMaxWidth);
+  read_int(s, "layers", m.layers, 1, kMaxLayers);
+  read_int(s, "attn_dim", m.attn_dim, 1, kMaxWidth);
   read_bool(s, "entity_masking", m.entity_masking);
   read_bool(s, "bidirectional", m.bidirectional);
   read_choice(s, "attention", m.attention, {"position-aware", "none"});
@@ -488,19 +501,19 @@ void read_model(const Section& root, ModelConfig& m) {
 }
 
 void read_train_fields(const Section& s, TrainConfig& t) {
-  read_int(s, "epochs", t.epochs, 1);
-  read_int(s, "batch_size", t.batch_size, 1);
+  read_int(s, "epochs", t.epochs, 1, kMaxEpochs);
+  read_int(s, "batch_size", t.batch_size, 1, kMaxBatch);
   read_choice(s, "optimizer", t.optimizer, {"adam", "sgd"});
-  read_double(s, "lr", t.lr, kPositive);
+  read_double(s, "lr", t.lr, kLearningRate);
   read_double(s, "lr_decay", t.lr_decay, kDecayFactor);
-  read_double(s, "grad_clip", t.grad_clip, kNonNegative);
+  read_double(s, "grad_clip", t.grad_clip, kClip);
 }
 
 void read_finetune(const Section& root, FinetuneConfig& f) {
   const Section s = open_section(root, "finetune");
   read_train_fields(s, f);
   read_choice(s, "mode", f.mode, {"cached", "naive"});
-  read_int(s, "fuse", f.fuse, 0);
+  read_int(s, "fuse", f.fuse, 0, kMaxFuse);
   read_bool(s, "frozen_dropout", f.frozen_dropout);
 }
 
@@ -597,8 +610,13 @@ bool read_lambda_list(const Section& s, const toml::node& n, std::vector<double>
     const toml::node& e = (*a)[i];
     auto v = as_number(*s.ctx, key, e);
     if (!v) return false;
-    if (*v < 0) {
+    if (*v < 0 || std::signbit(*v)) {  // -0.0 too: it would name a trial "lam-0"
       s.ctx->fail(key, e.source(), "must be >= 0, got " + format_double(*v));
+      return false;
+    }
+    // A trial's id and directory come from λ's shortest round-trip text: one λ, one id.
+    if (std::find(grid.begin(), grid.end(), *v) != grid.end()) {
+      s.ctx->fail(key, e.source(), "duplicate λ " + format_double(*v) + " (each λ names one trial per seed)");
       return false;
     }
     grid.push_back(*v);
@@ -827,6 +845,7 @@ std::string resolved_toml(const SweepConfig& c, const RawInputs& raw) {
   for (const auto& [k, path] : raw.data_paths) w.str(k, path);  // as written: see RawInputs
   w.str("negative_label", c.data.negative_label);
   w.integer("min_word_count", c.data.min_word_count);
+  w.integer("max_tokens", c.data.max_tokens);
 
   const SyntheticSizes& syn = c.data.synthetic;
   w.section("data.synthetic");
@@ -963,9 +982,10 @@ bool contains_all(const std::vector<T>& big, const std::vector<T>& small, Eq eq)
   });
 }
 
-// Keys compared by the growth rules instead of by text; run.threads is placement, not results.
+// Keys compared by the growth rules instead of by text. run.threads is compared as text: float
+// sums depend on the thread count, so a resumed run must keep it to stay bit-identical.
 bool compared_separately(const std::string& key) {
-  return key == "run.seeds" || key == "run.threads" || key == "sweep.lambdas" ||
+  return key == "run.seeds" || key == "sweep.lambdas" ||
          key.rfind("sweep.range.", 0) == 0;
 }
 

@@ -11,15 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "common/errors.hpp"
+
 namespace anchorsweep {
 
-// Bad input of any kind (config, data, command line). main() prints what() and exits with 2.
-struct InputError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-struct ConfigError : InputError {
-  using InputError::InputError;
-};
 
 struct RunConfig {
   std::string name = "demo";
@@ -44,6 +39,7 @@ struct DataConfig {
   std::string a_train, a_dev, b_train, b_dev, b_test;  // resolved relative to the config file
   std::string negative_label = "no_relation";
   int64_t min_word_count = 1;          // rarer training words map to UNK
+  int64_t max_tokens = 128;            // longer sentences are cut around their two entities
   SyntheticSizes synthetic;
 };
 

@@ -60,10 +60,28 @@ void check_labels(const Corpus& corpus, const Split& split, const char* label_ke
   }
 }
 
+void bound_lengths(Corpus& corpus, int64_t max_tokens) {
+  for (Split* split : {&corpus.a_train, &corpus.a_dev, &corpus.b_train, &corpus.b_dev, &corpus.b_test}) {
+    for (size_t i = 0; i < split->examples.size(); ++i) {
+      Example& ex = split->examples[i];
+      corpus.longest = std::max<int64_t>(corpus.longest, static_cast<int64_t>(ex.tokens.size()));
+      try {
+        corpus.truncated += truncate_example(ex, max_tokens);
+      } catch (const InputError& e) {
+        throw InputError(split->path + ": record " + std::to_string(i) + ": " + e.what());
+      }
+    }
+  }
+}
+
 }  // namespace
 
 Corpus load_corpus(const DataConfig& data) {
-  if (data.format == "synthetic") return generate_synthetic(data.synthetic, data.negative_label);
+  if (data.format == "synthetic") {
+    Corpus corpus = generate_synthetic(data.synthetic, data.negative_label);
+    bound_lengths(corpus, data.max_tokens);
+    return corpus;
+  }
 
   Reader reader = nullptr;
   const char* label_key = nullptr;
@@ -92,10 +110,14 @@ Corpus load_corpus(const DataConfig& data) {
                      "\" does not occur in A's training data (labels seen: " +
                      first_few(corpus.labels) + ")");
 
+  if (corpus.labels.size() < 2)
+    throw InputError(corpus.a_train.path + ": A's training data has only the label \"" + corpus.labels.front() +
+                     "\": a classifier needs at least one relation besides the negative label");
   // Labels of A that B never uses are fine (B may be a narrower domain); the reverse is not,
   // because the frozen model has no output for them.
   for (const Split* split : {&corpus.a_dev, &corpus.b_train, &corpus.b_dev, &corpus.b_test})
     check_labels(corpus, *split, label_key);
+  bound_lengths(corpus, data.max_tokens);
   return corpus;
 }
 

@@ -29,6 +29,8 @@ struct Split {
 // The five splits of an experiment and the shared label set.
 struct Corpus {
   Split a_train, a_dev, b_train, b_dev, b_test;
+  int64_t truncated = 0;             // sentences cut to data.max_tokens
+  int64_t longest = 0;               // longest sentence before cutting
   std::vector<std::string> labels;   // sorted; labels[negative_index] is the negative label
   int64_t negative_index = 0;
 
@@ -45,9 +47,15 @@ std::vector<Example> read_jsonl(const std::string& path);
 // machine (its own integer RNG, no std::distribution, whose output differs between libraries).
 Corpus generate_synthetic(const SyntheticSizes& sizes, const std::string& negative_label);
 
+// Cuts a sentence longer than max_tokens to max_tokens tokens, keeping both entity spans whole:
+// one window around both when they fit in it, else a window around each. Spans are re-indexed.
+// Returns whether it cut anything; throws InputError when the spans alone exceed max_tokens.
+bool truncate_example(Example& ex, int64_t max_tokens);
+
 // Reads (or generates) all five splits as the config says, builds the label set from A train,
 // and checks it: the negative label occurs in A train, and every label of A dev and of B is in
 // A's label set (B may use fewer labels than A, never others). Errors name the file and record.
+// Sentences longer than data.max_tokens are cut (truncate_example) and counted.
 Corpus load_corpus(const DataConfig& data);
 
 }  // namespace anchorsweep
