@@ -8,12 +8,16 @@
 #include "config/config.hpp"
 #include "data/example.hpp"
 #include "report/report.hpp"
+#include "report/summary_table.hpp"
+#include "sweep/memory_estimate.hpp"
+#include "sweep/placement.hpp"
 #include "sweep/sweep.hpp"
 #include "train/metrics.hpp"
 
 using namespace anchorsweep;
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "run") prefer_passive_openmp_wait(argv);
   CLI::App app{"anchorsweep: sweep the anchored-adapter transfer experiment over a λ grid, seeds and MPI ranks.\n"
                "Exit codes: 0 ok, 1 some trial failed, 2 bad input, 3 stopped early (rerun with --resume)."};
   app.require_subcommand(1);
@@ -73,12 +77,19 @@ int main(int argc, char** argv) {
       std::cout << config_path << ": ok (" << corpus.num_classes() << " labels, " << corpus.a_train.examples.size()
                 << " A-train / " << corpus.b_train.examples.size() << " B-train examples, " << cfg.sweep.lambdas.size()
                 << " λ values x " << cfg.run.seeds.size() << " seeds)\n";
+      if (corpus.truncated > 0)
+        std::cout << "  " << corpus.truncated << " sentence(s) longer than data.max_tokens = " << cfg.data.max_tokens
+                  << " were cut around their entities (longest: " << corpus.longest << " tokens)\n";
       return 0;
     }
     // run
     if (dry_run) {
       auto cfg = load_config(config_path, sets);
       std::cout << describe_plan(cfg, ranks_for_plan);
+      const Corpus corpus = load_corpus(cfg.data);
+      std::cout << estimate_memory(cfg, corpus).text();
+      if (corpus.truncated > 0)
+        std::cout << corpus.truncated << " sentence(s) will be cut to data.max_tokens = " << cfg.data.max_tokens << "\n";
       return 0;
     }
     std::unique_ptr<comm::MpiComm> mpi;
@@ -88,19 +99,24 @@ int main(int argc, char** argv) {
     options.resume = resume;
     options.quiet = quiet || (mpi && mpi->rank() != 0);
     options.log_format = log_format;
-    options.report = !no_report;
+    options.refresh_tables = [](const std::string& dir) { write_tables(dir); };
+    if (!no_report) {
+      options.finish = [](const std::string& dir) {
+        auto paths = write_report(dir);
+        std::string text;
+        for (const auto& w : paths.warnings) text += "note: " + w + "\n";
+        text += "report: " + paths.report_md + "\n        " + paths.report_html + "\n";
+        return text + summary_table(dir);
+      };
+    } else {
+      options.finish = [](const std::string& dir) { return summary_table(dir); };
+    }
     for (int i = 0; i < argc; ++i) options.command_line += (i ? " " : "") + std::string(argv[i]);
     options.hooks.simulate_ms = simulate_ms;
     options.hooks.delay_ms = delay_ms;
     options.hooks.fail_trial = fail_trial;
     options.delay_rank = delay_rank;
-    try {
-      auto cfg = load_config(config_path, sets);
-      return run_sweep(cfg, options, mpi.get());
-    } catch (const InputError& e) {
-      if (!mpi || mpi->rank() == 0) std::cerr << "anchorsweep: " << e.what() << std::endl;
-      return kExitBadInput;
-    }
+    return run_sweep(config_path, sets, options, mpi.get());
   } catch (const InputError& e) {
     std::cerr << "anchorsweep: " << e.what() << std::endl;
     return kExitBadInput;

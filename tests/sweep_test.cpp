@@ -59,14 +59,20 @@ TEST(Sweep, ResumeRunsOnlyWhatIsMissing) {
   auto out = fresh_dir("resume");
   ASSERT_EQ(run(sweep(out)).code, 0);
   const std::string dir = out + "/tiny", journal = dir + "/results.jsonl";
-  // Drop the last three lines (as if the job died) and leave half a line behind.
+  // Drop the last three trial lines (as if the job died) and leave half a line behind.
   auto text = slurp(journal);
   std::vector<std::string> lines;
   std::stringstream ss(text);
   for (std::string l; std::getline(ss, l);) lines.push_back(l);
+  std::vector<size_t> trial_at;
+  for (size_t i = 0; i < lines.size(); ++i)
+    if (lines[i].find("\"type\":\"trial\"") != std::string::npos) trial_at.push_back(i);
+  ASSERT_GE(trial_at.size(), 3u);
+  const size_t cut = trial_at[trial_at.size() - 3];
   std::string kept;
-  for (size_t i = 0; i + 3 < lines.size(); ++i) kept += lines[i] + "\n";
-  kept += lines[lines.size() - 3].substr(0, 25);  // torn
+  for (size_t i = 0; i < lines.size(); ++i)
+    if (i < cut || (i > cut && lines[i].find("\"type\":\"trial\"") == std::string::npos)) kept += lines[i] + "\n";
+  kept += lines[cut].substr(0, 25);  // torn
   std::ofstream(journal, std::ios::trunc) << kept;
   const auto before = trial_ids(dir);
 

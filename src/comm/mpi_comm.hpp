@@ -19,7 +19,9 @@ struct Message {
   std::vector<std::vector<char>> blobs;
 };
 
-enum Tag : int { kRequest = 1, kTask = 2, kWait = 3, kStop = 4, kResult = 5 };
+// kEpoch: a worker finished an epoch of a long task (header: task, epoch; blob: its state);
+// rank 0 answers kGoOn or kHalt (a stop was requested: the task stops, checkpointed).
+enum Tag : int { kRequest = 1, kTask = 2, kWait = 3, kStop = 4, kResult = 5, kEpoch = 6, kGoOn = 7, kHalt = 8 };
 
 class MpiComm {
  public:

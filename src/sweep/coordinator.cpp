@@ -2,12 +2,12 @@
 
 #include <algorithm>
 
-#include "report/report.hpp"
-
 namespace anchorsweep {
 
-Coordinator::Coordinator(const SweepConfig& cfg, TrialPlan plan, RunDirectory& dir, Progress& progress)
-    : cfg_(cfg), dir_(dir), progress_(progress), pending_(std::move(plan.tasks)) {
+Coordinator::Coordinator(const SweepConfig& cfg, TrialPlan plan, RunDirectory& dir, RunWriter& writer,
+                         Progress& progress)
+    : cfg_(cfg), dir_(dir), writer_(writer), progress_(progress), pending_(std::move(plan.tasks)),
+      checkpointed_(dir.prior().checkpoints) {
   // Encoders finished by an earlier sweep of this directory are ready at once.
   for (int64_t seed : dir.prior().pretrained_seeds) {
     encoders_[seed] = dir.read_encoder(seed);
@@ -22,7 +22,8 @@ const std::vector<char>* Coordinator::encoder_for(int64_t seed) {
 
 Assignment Coordinator::next(int64_t rank, const std::vector<int64_t>& cached_seeds) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (stopping_ || pending_.empty()) return {Assignment::done, {}, {}};  // the plan never grows
+  if (!writer_.error().empty()) stopping_ = true;  // a run directory we cannot write ends the sweep
+  if (stopping_ || pending_.empty()) return {Assignment::done, {}, {}, {}};  // the plan never grows
   auto ready = [&](const Task& t) { return t.type != TaskType::finetune || pretrained_.count(t.seed); };
   auto cached = [&](const Task& t) {
     return std::find(cached_seeds.begin(), cached_seeds.end(), t.seed) != cached_seeds.end();
@@ -40,24 +41,44 @@ Assignment Coordinator::next(int64_t rank, const std::vector<int64_t>& cached_se
   }
   if (pick == pending_.end()) {
     // Every pending task waits for a pretraining; if none is running, it can never start.
-    return {pretraining_.empty() && running_.empty() ? Assignment::done : Assignment::wait, {}, {}};
+    return {pretraining_.empty() && running_.empty() ? Assignment::done : Assignment::wait, {}, {}, {}};
   }
-  Assignment a{Assignment::task, *pick, {}};
+  Assignment a{Assignment::task, *pick, {}, {}};
   pending_.erase(pick);
   if (a.work.type == TaskType::finetune && !cached(a.work)) a.encoder = *encoder_for(a.work.seed);
   if (a.work.type == TaskType::pretrain) pretraining_.insert(a.work.seed);
+  if (auto c = checkpointed_.find(a.work.id); c != checkpointed_.end()) {
+    writer_.flush();  // the file may still be in the writer's queue
+    a.resume = dir_.read_task_checkpoint(a.work.id);
+    progress_.note(a.work.id + ": continues after epoch " + std::to_string(c->second) + " from its checkpoint");
+  }
   running_[rank] = a.work;
   progress_.started(rank, a.work.id);
   return a;
 }
 
+bool Coordinator::epoch_done(int64_t rank, const std::string& task_id, int64_t epoch, std::vector<char> state) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!state.empty()) {
+    // The file first, then the line that says it exists: resume trusts only journaled epochs.
+    auto bytes = std::make_shared<std::vector<char>>(std::move(state));
+    writer_.write([this, task_id, bytes] { dir_.write_task_checkpoint(task_id, *bytes); });
+    writer_.journal({{"type", "checkpoint"}, {"task", task_id}, {"epoch", epoch}, {"rank", rank}});
+    checkpointed_[task_id] = epoch;
+  }
+  return !stopping_;
+}
+
 void Coordinator::record_trial(const TrialResult& r, const std::vector<char>& checkpoint) {
-  if (!checkpoint.empty())
-    dir_.write_trial_checkpoint(r.key.id(), r.key.kind == "scratch" ? "encoder.pt" : "adapter.pt", checkpoint);
+  if (!checkpoint.empty()) {
+    auto bytes = std::make_shared<std::vector<char>>(checkpoint);
+    const std::string id = r.key.id(), file = r.key.kind == "scratch" ? "encoder.pt" : "adapter.pt";
+    writer_.write([this, id, file, bytes] { dir_.write_trial_checkpoint(id, file, *bytes); });
+  }
   auto j = to_json(r);
   j["type"] = "trial";
-  dir_.append(j);  // fsynced: from here on the result survives any crash
-  if (r.status != "ok") ++failed_;
+  writer_.journal(j);  // durable once the writer's next group commit is done
+  if (r.status != Status::ok) ++failed_;
   progress_.trial(r);
 }
 
@@ -67,7 +88,7 @@ void Coordinator::fail_dependents(int64_t seed, const std::string& why) {
       for (const auto& key : it->trials) {
         TrialResult r;
         r.key = key;
-        r.status = "failed";
+        r.status = Status::failed;
         r.error = "pretraining of seed " + std::to_string(seed) + " failed: " + why;
         r.task = it->id;
         record_trial(r, {});
@@ -81,40 +102,55 @@ void Coordinator::fail_dependents(int64_t seed, const std::string& why) {
 
 void Coordinator::complete(int64_t rank, TaskOutput out) {
   std::lock_guard<std::mutex> lock(mu_);
+  auto ran = running_.find(rank);
+  if (out.stopped) {
+    // Stopped at an epoch boundary: its checkpoint is queued; the task waits for --resume.
+    if (ran != running_.end()) pending_.push_back(ran->second);
+    running_.erase(rank);
+    pretraining_.erase(out.type == TaskType::pretrain ? out.seed : -1);
+    progress_.finished(rank);
+    progress_.note(out.task_id + ": stopped after a checkpointed epoch; --resume continues it");
+    return;
+  }
   running_.erase(rank);
   progress_.finished(rank);
   if (out.type == TaskType::pretrain && out.pretrain) {
     pretraining_.erase(out.seed);
     // The encoder first, then the journal line that says it exists.
-    if (out.pretrain->status == "ok") {
-      dir_.write_encoder(out.seed, out.encoder);
+    if (out.pretrain->status == Status::ok) {
+      auto bytes = std::make_shared<std::vector<char>>(out.encoder);
+      const int64_t seed = out.seed;
+      writer_.write([this, seed, bytes] { dir_.write_encoder(seed, *bytes); });
       encoders_[out.seed] = std::move(out.encoder);
       pretrained_.insert(out.seed);
     }
     auto j = to_json(*out.pretrain);
     j["type"] = "pretrain";
-    dir_.append(j);
+    writer_.journal(j);
     progress_.pretrain(*out.pretrain);
-    if (out.pretrain->status != "ok") fail_dependents(out.seed, out.pretrain->error);
+    if (out.pretrain->status != Status::ok) fail_dependents(out.seed, out.pretrain->error);
   }
   for (size_t i = 0; i < out.trials.size(); ++i)
     record_trial(out.trials[i], i < out.checkpoints.size() ? out.checkpoints[i] : std::vector<char>{});
-  // The CSV files are a convenience view of the journal: refresh them at most every 2 s, and
-  // never spend more than a tenth of the time on it, so 10,000 tiny tasks do not rewrite a
-  // growing file 10,000 times. The sweep's end writes them last.
-  const auto now = std::chrono::steady_clock::now();
-  if (!out.trials.empty() && now - last_tables_ > std::max<std::chrono::steady_clock::duration>(
-                                                      std::chrono::seconds(2), 10 * tables_cost_)) {
-    write_tables(dir_.path());
-    last_tables_ = std::chrono::steady_clock::now();
-    tables_cost_ = last_tables_ - now;
+  // A finished long task no longer needs its epoch checkpoint (removed after its line is durable).
+  if (checkpointed_.erase(out.task_id)) {
+    const std::string id = out.task_id;
+    writer_.remove([this, id] { dir_.remove_task_checkpoint(id); });
   }
+  if (!out.trials.empty()) writer_.tables_changed();
 }
 
 void Coordinator::request_stop() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!stopping_) progress_.note("stop requested: no new tasks; running tasks finish, then --resume continues");
+  if (!stopping_)
+    progress_.note("stop requested: no new tasks; running tasks stop at their next epoch boundary, "
+                   "checkpointed, then --resume continues");
   stopping_ = true;
+}
+
+bool Coordinator::stopping() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stopping_;
 }
 
 int64_t Coordinator::failed() const {
@@ -127,6 +163,7 @@ int64_t Coordinator::remaining() const {
   int64_t n = 0;
   for (const auto& t : pending_) n += static_cast<int64_t>(t.trials.size());
   for (const auto& [r, t] : running_) n += static_cast<int64_t>(t.trials.size());
+  // A stopped pretraining carries no trials itself, but its seed's trials are still pending.
   return n;
 }
 

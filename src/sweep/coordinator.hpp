@@ -1,7 +1,9 @@
 // Coordinator: rank 0's view of the sweep. It owns the TrialPlan, hands tasks out on request
-// (a dynamic queue: a faster rank simply asks more often), receives every result and is the
-// only writer of the run directory. It knows nothing of MPI: the local worker calls it
-// directly and the MPI service thread calls it for remote ranks; a mutex serialises both.
+// (a dynamic queue: a faster rank simply asks more often), receives every result and every
+// epoch checkpoint, and queues what must be written to the RunWriter, the run directory's only
+// writer. It knows nothing of MPI: the local worker calls it directly and the MPI service
+// thread calls it for remote ranks; a mutex serialises both, and no disk I/O happens under it
+// (except reading a resumed task's checkpoint when that task is handed out).
 #pragma once
 
 #include <chrono>
@@ -16,6 +18,7 @@
 #include "sweep/plan.hpp"
 #include "sweep/progress.hpp"
 #include "sweep/run_directory.hpp"
+#include "sweep/run_writer.hpp"
 #include "sweep/worker.hpp"
 
 namespace anchorsweep {
@@ -24,21 +27,28 @@ struct Assignment {
   enum Kind { task, wait, done } kind = done;
   Task work;
   std::vector<char> encoder;   // filled when the rank lacks the task's encoder
+  std::vector<char> resume;    // the task's last epoch checkpoint, when an earlier sweep left one
 };
 
 class Coordinator {
  public:
-  Coordinator(const SweepConfig& cfg, TrialPlan plan, RunDirectory& dir, Progress& progress);
+  Coordinator(const SweepConfig& cfg, TrialPlan plan, RunDirectory& dir, RunWriter& writer, Progress& progress);
 
   // The next task for `rank`, given the seeds whose encoder it already holds. `wait` when every
   // remaining task waits for a pretraining still running elsewhere.
   Assignment next(int64_t rank, const std::vector<int64_t>& cached_seeds);
 
-  // A finished task: journal lines, checkpoints, tables, progress.
+  // A finished (or stopped) task: journal lines, checkpoints, progress.
   void complete(int64_t rank, TaskOutput out);
 
-  // Stop handing out work (SIGTERM/SIGUSR1 ahead of a time limit); running tasks still finish.
+  // An epoch of a long task is done: queue its state as the task's checkpoint (empty `state`:
+  // nothing to save). Returns whether the task should go on (false once a stop was requested).
+  bool epoch_done(int64_t rank, const std::string& task_id, int64_t epoch, std::vector<char> state);
+
+  // Stop handing out work (SIGTERM/SIGUSR1 ahead of a time limit); running long tasks stop at
+  // their next epoch boundary, checkpointed.
   void request_stop();
+  bool stopping() const;
 
   int64_t failed() const;
   int64_t remaining() const;
@@ -50,6 +60,7 @@ class Coordinator {
 
   const SweepConfig& cfg_;
   RunDirectory& dir_;
+  RunWriter& writer_;
   Progress& progress_;
   mutable std::mutex mu_;
   std::vector<Task> pending_;                  // in plan order
@@ -57,10 +68,9 @@ class Coordinator {
   std::set<int64_t> pretrained_;               // seeds whose encoder is ready
   std::set<int64_t> pretraining_;              // seeds being pretrained now
   std::map<int64_t, std::vector<char>> encoders_;
+  std::map<std::string, int64_t> checkpointed_;  // task id -> epoch of its checkpoint on disk
   int64_t failed_ = 0;
   bool stopping_ = false;
-  std::chrono::steady_clock::time_point last_tables_{};
-  std::chrono::steady_clock::duration tables_cost_{};
 };
 
 }  // namespace anchorsweep

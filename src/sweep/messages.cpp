@@ -25,7 +25,8 @@ comm::Message request_message(const std::vector<int64_t>& cached_seeds) {
 }
 
 comm::Message result_message(const TaskOutput& out, const std::vector<int64_t>& cached_seeds) {
-  nlohmann::json h{{"cached", cached_seeds}, {"task", out.task_id}, {"type", to_string(out.type)}, {"seed", out.seed}};
+  nlohmann::json h{{"cached", cached_seeds}, {"task", out.task_id}, {"type", to_string(out.type)}, {"seed", out.seed},
+                   {"stopped", out.stopped}};
   if (out.pretrain) h["pretrain"] = to_json(*out.pretrain);
   nlohmann::json trials = nlohmann::json::array();
   for (const auto& r : out.trials) trials.push_back(to_json(r));
@@ -38,7 +39,7 @@ comm::Message result_message(const TaskOutput& out, const std::vector<int64_t>& 
 
 comm::Message assignment_message(const Assignment& a) {
   switch (a.kind) {
-    case Assignment::task: return {comm::kTask, to_json(a.work).dump(), {a.encoder}};
+    case Assignment::task: return {comm::kTask, to_json(a.work).dump(), {a.encoder, a.resume}};
     case Assignment::wait: return {comm::kWait, "{}", {}};
     case Assignment::done: break;
   }
@@ -55,6 +56,7 @@ TaskOutput task_output_of(comm::Message& m) {
   out.task_id = h.at("task").get<std::string>();
   out.type = task_type_from_string(h.at("type").get<std::string>());
   out.seed = h.at("seed").get<int64_t>();
+  out.stopped = h.value("stopped", false);
   if (h.contains("pretrain")) out.pretrain = pretrain_from_json(h["pretrain"]);
   for (const auto& t : h.at("trials")) out.trials.push_back(trial_from_json(t));
   out.encoder = std::move(m.blobs.at(0));
@@ -63,5 +65,21 @@ TaskOutput task_output_of(comm::Message& m) {
 }
 
 Task task_of(const comm::Message& m) { return task_from_json(nlohmann::json::parse(m.header)); }
+
+std::vector<char> resume_of(comm::Message& m) {
+  return m.blobs.size() > 1 ? std::move(m.blobs[1]) : std::vector<char>{};
+}
+
+comm::Message epoch_message(const std::string& task_id, int64_t epoch, std::vector<char> state) {
+  comm::Message m{comm::kEpoch, nlohmann::json{{"task", task_id}, {"epoch", epoch}}.dump(), {}};
+  m.blobs.push_back(std::move(state));
+  return m;
+}
+
+EpochNote epoch_of(comm::Message& m) {
+  auto h = nlohmann::json::parse(m.header);
+  return {h.at("task").get<std::string>(), h.at("epoch").get<int64_t>(),
+          m.blobs.empty() ? std::vector<char>{} : std::move(m.blobs[0])};
+}
 
 }  // namespace anchorsweep

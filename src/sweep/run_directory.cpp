@@ -3,13 +3,50 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include "common/files.hpp"
-#include "report/results_reader.hpp"
+#include "sweep/journal.hpp"
 
 namespace anchorsweep {
+
+nlohmann::json data_fingerprints(const SweepConfig& cfg) {
+  nlohmann::json files = nlohmann::json::object();
+  if (cfg.data.format != "synthetic") {  // generated data is fixed by the config itself
+    for (auto [key, path] : {std::pair<const char*, const std::string*>{"a_train", &cfg.data.a_train},
+                             {"a_dev", &cfg.data.a_dev}, {"b_train", &cfg.data.b_train},
+                             {"b_dev", &cfg.data.b_dev}, {"b_test", &cfg.data.b_test}}) {
+      const auto f = fingerprint_file(*path);
+      files[key] = {{"path", *path}, {"size", f.size}, {"fnv1a", f.hash}};
+    }
+  }
+  return files;
+}
+
+namespace {
+
+// Resume mixes old and new results only when they come from the same data, byte for byte.
+void check_same_inputs(const SweepConfig& cfg, const std::string& dir) {
+  const std::string facts_path = dir + "/run.json";
+  if (!file_exists(facts_path)) return;
+  auto facts = nlohmann::json::parse(read_file(facts_path), nullptr, false);
+  if (!facts.is_object() || !facts.contains("data_files")) return;  // an older run: nothing recorded
+  const auto& before = facts["data_files"];
+  const auto now = data_fingerprints(cfg);
+  for (const auto& [key, was] : before.items()) {
+    if (!now.contains(key)) continue;
+    const auto& is = now[key];
+    if (was.value("size", uint64_t{0}) != is["size"].get<uint64_t>() || was.value("fnv1a", "") != is["fnv1a"].get<std::string>())
+      throw InputError(cfg.source_path + ": data." + key + ": cannot resume " + dir + ": " + is["path"].get<std::string>() +
+                       " differs from the file the run began with (size " + std::to_string(was.value("size", uint64_t{0})) +
+                       " -> " + std::to_string(is["size"].get<uint64_t>()) + ", FNV-1a " + was.value("fnv1a", std::string("?")) +
+                       " -> " + is["fnv1a"].get<std::string>() + "); results would mix two data sets: use a new run.name");
+  }
+}
+
+}  // namespace
 
 RunDirectory::RunDirectory(const SweepConfig& cfg, bool resume) : dir_(cfg.run_dir()) {
   const std::string config_path = dir_ + "/config.toml";
@@ -27,8 +64,10 @@ RunDirectory::RunDirectory(const SweepConfig& cfg, bool resume) : dir_(cfg.run_d
                        " (only adding seeds or λ values is allowed; use a new run.name)");
     }
   }
+  if (exists) check_same_inputs(cfg, dir_);
   make_dirs(dir_ + "/encoders");
   make_dirs(dir_ + "/trials");
+  make_dirs(dir_ + "/checkpoints");
   if (!exists) acquire_lock();
 
   // Open the journal first: it cuts a torn last line, so what is read below is what stays.
@@ -39,13 +78,28 @@ RunDirectory::RunDirectory(const SweepConfig& cfg, bool resume) : dir_(cfg.run_d
   if (exists && file_exists(journal_path)) {
     const RunResults results = read_results(dir_);
     for (const auto& r : results.trials) {
-      if (r.status == "ok")
+      if (r.status == Status::ok)
         prior_.done_trials.insert(r.key.id());
       else
         ++prior_.failed_before;
     }
     for (const auto& p : results.pretrains)
-      if (p.status == "ok" && file_exists(encoder_path(p.seed))) prior_.pretrained_seeds.insert(p.seed);
+      if (p.status == Status::ok && file_exists(encoder_path(p.seed))) prior_.pretrained_seeds.insert(p.seed);
+    // The latest journaled checkpoint of each task whose file is still there.
+    for (const auto& c : results.checkpoints)
+      if (file_exists(checkpoint_path(c.task))) prior_.checkpoints[c.task] = c.epoch;
+    // A task that finished keeps no checkpoint; neither does one whose line the crash tore off.
+    for (int64_t seed : prior_.pretrained_seeds) prior_.checkpoints.erase("pretrain-s" + std::to_string(seed));
+    for (const auto& id : prior_.done_trials)
+      if (id.size() > 8 && id.compare(id.size() - 8, 8, "-scratch") == 0)
+        prior_.checkpoints.erase("scratch-" + id.substr(0, id.size() - 8));
+  }
+  // Leftovers of a crash: temporary files, and checkpoints no journaled line vouches for.
+  for (const auto& e : std::filesystem::directory_iterator(dir_ + "/checkpoints")) {
+    const std::string name = e.path().filename().string();
+    const bool vouched = name.size() > 5 && name.compare(name.size() - 5, 5, ".ckpt") == 0 &&
+                         prior_.checkpoints.count(name.substr(0, name.size() - 5));
+    if (!vouched) remove_file_durably(e.path().string());
   }
   write_file_atomic(config_path, cfg.resolved_toml);
 }
@@ -80,6 +134,22 @@ void RunDirectory::write_run_facts(const nlohmann::json& facts) {
 }
 
 void RunDirectory::append(const nlohmann::json& record) { journal_->append(record); }
+void RunDirectory::append_many(const std::vector<nlohmann::json>& records) { journal_->append_many(records); }
+
+std::string RunDirectory::checkpoint_path(const std::string& task_id) const {
+  return dir_ + "/checkpoints/" + task_id + ".ckpt";
+}
+
+void RunDirectory::write_task_checkpoint(const std::string& task_id, const std::vector<char>& bytes) {
+  write_file_atomic(checkpoint_path(task_id), std::string(bytes.begin(), bytes.end()));
+}
+
+std::vector<char> RunDirectory::read_task_checkpoint(const std::string& task_id) const {
+  auto s = read_file(checkpoint_path(task_id));
+  return std::vector<char>(s.begin(), s.end());
+}
+
+void RunDirectory::remove_task_checkpoint(const std::string& task_id) { remove_file_durably(checkpoint_path(task_id)); }
 
 std::string RunDirectory::encoder_path(int64_t seed) const {
   return dir_ + "/encoders/seed-" + std::to_string(seed) + ".pt";

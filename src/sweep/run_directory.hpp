@@ -5,6 +5,7 @@
 //   lock                flock'ed while a sweep runs; holds the owner's host and pid
 //   results.jsonl       the journal
 //   encoders/seed-<s>.pt, trials/<id>/adapter.pt (or encoder.pt for scratch)
+//   checkpoints/<task>.ckpt  the last epoch state of an unfinished pretrain or scratch task
 #pragma once
 
 #include <map>
@@ -17,7 +18,7 @@
 
 #include "config/config.hpp"
 #include "sweep/journal.hpp"
-#include "sweep/trial_result.hpp"
+#include "common/trial_result.hpp"
 
 namespace anchorsweep {
 
@@ -26,8 +27,13 @@ struct PriorWork {
   std::set<std::string> done_trials;         // ok trials, by id
   std::set<int64_t> pretrained_seeds;        // ok pretrain records whose encoder file exists
   int64_t failed_before = 0;                 // failed trials that will run again
+  std::map<std::string, int64_t> checkpoints;  // task id -> epoch of its checkpoint file
   bool torn = false;
 };
+
+// What a run's results depend on besides the config: the data files' contents and the
+// thread count. Recorded in run.json; resume refuses to mix results when any differs.
+nlohmann::json data_fingerprints(const SweepConfig& cfg);
 
 class RunDirectory {
  public:
@@ -42,13 +48,19 @@ class RunDirectory {
 
   void write_run_facts(const nlohmann::json& facts);   // run.json, atomically
   void append(const nlohmann::json& record);            // the journal, fsynced
+  void append_many(const std::vector<nlohmann::json>& records);  // one write, one fsync
   void write_encoder(int64_t seed, const std::vector<char>& bytes);
   std::vector<char> read_encoder(int64_t seed) const;
   void write_trial_checkpoint(const std::string& trial_id, const std::string& file,
                               const std::vector<char>& bytes);
+  // Epoch checkpoints of long tasks: written atomically, read on resume, removed when done.
+  void write_task_checkpoint(const std::string& task_id, const std::vector<char>& bytes);
+  std::vector<char> read_task_checkpoint(const std::string& task_id) const;
+  void remove_task_checkpoint(const std::string& task_id);
 
  private:
   std::string encoder_path(int64_t seed) const;
+  std::string checkpoint_path(const std::string& task_id) const;
   void acquire_lock();
 
   std::string dir_;

@@ -3,8 +3,10 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <ctime>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <unistd.h>
@@ -16,13 +18,13 @@
 #include "comm/nccl_comm.hpp"
 #endif
 #include "data/example.hpp"
-#include "report/report.hpp"
 #include "sweep/coordinator.hpp"
 #include "sweep/messages.hpp"
 #include "sweep/plan.hpp"
 #include "sweep/progress.hpp"
 #include "sweep/run_directory.hpp"
-#include "report/summary_table.hpp"
+#include "sweep/run_writer.hpp"
+#include "sweep/placement.hpp"
 
 namespace anchorsweep {
 
@@ -44,21 +46,20 @@ std::string local_host() {
   return h;
 }
 
-// Where this rank trains: a GPU by local rank when LibTorch sees any, else the CPU with its
-// share of the node's cores.
-Placement place(const SweepConfig& cfg, int rank, int local_rank, int local_size, const std::string& host) {
-  Placement p;
-  p.host = host;
-  p.rank = rank;
-  if (torch::cuda::is_available()) {
-    p.device = "cuda:" + std::to_string(local_rank % static_cast<int>(torch::cuda::device_count()));
-  }
-  const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
-  p.threads = cfg.run.threads > 0 ? cfg.run.threads : std::max<int64_t>(1, cores / std::max(1, local_size));
-  return p;
+// A request, result or epoch note that also says "this rank was asked to stop".
+comm::Message with_stop(comm::Message m) {
+  if (!g_stop) return m;
+  auto h = nlohmann::json::parse(m.header);
+  h["stop"] = true;
+  m.header = h.dump();
+  return m;
 }
 
 void worker_loop_local(Coordinator& coord, Worker& worker) {
+  worker.set_epoch_report([&](const std::string& task, int64_t epoch, std::vector<char> state) {
+    if (g_stop) coord.request_stop();
+    return coord.epoch_done(0, task, epoch, std::move(state));
+  });
   while (true) {
     if (g_stop) coord.request_stop();
     auto a = coord.next(0, worker.cached_seeds());
@@ -67,31 +68,43 @@ void worker_loop_local(Coordinator& coord, Worker& worker) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       continue;
     }
-    coord.complete(0, worker.run(a.work, a.encoder.empty() ? nullptr : &a.encoder));
+    coord.complete(0, worker.run(a.work, a.encoder.empty() ? nullptr : &a.encoder,
+                                 a.resume.empty() ? nullptr : &a.resume));
   }
 }
 
-void worker_loop_remote(comm::MpiComm& mpi, Worker& worker) {
-  mpi.send(0, request_message(worker.cached_seeds()));
+// Returns whether this rank was told (or asked) to stop before the plan was done.
+bool worker_loop_remote(comm::MpiComm& mpi, Worker& worker) {
+  bool halted = false;
+  worker.set_epoch_report([&](const std::string& task, int64_t epoch, std::vector<char> state) {
+    mpi.send(0, with_stop(epoch_message(task, epoch, std::move(state))));
+    comm::Message reply;
+    mpi.recv(reply, 0);
+    if (reply.tag != comm::kGoOn || g_stop) halted = true;
+    return !halted;
+  });
+  mpi.send(0, with_stop(request_message(worker.cached_seeds())));
   comm::Message m;
   while (true) {
     mpi.recv(m, 0);
-    if (m.tag == comm::kStop) return;
+    if (m.tag == comm::kStop) return halted || g_stop;
     if (m.tag == comm::kWait) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      mpi.send(0, request_message(worker.cached_seeds()));
+      mpi.send(0, with_stop(request_message(worker.cached_seeds())));
       continue;
     }
     auto task = task_of(m);
     const std::vector<char>* enc = m.blobs.empty() || m.blobs[0].empty() ? nullptr : &m.blobs[0];
-    auto out = worker.run(task, enc);
-    mpi.send(0, result_message(out, worker.cached_seeds()));  // a result is also the next request
+    const auto resume = resume_of(m);
+    auto out = worker.run(task, enc, resume.empty() ? nullptr : &resume);
+    mpi.send(0, with_stop(result_message(out, worker.cached_seeds())));  // a result is also the next request
   }
 }
 
-// Rank 0's MPI service thread: answers the other ranks' requests and takes their results until
-// every one of them has been told to stop. It sleeps briefly when nothing waits, instead of
-// spinning in a blocking MPI_Recv on a core the local worker trains on.
+// Rank 0's MPI service thread: answers the other ranks' requests, epoch notes and results
+// until every one of them has been told to stop. It sleeps briefly when nothing waits, instead
+// of spinning in a blocking MPI_Recv on a core the local worker trains on. It never touches the
+// disk: the coordinator queues all writing to the RunWriter.
 void serve_remote_ranks(comm::MpiComm& mpi, Coordinator& coord) {
   int active = mpi.size() - 1;
   comm::Message m;
@@ -106,6 +119,13 @@ void serve_remote_ranks(comm::MpiComm& mpi, Coordinator& coord) {
     }
     idle = std::chrono::microseconds(50);
     mpi.recv(m, src);
+    if (nlohmann::json::parse(m.header).value("stop", false)) coord.request_stop();
+    if (m.tag == comm::kEpoch) {
+      auto note = epoch_of(m);
+      const bool go_on = coord.epoch_done(src, note.task_id, note.epoch, std::move(note.state));
+      mpi.send(src, {go_on ? comm::kGoOn : comm::kHalt, "{}", {}});
+      continue;
+    }
     if (m.tag == comm::kResult) coord.complete(src, task_output_of(m));
     auto a = coord.next(src, cached_seeds_of(m));
     mpi.send(src, assignment_message(a));
@@ -115,13 +135,17 @@ void serve_remote_ranks(comm::MpiComm& mpi, Coordinator& coord) {
 
 nlohmann::json run_facts(const SweepConfig& cfg, const Corpus& corpus, const SweepOptions& o, int ranks,
                          const std::vector<std::string>& hosts, const std::vector<std::string>& devices,
-                         const std::string& mpi_version, int64_t threads, const std::string& nccl) {
+                         const std::string& mpi_version, const Placement& placement, const std::string& nccl) {
   return {{"labels", corpus.labels},
+          {"data_files", data_fingerprints(cfg)},
+          {"truncated_sentences", corpus.truncated},
+          {"cpus", placement.cpus_why},
+          {"omp_wait_policy", std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "libgomp default"},
           {"negative_label", cfg.data.negative_label},
           {"ranks", ranks},
           {"hosts", hosts},
           {"devices", devices},
-          {"threads_per_rank", threads},
+          {"threads_per_rank", placement.threads},
           {"nccl", nccl},
           {"versions", {{"libtorch", TORCH_VERSION}, {"mpi", mpi_version}, {"anchorsweep", "0.1.0"}}},
           {"started", now_iso()},
@@ -158,24 +182,18 @@ std::string describe_plan(const SweepConfig& cfg, int64_t ranks) {
   return s.str();
 }
 
-int run_sweep(const SweepConfig& cfg, const SweepOptions& options, comm::MpiComm* mpi) {
-  const auto t0 = std::chrono::steady_clock::now();
+namespace {
+
+// After start-up: the sweep proper. Exceptions from here on are the caller's to turn into an
+// MPI_Abort, so that no rank is left waiting for a peer that died.
+int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, const Placement& placement,
+                const SweepOptions& options, comm::MpiComm* mpi, std::chrono::steady_clock::time_point t0) {
   const int rank = mpi ? mpi->rank() : 0;
   const int ranks = mpi ? mpi->size() : 1;
-  const std::string host = mpi ? mpi->host() : local_host();
-  Placement placement = place(cfg, rank, mpi ? mpi->local_rank() : 0, mpi ? mpi->local_size() : 1, host);
-  torch::set_num_threads(static_cast<int>(placement.threads));
-
-  // Every rank reads the data; errors are input errors on all of them alike.
-  Corpus corpus = load_corpus(cfg.data);
-  WorkerHooks hooks = options.hooks;
-  if (options.delay_rank >= 0 && options.delay_rank != rank) hooks.delay_ms = 0;
-  Worker worker(cfg, corpus, placement, hooks);
-
-  std::vector<std::string> hosts{host}, devices{placement.device};
+  std::vector<std::string> hosts{placement.host}, devices{placement.device};
   std::string nccl = "not used";
   if (mpi) {
-    hosts = mpi->all_gather(host);
+    hosts = mpi->all_gather(placement.host);
     devices = mpi->all_gather(placement.device);
 #ifdef ANCHORSWEEP_WITH_NCCL
     // When every rank holds a GPU, bring NCCL up over MPI and prove the ring with one all-reduce.
@@ -205,50 +223,123 @@ int run_sweep(const SweepConfig& cfg, const SweepOptions& options, comm::MpiComm
     return kExitBadInput;
   }
 
+  // Other ranks exit 0 even when stopped: rank 0 decides the job's status (a non-zero exit of a
+  // worker would make `srun --kill-on-bad-exit` kill rank 0 while it still writes).
   if (rank != 0) {
     worker_loop_remote(*mpi, worker);
-    return kExitOk;  // rank 0 decides the job's status
+    return kExitOk;
   }
 
   const auto& prior = dir->prior();
   auto plan = make_plan(cfg, ranks, prior.done_trials, prior.pretrained_seeds);
   auto facts = run_facts(cfg, corpus, options, ranks, hosts, devices, mpi ? mpi->library_version() : "none (one process)",
-                         placement.threads, nccl);
+                         placement, nccl);
   dir->write_run_facts(facts);
   Progress progress(plan.trial_count(), ranks, options.log_format, options.quiet);
   if (options.resume)
     progress.note("resuming " + dir->path() + ": " + std::to_string(prior.done_trials.size()) + " trials already done, " +
-                  std::to_string(plan.trial_count()) + " to run" + (prior.torn ? " (dropped a torn last journal line)" : ""));
+                  std::to_string(plan.trial_count()) + " to run, " + std::to_string(prior.checkpoints.size()) +
+                  " task(s) continue from an epoch checkpoint" + (prior.torn ? " (dropped a torn last journal line)" : ""));
   progress.note("run directory " + dir->path() + ": " + std::to_string(plan.tasks.size()) + " tasks, " +
                 std::to_string(plan.trial_count()) + " trials on " + std::to_string(ranks) + " rank(s), fuse width " +
-                std::to_string(plan.fuse_width));
+                std::to_string(plan.fuse_width) + ", " + std::to_string(placement.threads) + " thread(s) on rank 0 (" +
+                placement.cpus_why + ")");
 
-  Coordinator coord(cfg, plan, *dir, progress);
-  std::thread service;
-  if (mpi && ranks > 1) service = std::thread([&] { serve_remote_ranks(*mpi, coord); });
-  worker_loop_local(coord, worker);
-  if (service.joinable()) service.join();
+  int64_t left = 0, failed = 0;
+  {
+    const std::string path = dir->path();
+    RunWriter writer(*dir, options.refresh_tables ? [&] { options.refresh_tables(path); } : std::function<void()>{});
+    Coordinator coord(cfg, plan, *dir, writer, progress);
+    std::thread service;
+    if (mpi && ranks > 1)
+      service = std::thread([&] {
+        try {
+          serve_remote_ranks(*mpi, coord);
+        } catch (const std::exception& e) {
+          std::cerr << "anchorsweep: rank 0 (" << placement.host << "): service thread: " << e.what()
+                    << "; ending the job" << std::endl;
+          mpi->abort(1);
+        }
+      });
+    worker_loop_local(coord, worker);
+    if (service.joinable()) service.join();
+    writer.flush();  // every result on disk before the tables and the report read them
+    left = coord.remaining();
+    failed = coord.failed();
+  }
 
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   facts["finished"] = now_iso();
   facts["wall_s"] = wall;
   dir->write_run_facts(facts);
-  write_tables(dir->path());
-  if (options.report) {
-    auto paths = write_report(dir->path());
-    for (const auto& w : paths.warnings) progress.note(w);
-    if (!options.quiet) std::cout << "report: " << paths.report_md << "\n        " << paths.report_html << std::endl;
+  if (options.refresh_tables) options.refresh_tables(dir->path());
+  if (options.finish) {
+    const std::string text = options.finish(dir->path());
+    if (!options.quiet) std::cout << text << std::flush;
   }
-  if (!options.quiet) std::cout << summary_table(dir->path()) << std::flush;
-  const int64_t left = coord.remaining();
-  const int64_t failed = coord.failed();
   if (!options.quiet)
     std::cout << "results: " << dir->path() << "/results.csv, summary: " << dir->path() << "/summary.csv; wall time "
-              << wall << " s" << (failed ? "; " + std::to_string(failed) + " trial(s) FAILED" : "")
+              << wall << " s" << (failed ? "; " + std::to_string(failed) + " trial(s) FAILED or DIVERGED" : "")
               << (left ? "; stopped early with " + std::to_string(left) + " trial(s) left: rerun with --resume" : "")
               << std::endl;
   if (left > 0) return kExitStopped;
   return failed > 0 ? kExitTrialsFailed : kExitOk;
+}
+
+}  // namespace
+
+int run_sweep(const std::string& config_path, const std::vector<std::string>& sets, const SweepOptions& options,
+              comm::MpiComm* mpi) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const int rank = mpi ? mpi->rank() : 0;
+  const std::string host = mpi ? mpi->host() : local_host();
+
+  // Start-up, on every rank alike: config, data, device. Every failure is caught here, so that
+  // each rank reaches the agreement below and none is left waiting for one that returned.
+  std::optional<SweepConfig> cfg;
+  std::optional<Corpus> corpus;
+  std::unique_ptr<Worker> worker;
+  Placement placement;
+  std::string problem;
+  try {
+    cfg = load_config(config_path, sets);
+    placement = place(*cfg, rank, mpi ? mpi->local_rank() : 0, mpi ? mpi->local_size() : 1, host);
+    torch::set_num_threads(static_cast<int>(placement.threads));
+    if (placement.device != "cpu") torch::zeros({1}, torch::Device(placement.device));  // the device works
+    corpus = load_corpus(cfg->data);
+    WorkerHooks hooks = options.hooks;
+    if (options.delay_rank >= 0 && options.delay_rank != rank) hooks.delay_ms = 0;
+    worker = std::make_unique<Worker>(*cfg, *corpus, placement, hooks);
+  } catch (const std::exception& e) {
+    problem = e.what();
+  }
+  std::vector<std::string> problems{problem};
+  if (mpi) problems = mpi->all_gather(problem.empty() ? "" : "rank " + std::to_string(rank) + " (host " + host + "): " + problem);
+  std::vector<std::string> failed;
+  for (const auto& p : problems)
+    if (!p.empty()) failed.push_back(p);
+  if (!failed.empty()) {
+    if (rank == 0) {
+      std::string msg = mpi ? "anchorsweep: start-up failed on " + std::to_string(failed.size()) + " of " +
+                                  std::to_string(problems.size()) + " rank(s); nothing was run. " + failed.front()
+                            : "anchorsweep: " + failed.front();
+      for (size_t i = 1; i < failed.size() && i < 4; ++i) msg += "\n  also " + failed[i];
+      if (failed.size() > 4) msg += "\n  (and " + std::to_string(failed.size() - 4) + " more)";
+      std::cerr << msg << std::endl;
+    }
+    return kExitBadInput;
+  }
+
+  try {
+    return run_started(*cfg, *corpus, *worker, placement, options, mpi, t0);
+  } catch (const std::exception& e) {
+    if (mpi && mpi->size() > 1) {
+      std::cerr << "anchorsweep: rank " << rank << " (host " << host << "): error: " << e.what() << "; ending the job"
+                << std::endl;
+      mpi->abort(1);  // peers would otherwise wait for this rank forever
+    }
+    throw;
+  }
 }
 
 }  // namespace anchorsweep

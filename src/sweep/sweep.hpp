@@ -1,7 +1,9 @@
 // run_sweep: the whole experiment, in one process or over MPI ranks.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "config/config.hpp"
 #include "sweep/worker.hpp"
@@ -14,20 +16,28 @@ struct SweepOptions {
   bool resume = false;
   bool quiet = false;
   std::string log_format = "text";  // text | json
-  bool report = true;               // write report.md/.html at the end
   std::string command_line;         // recorded in run.json
   WorkerHooks hooks;                // test and benchmark hooks
   int64_t delay_rank = -1;          // hooks.delay_ms applies to this rank only
+  // What rank 0 does with the run directory's views (report/ wires these in; sweep/ does not
+  // know report/): refresh the CSV tables during the run, and write the report at the end,
+  // returning the notes and text to print.
+  std::function<void(const std::string& run_dir)> refresh_tables;
+  std::function<std::string(const std::string& run_dir)> finish;
 };
 
 // Exit codes of a sweep.
 constexpr int kExitOk = 0, kExitTrialsFailed = 1, kExitBadInput = 2, kExitStopped = 3;
 
-// Runs (or resumes) the sweep. `mpi` is null for the one-process sweep. Every rank calls it
-// with the same config; rank 0 coordinates, writes the run directory and trains too.
-int run_sweep(const SweepConfig& cfg, const SweepOptions& options, comm::MpiComm* mpi);
+// Runs (or resumes) the sweep of the config at `config_path` (with --set overrides). `mpi` is
+// null for the one-process sweep. Every rank calls it; every rank first loads the config and
+// data and checks its device, and all ranks agree on the outcome before any work, so one rank
+// that cannot start ends the whole job at once (exit 2) with one message naming rank, host and
+// cause. Rank 0 coordinates, writes the run directory and trains too.
+int run_sweep(const std::string& config_path, const std::vector<std::string>& sets, const SweepOptions& options,
+              comm::MpiComm* mpi);
 
-// `run --dry-run`: the plan for `ranks` ranks, as text.
+// `run --dry-run`: the plan for `ranks` ranks and the memory each rank will need, as text.
 std::string describe_plan(const SweepConfig& cfg, int64_t ranks);
 
 // Install SIGTERM / SIGUSR1 / SIGINT handlers that ask the sweep to stop cleanly.

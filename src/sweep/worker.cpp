@@ -4,12 +4,14 @@
 #include <cmath>
 #include <thread>
 
+#include "common/errors.hpp"
 #include "common/files.hpp"
 #include "model/adapter.hpp"
 #include "model/encoder.hpp"
 #include "train/adapter_training.hpp"
 #include "train/classifier_training.hpp"
 #include "train/evaluate.hpp"
+#include "train/metrics.hpp"
 
 namespace anchorsweep {
 
@@ -69,7 +71,7 @@ void Worker::fill_identity(TrialResult& r, const Task& task, int64_t width) cons
   r.fused_width = width;
 }
 
-TaskOutput Worker::run(const Task& task, const std::vector<char>* encoder_bytes) {
+TaskOutput Worker::run(const Task& task, const std::vector<char>* encoder_bytes, const std::vector<char>* resume) {
   if (encoder_bytes && !encoder_bytes->empty()) encoders_[task.seed] = *encoder_bytes;
   if (hooks_.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(hooks_.delay_ms));
   const auto t0 = std::chrono::steady_clock::now();
@@ -79,18 +81,20 @@ TaskOutput Worker::run(const Task& task, const std::vector<char>* encoder_bytes)
         throw std::runtime_error("injected failure for trial " + t.id() + " (--fail-trial)");
     if (hooks_.simulate_ms >= 0) return simulate(task);
     switch (task.type) {
-      case TaskType::pretrain: return pretrain(task);
+      case TaskType::pretrain: return pretrain(task, resume);
       case TaskType::finetune: return finetune(task);
-      case TaskType::scratch: return scratch(task);
+      case TaskType::scratch: return scratch(task, resume);
     }
   } catch (const std::exception& e) {
-    // One failing task must not stop the sweep: report every trial it carried as failed.
+    // One failing task must not stop the sweep: report every trial it carried as failed, or
+    // as diverged when training went non-finite.
+    const Status status = dynamic_cast<const DivergedError*>(&e) ? Status::diverged : Status::failed;
     TaskOutput out{task.id, task.type, task.seed, {}, {}, {}, {}};
     const double wall = seconds_since(t0);
     if (task.type == TaskType::pretrain) {
       PretrainRecord p;
       p.seed = task.seed;
-      p.status = "failed";
+      p.status = status;
       p.error = e.what();
       p.host = placement_.host;
       p.rank = placement_.rank;
@@ -101,7 +105,7 @@ TaskOutput Worker::run(const Task& task, const std::vector<char>* encoder_bytes)
     for (const auto& key : task.trials) {
       TrialResult r;
       r.key = key;
-      r.status = "failed";
+      r.status = status;
       r.error = e.what();
       r.wall_s = wall;
       fill_identity(r, task, static_cast<int64_t>(task.trials.size()));
@@ -137,14 +141,31 @@ TaskOutput Worker::simulate(const Task& task) {
   return out;
 }
 
-TaskOutput Worker::pretrain(const Task& task) {
+EpochControl Worker::control_for(const Task& task, const std::vector<char>* resume) {
+  EpochControl control;
+  if (resume) control.resume_from = *resume;
+  if (report_)
+    control.after_epoch = [this, id = task.id](int64_t epoch, std::vector<char> state) {
+      return report_(id, epoch, std::move(state));
+    };
+  return control;
+}
+
+TaskOutput Worker::pretrain(const Task& task, const std::vector<char>* resume) {
   const auto t0 = std::chrono::steady_clock::now();
-  torch::manual_seed(stream_seed(task.seed, "pretrain"));  // weights init and dropout masks
+  torch::manual_seed(stream_seed(task.seed, "pretrain"));  // weights init; dropout reseeds per epoch
   Encoder encoder(cfg_.model, vocab_.size(), corpus_.num_classes());
   encoder->to(device_);
+  auto control = control_for(task, resume);
   auto run = train_classifier(encoder, cfg_.pretrain, a_train_, a_dev_, nullptr, corpus_.negative_index,
-                              stream_seed(task.seed, "pretrain-order"));
+                              stream_seed(task.seed, "pretrain-order"), &control);
+  if (run.stopped) {
+    TaskOutput out{task.id, task.type, task.seed, {}, {}, {}, {}};
+    out.stopped = true;
+    return out;
+  }
   PretrainRecord p;
+  p.resumed_from_epoch = run.resumed_from_epoch;
   p.seed = task.seed;
   p.host = placement_.host;
   p.rank = placement_.rank;
@@ -201,8 +222,15 @@ TaskOutput Worker::finetune(const Task& task) {
     if (cached) {
       trained = train_adapters(setup, lambdas, features, inits);  // all trials of the task in one pass
     } else {
-      for (size_t i = 0; i < lambdas.size(); ++i)
+      size_t i = 0;
+      for (const auto& key : task.trials) {
+        if (key.kind != "anchored") continue;
+        // With frozen_dropout the masks are random: draw them from this trial's own stream,
+        // so its result does not depend on which tasks ran before it on this rank.
+        torch::manual_seed(stream_seed(task.seed, "adapter-dropout/" + key.id()));
         trained.push_back(train_adapters(setup, {lambdas[i]}, features, {inits[i]}).front());
+        ++i;
+      }
     }
   }
   const double wall = seconds_since(t0) / std::max<size_t>(1, task.trials.size());
@@ -218,14 +246,21 @@ TaskOutput Worker::finetune(const Task& task) {
   return out;
 }
 
-TaskOutput Worker::scratch(const Task& task) {
+TaskOutput Worker::scratch(const Task& task, const std::vector<char>* resume) {
   const auto t0 = std::chrono::steady_clock::now();
   torch::manual_seed(stream_seed(task.seed, "scratch"));
   Encoder encoder(cfg_.model, vocab_.size(), corpus_.num_classes());
   encoder->to(device_);
+  auto control = control_for(task, resume);
   auto run = train_classifier(encoder, cfg_.pretrain, b_train_, b_dev_, &b_test_, corpus_.negative_index,
-                              stream_seed(task.seed, "scratch-order"));
+                              stream_seed(task.seed, "scratch-order"), &control);
+  if (run.stopped) {
+    TaskOutput out{task.id, task.type, task.seed, {}, {}, {}, {}};
+    out.stopped = true;
+    return out;
+  }
   TrialResult r;
+  r.resumed_from_epoch = run.resumed_from_epoch;
   r.key = task.trials.front();
   r.best_epoch = run.best_epoch;
   r.epochs = cfg_.pretrain.epochs;

@@ -6,23 +6,20 @@
 
 #include <map>
 #include <memory>
+#include <functional>
 #include <optional>
 
 #include "config/config.hpp"
 #include "data/example.hpp"
 #include "data/tensors.hpp"
+#include "sweep/placement.hpp"
 #include "sweep/plan.hpp"
-#include "sweep/trial_result.hpp"
+#include "common/trial_result.hpp"
+#include "train/classifier_training.hpp"
 #include "train/features.hpp"
 
 namespace anchorsweep {
 
-struct Placement {
-  std::string host = "localhost";
-  int64_t rank = 0;
-  std::string device = "cpu";   // "cpu" or "cuda:N"
-  int64_t threads = 1;
-};
 
 // What a finished task sends back to rank 0.
 struct TaskOutput {
@@ -33,7 +30,12 @@ struct TaskOutput {
   std::vector<char> encoder;                    // pretrain tasks: the encoder's state dict
   std::vector<TrialResult> trials;              // finetune and scratch tasks
   std::vector<std::vector<char>> checkpoints;   // one per trial (adapter, or scratch encoder)
+  bool stopped = false;                         // stopped at an epoch boundary; not finished
 };
+
+// How a long task reports to rank 0 after each epoch: it ships the epoch's state (the
+// checkpoint) and learns whether to go on. False = stop now; the task returns `stopped`.
+using EpochReport = std::function<bool(const std::string& task_id, int64_t epoch, std::vector<char> state)>;
 
 // Test and benchmark hooks; all off by default.
 struct WorkerHooks {
@@ -47,14 +49,18 @@ class Worker {
   Worker(const SweepConfig& cfg, const Corpus& corpus, Placement placement, WorkerHooks hooks = {});
 
   // Runs one task. Never throws for a failing task: the failure is reported in the output.
-  TaskOutput run(const Task& task, const std::vector<char>* encoder_bytes);
+  // `resume` holds the task's last epoch checkpoint when an earlier sweep left one.
+  TaskOutput run(const Task& task, const std::vector<char>* encoder_bytes, const std::vector<char>* resume = nullptr);
+
+  void set_epoch_report(EpochReport report) { report_ = std::move(report); }
 
   std::vector<int64_t> cached_seeds() const;
 
  private:
-  TaskOutput pretrain(const Task& task);
+  TaskOutput pretrain(const Task& task, const std::vector<char>* resume);
   TaskOutput finetune(const Task& task);
-  TaskOutput scratch(const Task& task);
+  TaskOutput scratch(const Task& task, const std::vector<char>* resume);
+  EpochControl control_for(const Task& task, const std::vector<char>* resume);
   TaskOutput simulate(const Task& task);
   FeatureSource& features_for(int64_t seed);
   void fill_identity(TrialResult& r, const Task& task, int64_t width) const;
@@ -63,6 +69,7 @@ class Worker {
   const Corpus& corpus_;
   Placement placement_;
   WorkerHooks hooks_;
+  EpochReport report_;
   torch::Device device_;
   Vocabulary vocab_;
   EncodedSplit a_train_, a_dev_, b_train_, b_dev_, b_test_;

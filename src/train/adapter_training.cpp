@@ -1,8 +1,12 @@
 #include "train/adapter_training.hpp"
 
+#include <cmath>
+
+#include "common/errors.hpp"
 #include "common/files.hpp"
 #include "model/adapter.hpp"
 #include "train/evaluate.hpp"
+#include "train/metrics.hpp"
 #include "train/penalty.hpp"
 #include "train/stacked_optimizer.hpp"
 
@@ -76,11 +80,14 @@ std::vector<AdapterOutcome> train_adapters(const AdapterSetup& s, const std::vec
 
   std::vector<AdapterOutcome> out(G);
   std::vector<double> best_f1(G, -1.0);
+  // Where each adapter first went non-finite; it trains on (its NaNs stay in its own slice of
+  // the stack) and ends as "diverged" while the others are unaffected.
+  std::vector<std::string> diverged(G);
   torch::Tensor ce_first, pen_first, ce_last, pen_last;
 
   for (int64_t epoch = 1; epoch <= cfg.epochs; ++epoch) {
     auto order = shuffled_order(train.size(), s.seed, epoch);
-    auto loss_sum = torch::zeros({G}, torch::kDouble), ce_sum = torch::zeros({G}, torch::kDouble);
+    std::vector<torch::Tensor> step_loss, step_ce;  // [G] per step, read once per epoch
     int64_t steps = 0;
     for (int64_t i = 0; i < train.size(); i += cfg.batch_size) {
       const int64_t n = std::min(cfg.batch_size, train.size() - i);
@@ -103,9 +110,26 @@ std::vector<AdapterOutcome> train_adapters(const AdapterSetup& s, const std::vec
       }
       ce_last = ce_d;
       pen_last = pen_d;
-      loss_sum += (ce_d + pen_d).cpu().to(torch::kDouble);
-      ce_sum += ce_d.cpu().to(torch::kDouble);
+      step_loss.push_back(ce_d + pen_d);
+      step_ce.push_back(ce_d);
       ++steps;
+    }
+    // Per-adapter sums over the epoch's steps, in step order and in double as before.
+    auto losses = torch::stack(step_loss).to(torch::kDouble).cpu(), ces = torch::stack(step_ce).to(torch::kDouble).cpu();
+    auto la = losses.accessor<double, 2>(), ca = ces.accessor<double, 2>();
+    std::vector<double> loss_sum(G, 0.0), ce_sum(G, 0.0);
+    for (int64_t k = 0; k < steps; ++k)
+      for (int64_t g = 0; g < G; ++g) {
+        if (diverged[g].empty() && !std::isfinite(la[k][g]))
+          diverged[g] = DivergedError(epoch, k + 1, "loss").what();
+        loss_sum[g] += la[k][g];
+        ce_sum[g] += ca[k][g];
+      }
+    {
+      torch::NoGradGuard no_grad;
+      auto finite = torch::isfinite(W.detach()).flatten(1).all(1).logical_and(torch::isfinite(b.detach()).all(1)).cpu();
+      for (int64_t g = 0; g < G; ++g)
+        if (diverged[g].empty() && !finite[g].item<bool>()) diverged[g] = DivergedError(epoch, 0, "adapter weights").what();
     }
 
     // Score every adapter on dev and test; keep each one's best dev epoch.
@@ -116,7 +140,7 @@ std::vector<AdapterOutcome> train_adapters(const AdapterSetup& s, const std::vec
       auto& r = out[g].result;
       auto d = score(dev.gold, dev_pred[g], s.negative, K);
       auto t = score(test.gold, test_pred[g], s.negative, K);
-      r.curve.push_back({epoch, loss_sum[g].item<double>() / steps, ce_sum[g].item<double>() / steps,
+      r.curve.push_back({epoch, loss_sum[g] / steps, ce_sum[g] / steps,
                          d.micro_f1, t.micro_f1, lrs[g].item<double>()});
       r.metrics["dev_last"] = d;
       r.metrics["test_last"] = t;
@@ -144,6 +168,10 @@ std::vector<AdapterOutcome> train_adapters(const AdapterSetup& s, const std::vec
     auto& r = out[g].result;
     r.epochs = cfg.epochs;
     r.init = init_of[g];
+    if (!diverged[g].empty()) {
+      r.status = Status::diverged;
+      r.error = diverged[g];
+    }
     auto& dg = r.diag;
     dg.ce_first = ce_first[g].item<double>();
     dg.penalty_first = pen_first[g].item<double>();

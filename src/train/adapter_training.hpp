@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "sweep/trial_result.hpp"
+#include "common/trial_result.hpp"
 #include "train/features.hpp"
 
 namespace anchorsweep {

@@ -1,8 +1,11 @@
 #include "train/classifier_training.hpp"
 
 #include <chrono>
+#include <sstream>
 
+#include "common/errors.hpp"
 #include "train/evaluate.hpp"
+#include "train/metrics.hpp"
 
 namespace anchorsweep {
 
@@ -33,25 +36,110 @@ void restore(torch::nn::Module& m, const std::vector<torch::Tensor>& s) {
   for (auto& b : m.buffers()) b.copy_(s[i++]);
 }
 
+// The dropout stream of one epoch: a pure function of (seed, epoch), so a resumed run draws the
+// same masks as one that never stopped (splitmix64 of the pair).
+uint64_t epoch_seed(uint64_t seed, int64_t epoch) {
+  uint64_t z = seed + 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(epoch + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return (z ^ (z >> 31)) >> 1;  // torch::manual_seed takes it as a positive int64
+}
+
+// Everything the loop carries from one epoch to the next, beyond the weights and optimizer.
+struct LoopState {
+  int64_t epoch = 0;  // epochs done
+  double lr = 0, best_f1 = -1, train_seconds = 0;
+  int64_t trained = 0;
+  ClassifierRun run;
+  std::vector<torch::Tensor> best;
+};
+
+nlohmann::json meta_of(const LoopState& st) {
+  nlohmann::json curve = nlohmann::json::array();
+  for (const auto& p : st.run.curve) curve.push_back(epoch_point_to_json(p));
+  return {{"epoch", st.epoch}, {"lr", st.lr}, {"best_f1", st.best_f1}, {"train_seconds", st.train_seconds},
+          {"trained", st.trained}, {"best_epoch", st.run.best_epoch}, {"dev", to_json(st.run.dev)},
+          {"test", to_json(st.run.test)}, {"dev_last", to_json(st.run.dev_last)},
+          {"test_last", to_json(st.run.test_last)}, {"test_pred", st.run.test_pred}, {"curve", curve}};
+}
+
+void meta_into(const nlohmann::json& j, LoopState& st) {
+  st.epoch = j.at("epoch").get<int64_t>();
+  st.lr = j.at("lr").get<double>();
+  st.best_f1 = j.at("best_f1").get<double>();
+  st.train_seconds = j.at("train_seconds").get<double>();
+  st.trained = j.at("trained").get<int64_t>();
+  st.run.best_epoch = j.at("best_epoch").get<int64_t>();
+  st.run.dev = scores_from_json(j.at("dev"));
+  st.run.test = scores_from_json(j.at("test"));
+  st.run.dev_last = scores_from_json(j.at("dev_last"));
+  st.run.test_last = scores_from_json(j.at("test_last"));
+  st.run.test_pred = j.at("test_pred").get<std::vector<int64_t>>();
+  st.run.curve.clear();
+  for (const auto& p : j.at("curve")) st.run.curve.push_back(epoch_point_from_json(p));
+}
+
+// The checkpoint: a LibTorch archive holding the module, the optimizer (moments and step
+// counts), the best-epoch snapshot and the loop's bookkeeping as JSON.
+std::vector<char> save_state(Encoder& encoder, torch::optim::Optimizer& opt, const LoopState& st) {
+  torch::serialize::OutputArchive ar, model, optim, best;
+  encoder->save(model);
+  opt.save(optim);
+  for (size_t i = 0; i < st.best.size(); ++i) best.write(std::to_string(i), st.best[i]);
+  ar.write("model", model);
+  ar.write("optimizer", optim);
+  ar.write("best", best);
+  ar.write("meta", c10::IValue(meta_of(st).dump()));
+  std::ostringstream out;
+  ar.save_to(out);
+  const std::string s = out.str();
+  return std::vector<char>(s.begin(), s.end());
+}
+
+void load_state(const std::vector<char>& bytes, Encoder& encoder, torch::optim::Optimizer& opt, LoopState& st,
+                const torch::Device& device) {
+  torch::serialize::InputArchive ar, model, optim, best;
+  ar.load_from(bytes.data(), bytes.size(), device);
+  ar.read("model", model);
+  ar.read("optimizer", optim);
+  ar.read("best", best);
+  encoder->load(model);
+  opt.load(optim);
+  c10::IValue meta;
+  ar.read("meta", meta);
+  meta_into(nlohmann::json::parse(meta.toStringRef()), st);
+  const size_t n = encoder->parameters().size() + encoder->buffers().size();
+  st.best.assign(n, torch::Tensor());
+  for (size_t i = 0; i < n; ++i) best.read(std::to_string(i), st.best[i]);
+}
+
+void check_weights_finite(Encoder& encoder, int64_t epoch) {
+  torch::NoGradGuard no_grad;
+  for (const auto& p : encoder->named_parameters())
+    if (!torch::isfinite(p.value()).all().item<bool>()) throw DivergedError(epoch, 0, "weights (" + p.key() + ")");
+}
+
 }  // namespace
 
 ClassifierRun train_classifier(Encoder& encoder, const TrainConfig& cfg, const EncodedSplit& train,
                                const EncodedSplit& dev, const EncodedSplit* test,
-                               int64_t negative, uint64_t seed) {
+                               int64_t negative, uint64_t seed, EpochControl* control) {
   const auto device = encoder->dense->weight.device();
   const int64_t K = encoder->num_classes();
   auto opt = make_optimizer(cfg, encoder->parameters());
-  double lr = cfg.lr;
-  ClassifierRun run;
-  double best_f1 = -1, train_seconds = 0;
-  int64_t trained = 0;
-  std::vector<torch::Tensor> best;
+  LoopState st;
+  st.lr = cfg.lr;
+  if (control && !control->resume_from.empty()) {
+    load_state(control->resume_from, encoder, *opt, st, device);
+    set_lr(*opt, st.lr);
+    st.run.resumed_from_epoch = st.epoch;
+  }
 
-  for (int64_t epoch = 1; epoch <= cfg.epochs; ++epoch) {
+  for (int64_t epoch = st.epoch + 1; epoch <= cfg.epochs; ++epoch) {
     encoder->train();
+    torch::manual_seed(epoch_seed(seed, epoch));  // this epoch's dropout masks
     auto order = shuffled_order(train.size(), seed, epoch);
-    double loss_sum = 0;
-    int64_t steps = 0;
+    std::vector<torch::Tensor> step_losses;       // read once per epoch, not once per step
     auto t0 = std::chrono::steady_clock::now();
     for (int64_t i = 0; i < train.size(); i += cfg.batch_size) {
       const int64_t n = std::min(cfg.batch_size, train.size() - i);
@@ -62,11 +150,24 @@ ClassifierRun train_classifier(Encoder& encoder, const TrainConfig& cfg, const E
       loss.backward();
       if (cfg.grad_clip > 0) torch::nn::utils::clip_grad_norm_(encoder->parameters(), cfg.grad_clip);
       opt->step();
-      loss_sum += loss.item<double>();
-      ++steps;
-      trained += n;
+      step_losses.push_back(loss.detach());
+      st.trained += n;
     }
-    train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    st.train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    // The epoch's mean loss, summed step by step in double as before; the first non-finite
+    // step ends the run as diverged.
+    double loss_sum = 0;
+    const int64_t steps = static_cast<int64_t>(step_losses.size());
+    if (steps > 0) {
+      auto losses = torch::stack(step_losses).to(torch::kDouble).cpu();
+      auto a = losses.accessor<double, 1>();
+      for (int64_t k = 0; k < steps; ++k) {
+        if (!std::isfinite(a[k])) throw DivergedError(epoch, k + 1, "loss");
+        loss_sum += a[k];
+      }
+    }
+    check_weights_finite(encoder, epoch);
 
     encoder->eval();
     auto dev_scores = score(dev.gold, predict(encoder, dev), negative, K);
@@ -76,27 +177,33 @@ ClassifierRun train_classifier(Encoder& encoder, const TrainConfig& cfg, const E
       test_pred = predict(encoder, *test);
       test_scores = score(test->gold, test_pred, negative, K);
     }
-    run.curve.push_back({epoch, loss_sum / std::max<int64_t>(1, steps), loss_sum / std::max<int64_t>(1, steps),
-                         dev_scores.micro_f1, test_scores.micro_f1, lr});
-    run.dev_last = dev_scores;
-    run.test_last = test_scores;
-    if (dev_scores.micro_f1 > best_f1) {
-      best_f1 = dev_scores.micro_f1;
-      run.best_epoch = epoch;
-      run.dev = dev_scores;
-      run.test = test_scores;
-      run.test_pred = test_pred;
-      best = snapshot(*encoder);
+    const double mean_loss = loss_sum / std::max<int64_t>(1, steps);
+    st.run.curve.push_back({epoch, mean_loss, mean_loss, dev_scores.micro_f1, test_scores.micro_f1, st.lr});
+    st.run.dev_last = dev_scores;
+    st.run.test_last = test_scores;
+    if (dev_scores.micro_f1 > st.best_f1) {
+      st.best_f1 = dev_scores.micro_f1;
+      st.run.best_epoch = epoch;
+      st.run.dev = dev_scores;
+      st.run.test = test_scores;
+      st.run.test_pred = test_pred;
+      st.best = snapshot(*encoder);
     } else if (cfg.lr_decay < 1.0) {
       // The PA-LSTM recipe: shrink the step when dev F1 stops improving.
-      lr *= cfg.lr_decay;
-      set_lr(*opt, lr);
+      st.lr *= cfg.lr_decay;
+      set_lr(*opt, st.lr);
+    }
+    st.epoch = epoch;
+    if (control && control->after_epoch && epoch < cfg.epochs &&
+        !control->after_epoch(epoch, save_state(encoder, *opt, st))) {
+      st.run.stopped = true;
+      return st.run;
     }
   }
-  restore(*encoder, best);
+  restore(*encoder, st.best);
   encoder->eval();
-  run.examples_per_s = train_seconds > 0 ? trained / train_seconds : 0;
-  return run;
+  st.run.examples_per_s = st.train_seconds > 0 ? st.trained / st.train_seconds : 0;
+  return st.run;
 }
 
 }  // namespace anchorsweep

@@ -5,7 +5,9 @@
 namespace anchorsweep {
 
 StackedOptimizer::StackedOptimizer(std::string kind, torch::Tensor lrs, double grad_clip)
-    : kind_(std::move(kind)), lrs_(std::move(lrs)), clip_(grad_clip) {}
+    : kind_(kind == "sgd" ? Kind::sgd : Kind::adam), lrs_(std::move(lrs)), clip_(grad_clip) {
+  if (kind != "sgd" && kind != "adam") throw std::invalid_argument("unknown optimizer \"" + kind + "\"");
+}
 
 void StackedOptimizer::step(torch::Tensor& W, torch::Tensor& b) {
   torch::NoGradGuard no_grad;
@@ -17,7 +19,7 @@ void StackedOptimizer::step(torch::Tensor& W, torch::Tensor& b) {
     gb.mul_(scale.view({-1, 1}));
   }
   auto lrW = lrs_.view({-1, 1, 1}), lrb = lrs_.view({-1, 1});
-  if (kind_ == "sgd") {
+  if (kind_ == Kind::sgd) {
     W.sub_(lrW * gW);
     b.sub_(lrb * gb);
   } else {

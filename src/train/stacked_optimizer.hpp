@@ -8,6 +8,7 @@
 
 #include <torch/torch.h>
 
+#include <stdexcept>
 #include <string>
 
 namespace anchorsweep {
@@ -22,7 +23,7 @@ class StackedOptimizer {
   torch::Tensor& lrs() { return lrs_; }  // [G]; lr decay edits it per trial
 
  private:
-  std::string kind_;
+  enum class Kind { adam, sgd } kind_;  // parsed once, not compared per step
   torch::Tensor lrs_;
   double clip_;
   int64_t t_ = 0;
