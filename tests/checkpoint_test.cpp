@@ -1,0 +1,208 @@
+// The pieces of a sweep that survives a cluster: epoch checkpoints that resume bit for bit,
+// divergence caught, exact trial ids, bounded sentences, durable files, a writer off the
+// scheduling path. Pure functions and modules; the whole-process tests are in hardening_test.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/errors.hpp"
+#include "common/files.hpp"
+#include "common/trial_result.hpp"
+#include "fixtures.hpp"
+#include "sweep/journal.hpp"
+#include "sweep/placement.hpp"
+#include "sweep/run_directory.hpp"
+#include "sweep/run_writer.hpp"
+
+using namespace anchorsweep;
+using namespace anchorsweep::testing;
+
+namespace {
+
+std::vector<torch::Tensor> params_of(Encoder& e) {
+  std::vector<torch::Tensor> out;
+  for (auto& p : e->parameters()) out.push_back(p.detach().clone());
+  return out;
+}
+
+Encoder fresh_encoder(const TinyExperiment& x) {
+  torch::manual_seed(5);
+  return Encoder(x.cfg.model, x.vocab.size(), x.corpus.num_classes());
+}
+
+}  // namespace
+
+TEST(Checkpoint, StoppedAndResumedRunIsBitIdentical) {
+  TinyExperiment x(/*pretrain=*/false);
+  TrainConfig cfg = x.cfg.pretrain;
+  cfg.epochs = 4;
+  cfg.lr_decay = 0.5;  // lr changes along the way must survive the checkpoint too
+  cfg.optimizer = "adam";
+  torch::set_num_threads(1);
+
+  Encoder straight = fresh_encoder(x);
+  auto whole = train_classifier(straight, cfg, x.a_train, x.a_dev, &x.b_test, x.corpus.negative_index, 17);
+
+  // Stop after epoch 2, keeping the state that would have gone to rank 0.
+  Encoder first = fresh_encoder(x);
+  std::vector<char> state;
+  int64_t saw_epoch = 0;
+  EpochControl stop_after_two;
+  stop_after_two.after_epoch = [&](int64_t epoch, std::vector<char> s) {
+    saw_epoch = epoch;
+    state = std::move(s);
+    return epoch < 2;
+  };
+  auto part = train_classifier(first, cfg, x.a_train, x.a_dev, &x.b_test, x.corpus.negative_index, 17, &stop_after_two);
+  ASSERT_TRUE(part.stopped);
+  ASSERT_EQ(saw_epoch, 2);
+  ASSERT_FALSE(state.empty());
+
+  // A new process would build a differently initialised encoder; the checkpoint overrides it.
+  torch::manual_seed(999);
+  Encoder second(x.cfg.model, x.vocab.size(), x.corpus.num_classes());
+  EpochControl resume;
+  resume.resume_from = state;
+  auto rest = train_classifier(second, cfg, x.a_train, x.a_dev, &x.b_test, x.corpus.negative_index, 17, &resume);
+  EXPECT_FALSE(rest.stopped);
+  EXPECT_EQ(rest.resumed_from_epoch, 2);
+
+  auto a = params_of(straight), b = params_of(second);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
+  EXPECT_EQ(whole.best_epoch, rest.best_epoch);
+  EXPECT_EQ(whole.test_pred, rest.test_pred);
+  EXPECT_EQ(whole.dev.micro_f1, rest.dev.micro_f1);
+  ASSERT_EQ(whole.curve.size(), rest.curve.size());
+  for (size_t i = 0; i < whole.curve.size(); ++i) {
+    EXPECT_EQ(whole.curve[i].train_loss, rest.curve[i].train_loss) << "epoch " << i + 1;
+    EXPECT_EQ(whole.curve[i].lr, rest.curve[i].lr);
+  }
+}
+
+TEST(Checkpoint, NonFiniteLossEndsTheRunAsDiverged) {
+  TinyExperiment x(false);
+  TrainConfig cfg = x.cfg.pretrain;
+  Encoder e = fresh_encoder(x);
+  {
+    torch::NoGradGuard no_grad;
+    e->dense->weight[0][0].fill_(std::numeric_limits<float>::quiet_NaN());  // as an overflow would leave it
+  }
+  try {
+    train_classifier(e, cfg, x.a_train, x.a_dev, nullptr, x.corpus.negative_index, 1);
+    FAIL() << "a NaN weight must end the run as diverged";
+  } catch (const DivergedError& d) {
+    EXPECT_EQ(d.epoch, 1);
+    EXPECT_EQ(d.step, 1);
+    EXPECT_EQ(d.quantity, "loss");
+    EXPECT_NE(std::string(d.what()).find("non-finite loss at epoch 1, step 1"), std::string::npos) << d.what();
+  }
+}
+
+TEST(TrialIds, ShortestRoundTripKeepsCloseLambdasApart) {
+  TrialKey a{1, "anchored", 0.1}, b{1, "anchored", 0.1000001}, c{1, "anchored", 1e-5}, d{1, "anchored", 0.0001};
+  EXPECT_EQ(a.id(), "s1-lam0.1");
+  EXPECT_EQ(b.id(), "s1-lam0.1000001");
+  EXPECT_EQ(c.id(), "s1-lam1e-05");   // as earlier runs named it
+  EXPECT_EQ(d.id(), "s1-lam0.0001");
+  EXPECT_NE(a.id(), b.id());
+}
+
+TEST(TrialIds, DuplicateLambdaIsRefused) {
+  try {
+    parse_config("[sweep]\nlambdas = [0.1, 0.01, 0.1]\n", "dup.toml");
+    FAIL() << "a duplicate λ must be refused";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("sweep.lambdas[2]: duplicate"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("dup.toml:2"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Bounds, NumericKeysHaveUpperBounds) {
+  for (const char* text : {"[pretrain]\nepochs = 1000000\n", "[model]\nhidden = 100000\n", "[run]\nthreads = 5000\n",
+                           "[finetune]\nlr = 1000.0\n", "[data]\nmax_tokens = 2\n"}) {
+    EXPECT_THROW(parse_config(text, "b.toml"), ConfigError) << text;
+  }
+  EXPECT_EQ(parse_config("", "ok.toml").data.max_tokens, 128);
+}
+
+TEST(Truncate, KeepsBothEntitiesInOneWindow) {
+  Example ex;
+  for (int i = 0; i < 300; ++i) ex.tokens.push_back("w" + std::to_string(i));
+  ex.subj_start = 150, ex.subj_end = 151, ex.obj_start = 160, ex.obj_end = 160;
+  ASSERT_TRUE(truncate_example(ex, 20));
+  ASSERT_EQ(ex.tokens.size(), 20u);
+  EXPECT_EQ(ex.tokens[ex.subj_start], "w150");
+  EXPECT_EQ(ex.tokens[ex.subj_end], "w151");
+  EXPECT_EQ(ex.tokens[ex.obj_start], "w160");
+  // Contiguous: one window.
+  for (size_t i = 1; i < ex.tokens.size(); ++i)
+    EXPECT_EQ(std::stoi(ex.tokens[i].substr(1)), std::stoi(ex.tokens[i - 1].substr(1)) + 1);
+}
+
+TEST(Truncate, FarApartEntitiesGetAWindowEach) {
+  Example ex;
+  for (int i = 0; i < 1000; ++i) ex.tokens.push_back("w" + std::to_string(i));
+  ex.obj_start = 5, ex.obj_end = 6, ex.subj_start = 900, ex.subj_end = 902;
+  ASSERT_TRUE(truncate_example(ex, 16));
+  ASSERT_EQ(ex.tokens.size(), 16u);
+  EXPECT_EQ(ex.tokens[ex.obj_start], "w5");
+  EXPECT_EQ(ex.tokens[ex.obj_end], "w6");
+  EXPECT_EQ(ex.tokens[ex.subj_start], "w900");
+  EXPECT_EQ(ex.tokens[ex.subj_end], "w902");
+  EXPECT_LT(ex.obj_end, ex.subj_start);  // order kept
+  Example shorter = ex;
+  EXPECT_FALSE(truncate_example(shorter, 16));  // already short enough: untouched
+  Example huge;
+  for (int i = 0; i < 50; ++i) huge.tokens.push_back("x");
+  huge.subj_start = 0, huge.subj_end = 19, huge.obj_start = 20, huge.obj_end = 39;
+  EXPECT_THROW(truncate_example(huge, 16), InputError);
+}
+
+TEST(Files, AtomicWriteReportsFailures) {
+  auto dir = std::filesystem::temp_directory_path() / ("anchorsweep-files-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  make_dirs((dir / "a" / "b").string());
+  EXPECT_TRUE(std::filesystem::is_directory(dir / "a" / "b"));
+  write_file_atomic((dir / "a" / "b" / "f").string(), "hello");
+  EXPECT_EQ(read_file((dir / "a" / "b" / "f").string()), "hello");
+  // A directory where the file should go: rename fails, and says so.
+  std::filesystem::create_directories(dir / "taken" / "x");
+  EXPECT_THROW(write_file_atomic((dir / "taken").string(), "x"), std::runtime_error);
+  EXPECT_THROW(write_file_atomic((dir / "missing" / "f").string(), "x"), std::runtime_error);
+  auto f1 = fingerprint_file((dir / "a" / "b" / "f").string());
+  EXPECT_EQ(f1.size, 5u);
+  EXPECT_EQ(f1.hash, fnv1a_hex(std::string("hello")));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Journal, ReaderKeepsCheckpointLinesAndSkipsATornTail) {
+  const std::string text =
+      "{\"type\":\"checkpoint\",\"task\":\"pretrain-s1\",\"epoch\":1}\n"
+      "{\"type\":\"checkpoint\",\"task\":\"pretrain-s1\",\"epoch\":2}\n"
+      "{\"type\":\"trial\",\"id\":\"s1-lam0\",\"seed\":1,\"kind\":\"anchored\",\"lambda\":0,\"status\":\"diverged\"}\n"
+      "{\"type\":\"tri";
+  auto r = parse_results(text, "j");
+  ASSERT_EQ(r.checkpoints.size(), 2u);
+  EXPECT_EQ(r.checkpoints[1].epoch, 2);
+  ASSERT_EQ(r.trials.size(), 1u);
+  EXPECT_EQ(r.trials[0].status, Status::diverged);
+  EXPECT_EQ(r.warnings.size(), 1u);
+}
+
+TEST(Placement, ThreadsFollowTheAffinityMask) {
+  cpu_set_t old;
+  ASSERT_EQ(sched_getaffinity(0, sizeof old, &old), 0);
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(0, &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+  auto b = usable_cpus(1);
+  sched_setaffinity(0, sizeof old, &old);
+  EXPECT_EQ(b.cpus, 1);
+  if (sysconf(_SC_NPROCESSORS_ONLN) > 1) EXPECT_NE(b.why.find("affinity mask: 1 of"), std::string::npos) << b.why;
+  // Whole node visible: shared among the node's ranks, never below one.
+  auto shared = usable_cpus(1000);
+  EXPECT_EQ(shared.cpus, 1);
+}
