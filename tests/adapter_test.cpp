@@ -36,7 +36,7 @@ class FusedVsAlone : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(FusedVsAlone, IdenticalPredictionsAndMetrics) {
   TinyExperiment x;
-  x.cfg.penalty.mode = GetParam();
+  x.cfg.penalty.mode = GetParam() == "decoupled" ? PenaltyMode::decoupled : PenaltyMode::loss;
   freeze(*x.encoder);
   CachedFeatures cached(x.encoder, x.b_train, x.b_dev, x.b_test);
   auto A = make_anchor("identity", x.corpus.num_classes(), x.feature_dim());

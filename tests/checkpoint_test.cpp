@@ -38,7 +38,7 @@ TEST(Checkpoint, StoppedAndResumedRunIsBitIdentical) {
   TrainConfig cfg = x.cfg.pretrain;
   cfg.epochs = 4;
   cfg.lr_decay = 0.5;  // lr changes along the way must survive the checkpoint too
-  cfg.optimizer = "adam";
+  cfg.optimizer = Optimizer::adam;
   torch::set_num_threads(1);
 
   Encoder straight = fresh_encoder(x);

@@ -62,7 +62,7 @@ TEST_F(ConfigTest, EmptyFileGivesDefaults) {
   EXPECT_EQ(c.data.format, "synthetic");
   EXPECT_EQ(c.data.synthetic.num_classes, 42);
   EXPECT_EQ(c.model.attention, "position-aware");
-  EXPECT_EQ(c.finetune.mode, "cached");
+  EXPECT_EQ(c.finetune.mode, FinetuneMode::cached);
   EXPECT_EQ(c.adapter.anchor, "identity");
   EXPECT_EQ(c.sweep.lambdas, std::vector<double>({0.0, 0.01, 0.1, 1.0}));
   EXPECT_EQ(c.sweep.baselines, std::vector<std::string>({"pretrained", "scratch"}));
@@ -157,19 +157,19 @@ baselines = ["scratch"]
   EXPECT_TRUE(c.model.bidirectional);
   EXPECT_EQ(c.model.attention, "none");
   EXPECT_DOUBLE_EQ(c.model.dropout, 0.25);
-  EXPECT_EQ(c.pretrain.optimizer, "sgd");
+  EXPECT_EQ(c.pretrain.optimizer, Optimizer::sgd);
   EXPECT_DOUBLE_EQ(c.pretrain.lr, 1.0);  // an integer where a float is expected
   EXPECT_DOUBLE_EQ(c.pretrain.lr_decay, 0.9);
   EXPECT_EQ(c.pretrain.grad_clip, 0.0);
   EXPECT_EQ(c.finetune.epochs, 7);
   EXPECT_EQ(c.finetune.batch_size, 50);  // default kept
   EXPECT_DOUBLE_EQ(c.finetune.lr, 0.01);
-  EXPECT_EQ(c.finetune.mode, "naive");
+  EXPECT_EQ(c.finetune.mode, FinetuneMode::naive);
   EXPECT_EQ(c.finetune.fuse, 8);
   EXPECT_TRUE(c.finetune.frozen_dropout);
   EXPECT_EQ(c.adapter.init, "anchor");
   EXPECT_EQ(c.adapter.anchor, dir_ + "/anchor.pt");
-  EXPECT_EQ(c.penalty.mode, "decoupled");
+  EXPECT_EQ(c.penalty.mode, PenaltyMode::decoupled);
   EXPECT_TRUE(c.penalty.penalize_bias);
   EXPECT_EQ(c.sweep.lambdas, std::vector<double>({0.0, 0.1, 1.0}));  // sorted, deduplicated
   EXPECT_EQ(c.sweep.baselines, std::vector<std::string>({"scratch"}));

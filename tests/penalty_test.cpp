@@ -60,7 +60,7 @@ TEST(StackedOptimizer, AdamMatchesTorchAdamPerSlice) {
   auto target = torch::randn({2, 3, 4});
   // Stacked Adam with two learning rates.
   auto W = W0.clone().requires_grad_(true), b = b0.clone().requires_grad_(true);
-  StackedOptimizer opt("adam", torch::tensor({0.1f, 0.01f}), 0.0);
+  StackedOptimizer opt(Optimizer::adam, torch::tensor({0.1f, 0.01f}), 0.0);
   for (int step = 0; step < 3; ++step) {
     ((W - target).pow(2).sum() + b.pow(2).sum()).backward();
     opt.step(W, b);
@@ -81,7 +81,7 @@ TEST(StackedOptimizer, ClipsEachAdapterOnItsOwn) {
   auto W = torch::zeros({2, 1, 1}).requires_grad_(true), b = torch::zeros({2, 1}).requires_grad_(true);
   W.mutable_grad() = torch::tensor({30.0f, 0.3f}).view({2, 1, 1});
   b.mutable_grad() = torch::tensor({40.0f, 0.4f}).view({2, 1});
-  StackedOptimizer opt("sgd", torch::tensor({1.0f, 1.0f}), 1.0);
+  StackedOptimizer opt(Optimizer::sgd, torch::tensor({1.0f, 1.0f}), 1.0);
   opt.step(W, b);
   // Slice 0 (norm 50) is scaled to norm 1; slice 1 (norm 0.5) is left alone.
   EXPECT_NEAR(W[0][0][0].item<double>(), -0.6, 1e-4);

@@ -71,7 +71,8 @@ void get_status(const json& j, Status& out) {
 json to_json(const EpochPoint& p) {
   return json{{"epoch", p.epoch},           {"train_loss", p.train_loss},
               {"train_ce", p.train_ce},     {"dev_micro_f1", p.dev_micro_f1},
-              {"test_micro_f1", p.test_micro_f1}, {"lr", p.lr}};
+              {"test_micro_f1", p.test_micro_f1}, {"lr", p.lr},
+              {"anchor_dist", std::isfinite(p.anchor_dist) ? json(p.anchor_dist) : json(nullptr)}};
 }
 
 EpochPoint epoch_from_json(const json& j) {
@@ -82,6 +83,7 @@ EpochPoint epoch_from_json(const json& j) {
   get(j, "dev_micro_f1", p.dev_micro_f1);
   get(j, "test_micro_f1", p.test_micro_f1);
   get(j, "lr", p.lr);
+  if (j.contains("anchor_dist")) get(j, "anchor_dist", p.anchor_dist);
   return p;
 }
 
@@ -109,6 +111,9 @@ json to_json(const Diagnostics& d) {
               {"w_dist_init", d.w_dist_init},
               {"w_dist_final", d.w_dist_final},
               {"weights_hash", d.weights_hash},
+              {"steps", d.steps},
+              {"lr", d.lr},
+              {"optimizer", d.optimizer},
               {"pred_hash_dev", d.pred_hash_dev},
               {"pred_hash_test", d.pred_hash_test}};
 }
@@ -124,6 +129,9 @@ Diagnostics diag_from_json(const json& j) {
   get(j, "w_dist_init", d.w_dist_init);
   get(j, "w_dist_final", d.w_dist_final);
   get(j, "weights_hash", d.weights_hash);
+  get(j, "steps", d.steps);
+  get(j, "lr", d.lr);
+  get(j, "optimizer", d.optimizer);
   get(j, "pred_hash_dev", d.pred_hash_dev);
   get(j, "pred_hash_test", d.pred_hash_test);
   return d;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -35,6 +36,8 @@ struct EpochPoint {
   double train_ce = 0;       // mean cross-entropy part
   double dev_micro_f1 = 0, test_micro_f1 = 0;
   double lr = 0;
+  // ||W − A||_F of the adapter after the epoch (anchored trials; NaN where not recorded).
+  double anchor_dist = std::numeric_limits<double>::quiet_NaN();
 };
 
 // Diagnostics that explain the "every lambda gives the same F1" symptom (anchored trials only;
@@ -47,6 +50,9 @@ struct Diagnostics {
   double w_dist_init = 0;                   // ||W_init - anchor||_F
   double w_dist_final = 0;                  // ||W_final - anchor||_F
   std::string weights_hash;                 // FNV-1a of the final adapter's bytes
+  int64_t steps = 0;                        // optimizer steps over the whole finetuning
+  double lr = 0;                            // the initial learning rate
+  std::string optimizer;                    // adam | sgd
   std::string pred_hash_dev, pred_hash_test;  // FNV-1a of the best epoch's predictions
 };
 

@@ -503,7 +503,9 @@ void read_model(const Section& root, ModelConfig& m) {
 void read_train_fields(const Section& s, TrainConfig& t) {
   read_int(s, "epochs", t.epochs, 1, kMaxEpochs);
   read_int(s, "batch_size", t.batch_size, 1, kMaxBatch);
-  read_choice(s, "optimizer", t.optimizer, {"adam", "sgd"});
+  std::string optimizer = to_string(t.optimizer);
+  read_choice(s, "optimizer", optimizer, {"adam", "sgd"});
+  t.optimizer = optimizer == "sgd" ? Optimizer::sgd : Optimizer::adam;
   read_double(s, "lr", t.lr, kLearningRate);
   read_double(s, "lr_decay", t.lr_decay, kDecayFactor);
   read_double(s, "grad_clip", t.grad_clip, kClip);
@@ -512,7 +514,9 @@ void read_train_fields(const Section& s, TrainConfig& t) {
 void read_finetune(const Section& root, FinetuneConfig& f) {
   const Section s = open_section(root, "finetune");
   read_train_fields(s, f);
-  read_choice(s, "mode", f.mode, {"cached", "naive"});
+  std::string mode = to_string(f.mode);
+  read_choice(s, "mode", mode, {"cached", "naive"});
+  f.mode = mode == "naive" ? FinetuneMode::naive : FinetuneMode::cached;
   read_int(s, "fuse", f.fuse, 0, kMaxFuse);
   read_bool(s, "frozen_dropout", f.frozen_dropout);
 }
@@ -570,7 +574,9 @@ void read_adapter(const Section& root, const std::string& config_path, AdapterCo
 
 void read_penalty(const Section& root, PenaltyConfig& p) {
   const Section s = open_section(root, "penalty");
-  read_choice(s, "mode", p.mode, {"loss", "decoupled"});
+  std::string mode = to_string(p.mode);
+  read_choice(s, "mode", mode, {"loss", "decoupled"});
+  p.mode = mode == "decoupled" ? PenaltyMode::decoupled : PenaltyMode::loss;
   read_bool(s, "penalize_bias", p.penalize_bias);
 }
 
@@ -826,7 +832,7 @@ class TomlWriter {
 void write_train(TomlWriter& w, const TrainConfig& t) {
   w.integer("epochs", t.epochs);
   w.integer("batch_size", t.batch_size);
-  w.str("optimizer", t.optimizer);
+  w.str("optimizer", to_string(t.optimizer));
   w.number("lr", t.lr);
   w.number("lr_decay", t.lr_decay);
   w.number("grad_clip", t.grad_clip);
@@ -878,7 +884,7 @@ std::string resolved_toml(const SweepConfig& c, const RawInputs& raw) {
 
   w.section("finetune");
   write_train(w, c.finetune);
-  w.str("mode", c.finetune.mode);
+  w.str("mode", to_string(c.finetune.mode));
   w.integer("fuse", c.finetune.fuse);
   w.boolean("frozen_dropout", c.finetune.frozen_dropout);
 
@@ -890,7 +896,7 @@ std::string resolved_toml(const SweepConfig& c, const RawInputs& raw) {
   w.str("anchor", raw.anchor);
 
   w.section("penalty");
-  w.str("mode", c.penalty.mode);
+  w.str("mode", to_string(c.penalty.mode));
   w.boolean("penalize_bias", c.penalty.penalize_bias);
 
   w.section("sweep");
@@ -993,6 +999,10 @@ bool compared_separately(const std::string& key) {
 
 // ================================================================================================
 // Public API
+
+const char* to_string(Optimizer o) { return o == Optimizer::sgd ? "sgd" : "adam"; }
+const char* to_string(FinetuneMode m) { return m == FinetuneMode::naive ? "naive" : "cached"; }
+const char* to_string(PenaltyMode m) { return m == PenaltyMode::decoupled ? "decoupled" : "loss"; }
 
 SweepConfig parse_config(const std::string& toml_text, const std::string& path,
                          const std::vector<std::string>& sets) {

@@ -16,6 +16,15 @@
 namespace anchorsweep {
 
 
+// Choices in the config are parsed into these once, in config/; nothing downstream compares
+// strings. to_string gives the config's own spelling back (for the resolved TOML and reports).
+enum class Optimizer { adam, sgd };
+enum class FinetuneMode { cached, naive };
+enum class PenaltyMode { loss, decoupled };
+const char* to_string(Optimizer o);
+const char* to_string(FinetuneMode m);
+const char* to_string(PenaltyMode m);
+
 struct RunConfig {
   std::string name = "demo";
   std::string output_dir = "runs";     // the run directory is output_dir/name
@@ -58,14 +67,14 @@ struct ModelConfig {
 struct TrainConfig {
   int64_t epochs = 10;
   int64_t batch_size = 50;
-  std::string optimizer = "adam";      // adam | sgd
+  Optimizer optimizer = Optimizer::adam;
   double lr = 1e-3;
   double lr_decay = 1.0;               // lr *= lr_decay after an epoch whose dev F1 did not improve
   double grad_clip = 5.0;              // max global L2 norm; 0 = off
 };
 
 struct FinetuneConfig : TrainConfig {
-  std::string mode = "cached";         // cached (features computed once) | naive (full forward every step)
+  FinetuneMode mode = FinetuneMode::cached;  // cached: features computed once; naive: full forward every step
   int64_t fuse = 0;                    // trials per fused task; 0 = automatic
   bool frozen_dropout = false;         // the classic mistake: dropout left on in frozen layers
 };
@@ -77,7 +86,7 @@ struct AdapterConfig {
 };
 
 struct PenaltyConfig {
-  std::string mode = "loss";           // loss | decoupled
+  PenaltyMode mode = PenaltyMode::loss;  // loss: λ‖W − A‖² in the loss; decoupled: pulled after each step
   bool penalize_bias = false;
 };
 

@@ -25,11 +25,14 @@ struct CpuBudget {
 };
 CpuBudget usable_cpus(int local_size);
 
-// OpenMP threads that spin-wait for work on CPUs they do not have collapse training when a
-// node is shared (two 2-thread trainings on 2 cores ran 54x slower than one). libgomp reads
-// OMP_WAIT_POLICY once, when it is loaded, so `run` sets it to PASSIVE (idle threads sleep at
-// once) and re-executes itself, before MPI or LibTorch start. A user's own OMP_WAIT_POLICY, or
-// ANCHORSWEEP_KEEP_OMP_WAIT=1, is left alone. Returns only when no re-exec happened.
+// OpenMP threads spin-wait for work between parallel regions. On CPUs the rank has to itself
+// that is fastest (measured: passive waiting costs about a quarter of the pretraining speed on
+// an idle 2-core node); on CPUs shared with other busy threads it collapses training (measured:
+// 80x slower beside another 2-thread training). libgomp reads OMP_WAIT_POLICY once, when it is
+// loaded, so `run` decides first thing: when the node's ranks outnumber the CPUs they share, or
+// other processes already keep CPUs busy, it sets OMP_WAIT_POLICY=PASSIVE and re-executes itself
+// (before MPI or LibTorch start). A user's OMP_WAIT_POLICY or GOMP_SPINCOUNT, or
+// ANCHORSWEEP_KEEP_OMP_WAIT=1, is left alone. Why it chose is in ANCHORSWEEP_OMP_WAIT_WHY.
 void prefer_passive_openmp_wait(char** argv);
 
 // A GPU by local rank when LibTorch sees any, else the CPU with `run.threads` threads or, when

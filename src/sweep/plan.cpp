@@ -33,7 +33,7 @@ static bool has_baseline(const SweepConfig& cfg, const std::string& name) {
 }
 
 int64_t fuse_width(const SweepConfig& cfg, int64_t ranks) {
-  const bool cached = cfg.finetune.mode == "cached" && !cfg.finetune.frozen_dropout;
+  const bool cached = cfg.finetune.mode == FinetuneMode::cached && !cfg.finetune.frozen_dropout;
   if (!cached) return 1;
   if (cfg.finetune.fuse > 0) return cfg.finetune.fuse;
   const int64_t per_seed = static_cast<int64_t>(cfg.sweep.lambdas.size() * cfg.adapter.inits.size()) + 1;

@@ -140,7 +140,8 @@ nlohmann::json run_facts(const SweepConfig& cfg, const Corpus& corpus, const Swe
           {"data_files", data_fingerprints(cfg)},
           {"truncated_sentences", corpus.truncated},
           {"cpus", placement.cpus_why},
-          {"omp_wait_policy", std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "libgomp default"},
+          {"omp_wait_policy", std::string(std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "libgomp default") +
+                                  (std::getenv("ANCHORSWEEP_OMP_WAIT_WHY") ? std::string(" (") + std::getenv("ANCHORSWEEP_OMP_WAIT_WHY") + ")" : "")},
           {"negative_label", cfg.data.negative_label},
           {"ranks", ranks},
           {"hosts", hosts},
@@ -167,7 +168,7 @@ std::string describe_plan(const SweepConfig& cfg, int64_t ranks) {
   auto plan = make_plan(cfg, ranks);
   std::ostringstream s;
   s << "plan for " << ranks << " rank(s): " << plan.tasks.size() << " tasks, " << plan.trial_count()
-    << " trials, fuse width " << plan.fuse_width << " (finetune.mode = " << cfg.finetune.mode
+    << " trials, fuse width " << plan.fuse_width << " (finetune.mode = " << to_string(cfg.finetune.mode)
     << (cfg.finetune.frozen_dropout ? ", frozen_dropout: full forward" : "") << ")\n";
   for (const auto& t : plan.tasks) {
     s << "  " << t.id << "  [" << to_string(t.type) << "]";

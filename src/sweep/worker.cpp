@@ -192,7 +192,7 @@ FeatureSource& Worker::features_for(int64_t seed) {
   encoder->to(device_);
   freeze(*encoder);  // requires_grad off, eval mode: the old layers never change again
   feature_encoder_ = encoder;
-  const bool cached = cfg_.finetune.mode == "cached" && !cfg_.finetune.frozen_dropout;
+  const bool cached = cfg_.finetune.mode == FinetuneMode::cached && !cfg_.finetune.frozen_dropout;
   if (cached)
     features_ = std::make_unique<CachedFeatures>(encoder, b_train_, b_dev_, b_test_);
   else
@@ -218,7 +218,7 @@ TaskOutput Worker::finetune(const Task& task) {
 
   std::vector<AdapterOutcome> trained;
   if (!lambdas.empty()) {
-    const bool cached = cfg_.finetune.mode == "cached" && !cfg_.finetune.frozen_dropout;
+    const bool cached = cfg_.finetune.mode == FinetuneMode::cached && !cfg_.finetune.frozen_dropout;
     if (cached) {
       trained = train_adapters(setup, lambdas, features, inits);  // all trials of the task in one pass
     } else {

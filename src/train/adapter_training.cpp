@@ -53,7 +53,7 @@ std::vector<AdapterOutcome> train_adapters(const AdapterSetup& s, const std::vec
   const auto& train = features.split(Part::train);
   const auto& dev = features.split(Part::dev);
   const auto& test = features.split(Part::test);
-  const bool decoupled = s.penalty->mode == "decoupled";
+  const bool decoupled = s.penalty->mode == PenaltyMode::decoupled;
 
   // Every trial of a seed starts from the same W for its init: λ is the only difference.
   std::vector<std::string> init_of(G, s.init);
@@ -136,12 +136,14 @@ std::vector<AdapterOutcome> train_adapters(const AdapterSetup& s, const std::vec
     auto dev_pred = stacked_predict(features.all(Part::dev), W, b);
     auto test_pred = stacked_predict(features.all(Part::test), W, b);
     auto lrs = opt.lrs().cpu();
+    const auto dists = distance_to_anchor(W.detach(), s.anchor).cpu();  // the pull's progress, per epoch
     for (int64_t g = 0; g < G; ++g) {
       auto& r = out[g].result;
       auto d = score(dev.gold, dev_pred[g], s.negative, K);
       auto t = score(test.gold, test_pred[g], s.negative, K);
       r.curve.push_back({epoch, loss_sum[g] / steps, ce_sum[g] / steps,
-                         d.micro_f1, t.micro_f1, lrs[g].item<double>()});
+                         d.micro_f1, t.micro_f1, lrs[g].item<double>(), dists[g].item<double>()});
+      r.diag.steps += steps;
       r.metrics["dev_last"] = d;
       r.metrics["test_last"] = t;
       if (d.micro_f1 > best_f1[g]) {
@@ -173,6 +175,8 @@ std::vector<AdapterOutcome> train_adapters(const AdapterSetup& s, const std::vec
       r.error = diverged[g];
     }
     auto& dg = r.diag;
+    dg.lr = cfg.lr;
+    dg.optimizer = to_string(cfg.optimizer);
     dg.ce_first = ce_first[g].item<double>();
     dg.penalty_first = pen_first[g].item<double>();
     dg.ce_last = ce_last[g].item<double>();

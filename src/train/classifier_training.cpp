@@ -13,7 +13,7 @@ namespace {
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& cfg,
                                                         std::vector<torch::Tensor> params) {
-  if (cfg.optimizer == "sgd")
+  if (cfg.optimizer == Optimizer::sgd)
     return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(cfg.lr));
   return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(cfg.lr));
 }

@@ -4,10 +4,8 @@
 
 namespace anchorsweep {
 
-StackedOptimizer::StackedOptimizer(std::string kind, torch::Tensor lrs, double grad_clip)
-    : kind_(kind == "sgd" ? Kind::sgd : Kind::adam), lrs_(std::move(lrs)), clip_(grad_clip) {
-  if (kind != "sgd" && kind != "adam") throw std::invalid_argument("unknown optimizer \"" + kind + "\"");
-}
+StackedOptimizer::StackedOptimizer(Optimizer kind, torch::Tensor lrs, double grad_clip)
+    : kind_(kind), lrs_(std::move(lrs)), clip_(grad_clip) {}
 
 void StackedOptimizer::step(torch::Tensor& W, torch::Tensor& b) {
   torch::NoGradGuard no_grad;
@@ -19,7 +17,7 @@ void StackedOptimizer::step(torch::Tensor& W, torch::Tensor& b) {
     gb.mul_(scale.view({-1, 1}));
   }
   auto lrW = lrs_.view({-1, 1, 1}), lrb = lrs_.view({-1, 1});
-  if (kind_ == Kind::sgd) {
+  if (kind_ == Optimizer::sgd) {
     W.sub_(lrW * gW);
     b.sub_(lrb * gb);
   } else {

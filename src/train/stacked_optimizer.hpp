@@ -8,14 +8,15 @@
 
 #include <torch/torch.h>
 
-#include <stdexcept>
 #include <string>
+
+#include "config/config.hpp"
 
 namespace anchorsweep {
 
 class StackedOptimizer {
  public:
-  StackedOptimizer(std::string kind, torch::Tensor lrs, double grad_clip);
+  StackedOptimizer(Optimizer kind, torch::Tensor lrs, double grad_clip);
 
   // One update of W [G, K, D] and b [G, K] from their .grad(); then zeroes the grads.
   void step(torch::Tensor& W, torch::Tensor& b);
@@ -23,7 +24,7 @@ class StackedOptimizer {
   torch::Tensor& lrs() { return lrs_; }  // [G]; lr decay edits it per trial
 
  private:
-  enum class Kind { adam, sgd } kind_;  // parsed once, not compared per step
+  Optimizer kind_;
   torch::Tensor lrs_;
   double clip_;
   int64_t t_ = 0;
