@@ -196,3 +196,26 @@ TEST(Sweep, BothAdapterInitsInOneSweep) {
   auto report = slurp(dir + "/report.md");
   EXPECT_NE(report.find("both adapter inits are in the journal"), std::string::npos);
 }
+
+// The original symptom, reproduced for real on the tiny data: with init = random, λ = 1 and a
+// small budget (Adam, lr 1e-3, 30 steps) the penalty dominates and W cannot reach the anchor;
+// with init = anchor the same λ starts at the anchor and the diagnostic stays silent.
+TEST(Sweep, AnchorNeverReachedFiresForRandomInitOnly) {
+  auto out = fresh_dir("unreached");
+  auto r = run(bin() + " run " + tiny_config() + " --set run.output_dir=" + out +
+               " --set finetune.lr=0.001 --set 'sweep.lambdas=[0,1]' --set 'sweep.baselines=[\"pretrained\"]'"
+               " --set 'adapter.init=[\"random\",\"anchor\"]'");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto report = slurp(out + "/tiny/report.md");
+  const auto at = report.find("the adapter never reached its anchor");
+  ASSERT_NE(at, std::string::npos) << report;
+  const auto finding = report.substr(at, report.find('\n', at) - at);
+  EXPECT_NE(finding.find("λ = 1 \\[init=random\\]: penalty"), std::string::npos) << finding;  // markdown escapes [
+  EXPECT_EQ(finding.find("init=anchor\\]: penalty"), std::string::npos) << finding;
+  EXPECT_NE(finding.find("Measured in this run at λ = 1: init = anchor"), std::string::npos) << finding;
+  // The headline leads "At a glance" and the console summary.
+  EXPECT_NE(report.find("the pretrained model alone (λ→∞"), std::string::npos);
+  EXPECT_NE(r.output.find("the pretrained model alone (λ→∞"), std::string::npos) << r.output;
+  // curves.csv has the distance per epoch for anchored trials.
+  EXPECT_NE(slurp(out + "/tiny/curves.csv").find("penalty_share,anchor_dist"), std::string::npos);
+}

@@ -6,6 +6,7 @@
 
 #include "report/content.hpp"
 #include "report/format.hpp"
+#include "report/headline.hpp"
 
 namespace anchorsweep {
 
@@ -71,7 +72,7 @@ void add_glance(Document& d, const ReportInputs& in) {
   for (const Group& g : in.groups)
     if (g.key.kind == "anchored" && split_stat(g, "dev", &Scores::micro_f1).n > 0) by_init[g.key.init].push_back(&g);
 
-  std::vector<std::string> items;
+  std::vector<std::string> items = headline(in.groups);  // against λ → ∞ and scratch first
   for (const auto& [init, gs] : by_init)
     lambda_effect(items, by_init.size() > 1 ? "[init=" + init + "] " : "", gs, zero_group(in.groups, init));
   if (by_init.empty()) items.push_back("no anchored trial has finished yet.");

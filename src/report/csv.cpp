@@ -1,5 +1,6 @@
 #include "report/csv.hpp"
 
+#include <cmath>
 #include <algorithm>
 
 #include "report/format.hpp"
@@ -96,7 +97,7 @@ std::string summary_csv(const std::vector<TrialResult>& trials) {
 
 std::string curves_csv(const std::vector<TrialResult>& trials) {
   std::string out = row({"trial", "seed", "kind", "lambda", "init", "epoch", "train_loss",
-                         "train_ce", "dev_micro_f1", "test_micro_f1", "lr"});
+                         "train_ce", "dev_micro_f1", "test_micro_f1", "lr", "penalty_share", "anchor_dist"});
   for (const TrialResult* t : sorted_trials(trials)) {
     std::vector<EpochPoint> curve = t->curve;
     std::stable_sort(curve.begin(), curve.end(),
@@ -104,7 +105,9 @@ std::string curves_csv(const std::vector<TrialResult>& trials) {
     for (const EpochPoint& p : curve)
       out += row({t->key.id(), std::to_string(t->key.seed), t->key.kind, lambda_cell(*t), t->init,
                   std::to_string(p.epoch), fmt_num(p.train_loss), fmt_num(p.train_ce),
-                  fmt_num(p.dev_micro_f1), fmt_num(p.test_micro_f1), fmt_num(p.lr)});
+                  fmt_num(p.dev_micro_f1), fmt_num(p.test_micro_f1), fmt_num(p.lr),
+                  t->key.kind == "anchored" && p.train_loss > 0 ? fmt_num((p.train_loss - p.train_ce) / p.train_loss) : "",
+                  std::isfinite(p.anchor_dist) ? fmt_num(p.anchor_dist) : ""});
   }
   return out;
 }

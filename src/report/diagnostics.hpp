@@ -3,7 +3,9 @@
 //  - a trial whose loss or weights went non-finite          -> WARNING (lr·λ too large for SGD)
 //  - identical adapter weights across lambdas of a seed   -> WARNING (penalty never reached the loss)
 //  - different weights but identical predictions          -> NOTE (lambda grid too small to matter)
-//  - penalty >> cross-entropy at the first step           -> WARNING (random init far from anchor)
+//  - penalty above half the loss over training (or > 10x CE at the first step) -> WARNING
+//  - ... while ||W_final − A|| stays above half of ||W_init − A||   -> WARNING (anchor out of reach:
+//    the optimizer's movement bound, the remedies, the measured init difference when present)
 //  - both adapter inits in the journal                    -> NOTE (test F1 of each per lambda)
 #pragma once
 
@@ -34,7 +36,8 @@ std::vector<PenaltyRow> penalty_table(const std::vector<Group>& groups);
 Finding check_divergence(const std::vector<Group>& groups);  // a non-finite loss or weight
 Finding check_identical_weights(const std::vector<Group>& groups);
 Finding check_same_predictions(const std::vector<Group>& groups);
-Finding check_penalty_dominance(const std::vector<Group>& groups);
+Finding check_penalty_dominance(const std::vector<Group>& groups);  // over the whole run
+Finding check_anchor_unreached(const std::vector<Group>& groups);   // penalty dominant, W still far
 
 // Mean test micro-F1 per lambda for each adapter init (anchored trials).
 struct InitComparison {

@@ -1,6 +1,7 @@
 // plots/curves: B-dev micro-F1 per epoch (mean over seeds) for each lambda and the scratch
-// baseline, and the penalty's share of the training loss per epoch.
+// baseline, the penalty's share of the training loss per epoch, and ||W − A||_F per epoch.
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <map>
 #include <set>
@@ -15,8 +16,8 @@ namespace anchorsweep {
 namespace {
 
 struct EpochMean {
-  double dev_sum = 0, share_sum = 0;
-  int dev_n = 0, share_n = 0;
+  double dev_sum = 0, share_sum = 0, dist_sum = 0;
+  int dev_n = 0, share_n = 0, dist_n = 0;
 };
 
 // epoch -> sums over the group's seeds.
@@ -30,6 +31,10 @@ std::map<int64_t, EpochMean> epoch_means(const Group& g) {
       if (p.train_loss > 0 && std::isfinite(p.train_loss) && std::isfinite(p.train_ce)) {
         m.share_sum += (p.train_loss - p.train_ce) / p.train_loss;
         ++m.share_n;
+      }
+      if (std::isfinite(p.anchor_dist)) {
+        m.dist_sum += p.anchor_dist;
+        ++m.dist_n;
       }
     }
   }
@@ -63,12 +68,14 @@ Figure plot_curves(const std::string& run_dir, const std::vector<Group>& groups,
     return f;
   }
   const std::string dir = run_dir + "/plots/";
-  std::string data = "# per epoch, mean over seeds: epoch,dev_micro_f1 (%),penalty share of the training loss\n";
+  std::string data =
+      "# per epoch, mean over seeds: epoch,dev_micro_f1 (%),penalty share of the training loss,||W - A||_F\n";
   for (const Group* g : series) {
     data += "# " + group_label(g->key, true) + "\n";
     for (const auto& [epoch, m] : epoch_means(*g))
       data += std::to_string(epoch) + "," + fmt_num(100 * m.dev_sum / m.dev_n) + "," +
-              (m.share_n ? fmt_num(m.share_sum / m.share_n) : std::string("nan")) + "\n";
+              (m.share_n ? fmt_num(m.share_sum / m.share_n) : std::string("nan")) + "," +
+              (m.dist_n ? fmt_num(m.dist_sum / m.dist_n) : std::string("nan")) + "\n";
     data += "\n\n";
   }
   write_file_atomic(dir + "curves.dat", data);
@@ -76,17 +83,39 @@ Figure plot_curves(const std::string& run_dir, const std::vector<Group>& groups,
   std::string b = "reset\nset datafile separator comma\n";
   b += "set grid lc rgb '#dddddd'\nset border 3\nset tics nomirror\nset xlabel 'epoch'\n";
   if (max_epoch <= 30) b += "set xtics 1\n";
-  const TwoPanels layout = two_panels(series.size(), 460);
+  // Three panels side by side, the legend to their right.
+  const int height = std::max(460, static_cast<int>(series.size()) * 20 + 160), width = 1500;
+  const double top = 1.0 - 80.0 / height, bottom = 80.0 / height;
+  const double left[3] = {0.04, 0.265, 0.49}, right[3] = {0.215, 0.44, 0.665};
+  std::string panel_margins[3];
+  for (int i = 0; i < 3; ++i) {
+    char buf[512];
+    std::snprintf(buf, sizeof buf,
+                  "set lmargin at screen %.4f\nset rmargin at screen %.4f\nset tmargin at screen %.4f\n"
+                  "set bmargin at screen %.4f\n%s",
+                  left[i], right[i], top, bottom,
+                  i == 0 ? "" : "set key off\n");
+    panel_margins[i] = buf;
+  }
+  char key[256];
+  std::snprintf(key, sizeof key,
+                "set key at screen 0.69, screen %.4f left top vertical Left reverse samplen 2.5 spacing 1.15\n", top);
+  panel_margins[0] += key;
   b += "set offsets 0, 0, graph 0.05, graph 0.05\n";
   b += "set multiplot title " + gp_str("Learning curves on B (mean over seeds)") + "\n";
-  for (int panel = 0; panel < 2; ++panel) {
-    b += layout.panel[panel];
-    b += panel == 0 ? "set title 'B-dev micro-F1 per epoch'\nset ylabel 'micro-F1 (%)'\n"
-                    : "set title 'penalty share of the training loss: (loss - CE) / loss'\n"
-                      "set ylabel 'share'\nset yrange [0:*]\n";
+  for (int panel = 0; panel < 3; ++panel) {
+    b += panel_margins[panel];
+    b += panel == 0   ? "set title 'B-dev micro-F1 per epoch'\nset ylabel 'micro-F1 (%)'\n"
+         : panel == 1 ? "set title 'penalty share of the loss: (loss - CE) / loss'\nset ylabel 'share'\nset yrange [0:*]\n"
+                      : "set title 'distance to the anchor ||W - A||_F'\nset ylabel '||W - A||_F'\nset yrange [0:*]\n";
     std::string plot;
     for (size_t k = 0; k < series.size(); ++k) {
       const Group* g = series[k];
+      if (panel == 2) {  // baselines have no adapter moving; older journals recorded no distance
+        bool has = false;
+        for (const auto& [e, m] : epoch_means(*g)) has = has || m.dist_n > 0;
+        if (g->key.kind != "anchored" || !has) continue;
+      }
       std::string style;
       if (g->key.kind == "anchored") {
         const size_t li = std::distance(lams.begin(), lams.find(g->key.lambda));
@@ -98,13 +127,17 @@ Figure plot_curves(const std::string& run_dir, const std::vector<Group>& groups,
                 (g->key.kind == "scratch" ? "#d62728" : "#555555") + "'";
       }
       plot += (plot.empty() ? "plot " : ", \\\n     ") + gp_str(dir + "curves.dat") + " index " +
-              std::to_string(k) + " using 1:" + (panel == 0 ? "2" : "3") + " " + style + " title " +
+              std::to_string(k) + " using 1:" + std::to_string(panel + 2) + " " + style + " title " +
               gp_str(group_label(g->key, inits.size() > 1 && g->key.kind == "anchored"));
     }
+    if (plot.empty())  // nothing to draw: say so instead of failing the whole figure
+      plot = "set label 1 'not recorded in this journal' at graph 0.5, 0.5 center\nplot [][0:1] -1 notitle\n"
+             "unset label 1";
     b += plot + "\n";
   }
-  return draw_figure(run_dir, "curves", "B-dev micro-F1 and the penalty's share of the loss per epoch",
-                     b, gnuplot, layout.width, layout.height);
+  return draw_figure(run_dir, "curves",
+                     "B-dev micro-F1, the penalty's share of the loss, and the adapter's distance to the anchor per epoch",
+                     b, gnuplot, width, height);
 }
 
 }  // namespace anchorsweep

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "report/groups.hpp"
+#include "report/headline.hpp"
 #include "report/results_reader.hpp"
 
 namespace anchorsweep {
@@ -24,10 +25,11 @@ std::string summary_table(const std::string& run_dir) {
       return std::string(buf);
     };
     char line[256];
-    std::snprintf(line, sizeof line, "  %-32s %5zu  %6zu   %s     %s\n", group_label(g.key, true).c_str(),
+    std::snprintf(line, sizeof line, "  %-32s %5zu  %6zu   %s     %s\n", group_label(g.key, g.key.kind == "anchored").c_str(),
                   g.ok.size() + g.failed.size(), g.failed.size(), cell(dev).c_str(), cell(test).c_str());
     out << line;
   }
+  for (const auto& h : headline(groups)) out << "  " << h << "\n";
   return out.str();
 }
 
