@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 
 #include "report/format.hpp"
@@ -16,9 +17,14 @@ double test_mean(const Group& g) { return split_stat(g, "test", &Scores::micro_f
 std::string against(const std::vector<const Group*>& adapters, double reference, const std::string& name) {
   std::vector<std::pair<double, double>> diff;  // (λ, points)
   for (const Group* g : adapters) diff.emplace_back(g->key.lambda, 100 * (test_mean(*g) - reference));
-  auto span = [](const std::vector<double>& v) {
+  auto points = [](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f", v);
+    return std::string(buf);
+  };
+  auto span = [&](const std::vector<double>& v) {
     const double lo = *std::min_element(v.begin(), v.end()), hi = *std::max_element(v.begin(), v.end());
-    return lo == hi ? fmt_sig(lo, 3) : fmt_sig(lo, 3) + " to " + fmt_sig(hi, 3);
+    return points(lo) == points(hi) ? points(lo) : points(lo) + " to " + points(hi);
   };
   std::vector<double> below, above;
   std::string below_l, above_l;
