@@ -127,30 +127,38 @@ TEST(Bounds, NumericKeysHaveUpperBounds) {
   EXPECT_EQ(parse_config("", "ok.toml").data.max_tokens, 128);
 }
 
-TEST(Truncate, KeepsBothEntitiesInOneWindow) {
+// Tokens "w0" .. "w<n-1>", with the given spans.
+Example numbered(int n, int64_t ss, int64_t se, int64_t os, int64_t oe) {
   Example ex;
-  for (int i = 0; i < 300; ++i) ex.tokens.push_back("w" + std::to_string(i));
-  ex.subj_start = 150, ex.subj_end = 151, ex.obj_start = 160, ex.obj_end = 160;
+  for (int i = 0; i < n; ++i) ex.tokens.push_back("w" + std::to_string(i));
+  ex.subj_start = ss, ex.subj_end = se, ex.obj_start = os, ex.obj_end = oe;
+  return ex;
+}
+
+// After cutting to max_tokens, the spans still point at the same words.
+void expect_spans_kept(Example ex, int max_tokens, const Example& before) {
+  ASSERT_TRUE(truncate_example(ex, max_tokens));
+  ASSERT_EQ(ex.tokens.size(), static_cast<size_t>(max_tokens));
+  EXPECT_EQ(ex.tokens[ex.subj_start], before.tokens[before.subj_start]);
+  EXPECT_EQ(ex.tokens[ex.subj_end], before.tokens[before.subj_end]);
+  EXPECT_EQ(ex.tokens[ex.obj_start], before.tokens[before.obj_start]);
+  EXPECT_EQ(ex.tokens[ex.obj_end], before.tokens[before.obj_end]);
+}
+
+TEST(Truncate, KeepsBothEntitiesInOneWindow) {
+  Example ex = numbered(300, 150, 151, 160, 160);
+  expect_spans_kept(ex, 20, ex);
   ASSERT_TRUE(truncate_example(ex, 20));
-  ASSERT_EQ(ex.tokens.size(), 20u);
-  EXPECT_EQ(ex.tokens[ex.subj_start], "w150");
-  EXPECT_EQ(ex.tokens[ex.subj_end], "w151");
-  EXPECT_EQ(ex.tokens[ex.obj_start], "w160");
   // Contiguous: one window.
   for (size_t i = 1; i < ex.tokens.size(); ++i)
     EXPECT_EQ(std::stoi(ex.tokens[i].substr(1)), std::stoi(ex.tokens[i - 1].substr(1)) + 1);
 }
 
 TEST(Truncate, FarApartEntitiesGetAWindowEach) {
-  Example ex;
-  for (int i = 0; i < 1000; ++i) ex.tokens.push_back("w" + std::to_string(i));
-  ex.obj_start = 5, ex.obj_end = 6, ex.subj_start = 900, ex.subj_end = 902;
+  Example ex = numbered(1000, 900, 902, 5, 6);
+  expect_spans_kept(ex, 16, ex);
   ASSERT_TRUE(truncate_example(ex, 16));
-  ASSERT_EQ(ex.tokens.size(), 16u);
-  EXPECT_EQ(ex.tokens[ex.obj_start], "w5");
-  EXPECT_EQ(ex.tokens[ex.obj_end], "w6");
   EXPECT_EQ(ex.tokens[ex.subj_start], "w900");
-  EXPECT_EQ(ex.tokens[ex.subj_end], "w902");
   EXPECT_LT(ex.obj_end, ex.subj_start);  // order kept
   Example shorter = ex;
   EXPECT_FALSE(truncate_example(shorter, 16));  // already short enough: untouched
