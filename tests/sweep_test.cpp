@@ -162,7 +162,34 @@ TEST(Sweep, DryRunPrintsThePlanWithoutTraining) {
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("pretrain-s1"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("fuse width"), std::string::npos);
+  EXPECT_NE(r.output.find("memory per rank (estimate)"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(out + "/tiny"));
+  // A bigger model needs more: the estimate follows the config.
+  auto big = run(bin() + " run --dry-run " + tiny_config() + " --set model.hidden=2000");
+  auto mb = [](const std::string& text) {
+    auto at = text.find("= about ");
+    return at == std::string::npos ? -1.0 : std::stod(text.substr(at + 8));
+  };
+  EXPECT_GT(mb(big.output), 10 * mb(r.output)) << big.output;
+}
+
+// With frozen_dropout a trial's masks come from its own stream: its result is the same whether
+// other trials ran before it on the rank or not.
+TEST(Sweep, FrozenDropoutTrialDoesNotDependOnTasksBeforeIt) {
+  auto alone = fresh_dir("fd1"), with_others = fresh_dir("fd2");
+  const std::string common = " --set finetune.frozen_dropout=true --set run.seeds=[1] --set 'sweep.baselines=[]'";
+  ASSERT_EQ(run(sweep(alone, common + " --set sweep.lambdas=[0.01]")).code, 0);
+  ASSERT_EQ(run(sweep(with_others, common + " --set sweep.lambdas=[0,0.01,1] --set finetune.fuse=8")).code, 0);
+  auto trial = [](const std::string& out) {
+    for (const auto& j : journal_lines(out + "/tiny"))
+      if (j["id"] == "s1-lam0.01") return j;
+    return nlohmann::json();
+  };
+  const auto a = trial(alone), b = trial(with_others);
+  ASSERT_FALSE(a.is_null());
+  ASSERT_FALSE(b.is_null());
+  EXPECT_EQ(a["metrics"], b["metrics"]);
+  EXPECT_EQ(a["diag"]["weights_hash"], b["diag"]["weights_hash"]);
 }
 
 TEST(Score, OfficialScorerFormat) {
