@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
   run->add_option("config", config_path, "TOML config file")->required();
   run->add_option("--set", sets, "override a config key, e.g. --set finetune.lr=0.01 (repeatable)");
   run->add_flag("--resume", resume, "continue the run directory: skip finished trials, run the rest and any added seeds/λ");
-  run->add_flag("--dry-run", dry_run, "print the plan (tasks, fusing, ranks) and exit without training");
+  run->add_flag("--dry-run", dry_run, "print the plan (tasks, fusing, ranks), each rank's memory estimate and what the run directory already holds; train nothing");
   run->add_option("--ranks", ranks_for_plan, "with --dry-run: plan for this many ranks")->check(CLI::PositiveNumber);
   run->add_flag("--quiet", quiet, "print nothing but errors");
   run->add_option("--log-format", log_format, "progress as text lines or JSON lines")->check(CLI::IsMember({"text", "json"}));
@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
   score_cmd->add_option("--pred", pred, "file with one predicted label per line")->required();
   score_cmd->add_option("--negative", negative, "the negative label (default no_relation)");
 
-  auto* report_cmd = app.add_subcommand("report", "Write results.csv, summary.csv and report.md/.html for RUN_DIR.");
+  auto* report_cmd = app.add_subcommand("report", "Write results.csv, summary.csv and report.md/.html for RUN_DIR and print its summary table.");
   report_cmd->add_option("run_dir", run_dir, "a run directory, e.g. runs/demo")->required();
 
   try {
@@ -68,7 +68,8 @@ int main(int argc, char** argv) {
     if (*report_cmd) {
       auto paths = write_report(run_dir);
       for (const auto& w : paths.warnings) std::cout << "note: " << w << "\n";
-      std::cout << "report: " << paths.report_md << "\n        " << paths.report_html << std::endl;
+      std::cout << "report: " << paths.report_md << "\n        " << paths.report_html << "\n"
+                << summary_table(run_dir) << std::flush;
       return 0;
     }
     if (*validate) {
@@ -85,7 +86,7 @@ int main(int argc, char** argv) {
     // run
     if (dry_run) {
       auto cfg = load_config(config_path, sets);
-      std::cout << describe_plan(cfg, ranks_for_plan);
+      std::cout << describe_plan(cfg, ranks_for_plan) << describe_run_directory(cfg);
       const Corpus corpus = load_corpus(cfg.data);
       std::cout << estimate_memory(cfg, corpus).text();
       if (corpus.truncated > 0)

@@ -246,3 +246,27 @@ TEST(Sweep, AnchorNeverReachedFiresForRandomInitOnly) {
   // curves.csv has the distance per epoch for anchored trials.
   EXPECT_NE(slurp(out + "/tiny/curves.csv").find("penalty_share,anchor_dist"), std::string::npos);
 }
+
+// The README's first command, run twice: the second run shows the results instead of failing;
+// on an interrupted sweep it says how to resume.
+TEST(Sweep, LauncherRerunIsSafeAndFriendly) {
+  auto out = fresh_dir("rerun");
+  const std::string cmd = source_dir() + "/launcher/sweep " + tiny_config() + " --set run.output_dir=" + out +
+                          " --quiet --no-report --set run.seeds=[1]";
+  ASSERT_EQ(run(cmd).code, 0);
+  auto again = run(cmd);
+  EXPECT_EQ(again.code, 0) << again.output;
+  EXPECT_NE(again.output.find("already holds this finished sweep (5 of 5 trials done, 0 to run)"), std::string::npos)
+      << again.output;
+  EXPECT_NE(again.output.find("scratch (B only)"), std::string::npos) << "the results table";
+  EXPECT_EQ(trial_ids(out + "/tiny").size(), 5u) << "nothing ran again";
+  // Lose the last trial line: now it is an interrupted sweep.
+  auto text = slurp(out + "/tiny/results.jsonl");
+  text.erase(text.rfind("{\"", text.size() - 2));
+  std::ofstream(out + "/tiny/results.jsonl", std::ios::trunc) << text;
+  auto interrupted = run(cmd);
+  EXPECT_EQ(interrupted.code, 3) << interrupted.output;
+  EXPECT_NE(interrupted.output.find("interrupted sweep (4 of 5 trials done, 1 to run"), std::string::npos)
+      << interrupted.output;
+  EXPECT_NE(interrupted.output.find("--resume"), std::string::npos);
+}

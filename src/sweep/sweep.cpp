@@ -5,7 +5,9 @@
 #include <csignal>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
+#include <set>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -19,6 +21,7 @@
 #endif
 #include "data/example.hpp"
 #include "sweep/coordinator.hpp"
+#include "sweep/journal.hpp"
 #include "sweep/messages.hpp"
 #include "sweep/plan.hpp"
 #include "sweep/progress.hpp"
@@ -162,6 +165,19 @@ void install_stop_handlers() {
   std::signal(SIGTERM, on_stop_signal);
   std::signal(SIGUSR1, on_stop_signal);
   std::signal(SIGINT, on_stop_signal);
+}
+
+std::string describe_run_directory(const SweepConfig& cfg) {
+  const std::string dir = cfg.run_dir();
+  if (!std::filesystem::exists(dir + "/config.toml")) return "run directory " + dir + ": new\n";
+  std::set<std::string> done;
+  if (std::filesystem::exists(dir + "/results.jsonl"))
+    for (const auto& r : read_results(dir).trials)
+      if (r.status == Status::ok) done.insert(r.key.id());
+  const auto all = make_plan(cfg, 1).trial_count();
+  const auto left = make_plan(cfg, 1, done).trial_count();
+  return "run directory " + dir + ": " + std::to_string(all - left) + " of " + std::to_string(all) +
+         " trials done, " + std::to_string(left) + " to run" + (left ? " (--resume continues)" : "") + "\n";
 }
 
 std::string describe_plan(const SweepConfig& cfg, int64_t ranks) {

@@ -37,8 +37,13 @@ constexpr int kExitOk = 0, kExitTrialsFailed = 1, kExitBadInput = 2, kExitStoppe
 int run_sweep(const std::string& config_path, const std::vector<std::string>& sets, const SweepOptions& options,
               comm::MpiComm* mpi);
 
-// `run --dry-run`: the plan for `ranks` ranks and the memory each rank will need, as text.
+// `run --dry-run`: the plan for `ranks` ranks, as text.
 std::string describe_plan(const SweepConfig& cfg, int64_t ranks);
+
+// What an earlier sweep left in the config's run directory, read without taking its lock:
+// "run directory R: new" or "run directory R: N of M trials done, K to run (--resume continues)".
+// launcher/sweep reads this line to tell a finished demo from an interrupted one.
+std::string describe_run_directory(const SweepConfig& cfg);
 
 // Install SIGTERM / SIGUSR1 / SIGINT handlers that ask the sweep to stop cleanly.
 void install_stop_handlers();
