@@ -63,6 +63,15 @@ struct Job {
   }
 };
 
+// Removes a test's directories when the test passed (a failed one keeps them to look at).
+struct RemoveWhenPassed {
+  std::vector<std::string> dirs;
+  ~RemoveWhenPassed() {
+    if (::testing::Test::HasFailure()) return;
+    for (const auto& d : dirs) fs::remove_all(d);
+  }
+};
+
 bool wait_for(const std::function<bool()>& cond, double seconds) {
   auto end = Clock::now() + std::chrono::duration<double>(seconds);
   while (Clock::now() < end) {
@@ -106,6 +115,7 @@ void wait_gone(const std::string& marker) {
 
 TEST(Hardening, SigkillAtTenRandomMomentsThenResumeIsBitIdentical) {
   auto ref = fresh_dir("killref"), out = fresh_dir("kill10");
+  RemoveWhenPassed cleanup{{ref, out}};
   auto t0 = Clock::now();
   auto r = run(sweep_cmd(3, ref));
   ASSERT_EQ(r.code, 0) << r.output;
@@ -152,6 +162,7 @@ TEST(Hardening, SigkillAtTenRandomMomentsThenResumeIsBitIdentical) {
 
 TEST(Hardening, SigusrOneStopsWithinOneEpochThenResumes) {
   auto out = fresh_dir("usr1");
+  RemoveWhenPassed cleanup{{out}};
   const std::string dir = out + "/tiny";
   // One rank, one seed, a long pretraining: the signal lands inside an epoch.
   Job job(sweep_cmd(2, out, "--set run.seeds=[1] --set pretrain.epochs=8"));
@@ -188,6 +199,7 @@ TEST(Hardening, SigusrOneStopsWithinOneEpochThenResumes) {
 
 TEST(Hardening, DataMissingOnOneRankEndsTheJobFast) {
   auto base = fresh_dir("mpmd");
+  RemoveWhenPassed cleanup{{base}};
   const std::string a = base + "/A", b = base + "/B";
   fs::create_directories(a + "/data");
   fs::create_directories(b);
@@ -225,6 +237,7 @@ TEST(Hardening, DataMissingOnOneRankEndsTheJobFast) {
 
 TEST(Hardening, DivergenceFailsThatTrialOnly) {
   auto out = fresh_dir("diverge");
+  RemoveWhenPassed cleanup{{out}};
   const std::string dir = out + "/tiny";
   auto r = run(std::string(kMpi) + "mpirun -np 3 --oversubscribe " + bin() + " run " + tiny_config() +
                " --set run.output_dir=" + out + " --quiet --set finetune.optimizer=sgd --set finetune.lr=1"
@@ -251,6 +264,7 @@ TEST(Hardening, DivergenceFailsThatTrialOnly) {
 
 TEST(Hardening, ResumeRefusesChangedDataOrThreads) {
   auto base = fresh_dir("changed");
+  RemoveWhenPassed cleanup{{base}};
   fs::create_directories(base + "/data");
   std::string records = "[";
   for (int i = 0; i < 12; ++i)
