@@ -25,8 +25,9 @@ void add_diagnostics(Document& d, const ReportInputs& in) {
   d.heading(3, "Checks");
   d.paragraph("Identical weights across λ mean the penalty never reached the gradient; different "
               "weights with identical predictions mean the penalty is real but too weak to change "
-              "any decision; a first-step penalty far above the CE means the anchor pull, not B, "
-              "drives the start of training.");
+              "any decision; a penalty above half the loss over training (or far above the CE at the "
+              "start) means the anchor's pull, not B, drives training; and if W then stays far from "
+              "the anchor, the budget could never reach it: the adapter spent finetuning on the pull.");
   for (const Finding& f : in.findings) d.callout(f.level, f.title, f.text);
 
   const InitComparison c = compare_inits(in.groups);
