@@ -5,7 +5,8 @@
 # requeued job must resume and finish with every trial run exactly once. The signal lands inside
 # a pretraining epoch: the sweep must stop at that epoch's end (timed) and the requeued job must
 # continue the pretraining from its checkpoint.
-# Exit 77 (skipped) where slurm-wlm/munge are not installed or we are not root.
+# Exit 77 (skipped) where slurm-wlm/munge are not installed or we are not root. The cluster is
+# private (tests/slurm/start-local-slurm) and is stopped, by pid, however the test ends.
 set -euo pipefail
 src="${ANCHORSWEEP_SOURCE:-$(cd "$(dirname "$0")/.." && pwd)}"
 bin="${ANCHORSWEEP_BIN:-$src/build/anchorsweep}"
@@ -13,9 +14,17 @@ if [ "$(id -u)" -ne 0 ] || ! command -v slurmctld > /dev/null || ! command -v mu
   echo "skipped: needs root and Debian's slurm-wlm + munge"
   exit 77
 fi
-"$src/tests/slurm/start-local-slurm"
-
-out=$(mktemp -d /tmp/anchorsweep-slurm.XXXXXX)
+# A private cluster in a temporary folder: its own slurm.conf, munge key and socket, ports and
+# daemons, stopped by pid on every exit; /etc/slurm, /etc/munge and any running SLURM are left alone.
+cluster=$("$src/tests/slurm/start-local-slurm")
+export SLURM_CONF="$cluster/slurm.conf"
+out=$(mktemp -d /tmp/anchorsweep-slurmtest.XXXXXX)
+cleanup() {
+  scancel --full "${job:-0}" 2> /dev/null || true
+  "$src/tests/slurm/stop-local-slurm" "$cluster"
+  rm -rf "$out"
+}
+trap cleanup EXIT
 # The CPU variant of the script, as slurm/README.md says: no GPUs, one core per rank.
 sed -e '/--gpus-per-node/d' -e 's/--ntasks-per-node=4/--ntasks-per-node=3/' -e 's/--cpus-per-task=8/--cpus-per-task=1/' \
   "$src/slurm/sweep.sbatch" > "$out/sweep.sbatch"
@@ -57,5 +66,4 @@ print(sum(x.get('resumed_from_epoch', 0) for x in r if x['type'] in ('pretrain',
 echo "epochs continued from checkpoints after the requeue: $resumed"
 [ "$resumed" -ge 1 ] || fail "the requeued job did not continue any task from its epoch checkpoint"
 python3 -c "import sys; sys.exit(0 if $stop_s < 20 else 1)" || fail "the stop took $stop_s s, more than an epoch"
-rm -rf "$out"
 echo "slurm test: 1 passed, 0 failed"
