@@ -146,10 +146,7 @@ FileFingerprint fingerprint_file(const std::string& path) {
 }
 
 std::string fnv1a_hex(const void* data, size_t size) {
-  uint64_t h = fnv1a(kFnvOffset, data, size);
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
+  return hex64(fnv1a(kFnvOffset, data, size));
 }
 
 }  // namespace anchorsweep

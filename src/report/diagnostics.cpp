@@ -59,10 +59,14 @@ std::string init_suffix(const std::set<std::string>& inits) {
   return s.empty() ? "" : " [init=" + s + "]";
 }
 
-double mean_of(const std::vector<const TrialResult*>& ts, double Diagnostics::*f) {
+double mean_over(const std::vector<const TrialResult*>& ts, const std::function<double(const TrialResult&)>& f) {
   double sum = 0;
-  for (const TrialResult* t : ts) sum += t->diag.*f;
-  return ts.empty() ? 0 : sum / ts.size();
+  for (const TrialResult* t : ts) sum += f(*t);
+  return ts.empty() ? NAN : sum / ts.size();
+}
+
+double mean_of(const std::vector<const TrialResult*>& ts, double Diagnostics::*f) {
+  return ts.empty() ? 0 : mean_over(ts, [f](const TrialResult& t) { return t.diag.*f; });
 }
 
 }  // namespace
@@ -182,11 +186,6 @@ struct PullRow {
   std::string optimizer;
 };
 
-double mean_over(const std::vector<const TrialResult*>& ts, const std::function<double(const TrialResult&)>& f) {
-  double sum = 0;
-  for (const TrialResult* t : ts) sum += f(*t);
-  return ts.empty() ? NAN : sum / ts.size();
-}
 
 // Means over the ok seeds of every anchored λ > 0.
 std::vector<PullRow> pull_rows(const std::vector<Group>& groups) {

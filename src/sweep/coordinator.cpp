@@ -69,9 +69,9 @@ bool Coordinator::epoch_done(int64_t rank, const std::string& task_id, int64_t e
   return !stopping_;
 }
 
-void Coordinator::record_trial(const TrialResult& r, const std::vector<char>& checkpoint) {
+void Coordinator::record_trial(const TrialResult& r, std::vector<char> checkpoint) {
   if (!checkpoint.empty()) {
-    auto bytes = std::make_shared<std::vector<char>>(checkpoint);
+    auto bytes = std::make_shared<std::vector<char>>(std::move(checkpoint));
     const std::string id = r.key.id(), file = r.key.kind == "scratch" ? "encoder.pt" : "adapter.pt";
     writer_.write([this, id, file, bytes] { dir_.write_trial_checkpoint(id, file, *bytes); });
   }
@@ -131,7 +131,7 @@ void Coordinator::complete(int64_t rank, TaskOutput out) {
     if (out.pretrain->status != Status::ok) fail_dependents(out.seed, out.pretrain->error);
   }
   for (size_t i = 0; i < out.trials.size(); ++i)
-    record_trial(out.trials[i], i < out.checkpoints.size() ? out.checkpoints[i] : std::vector<char>{});
+    record_trial(out.trials[i], i < out.checkpoints.size() ? std::move(out.checkpoints[i]) : std::vector<char>{});
   // A finished long task no longer needs its epoch checkpoint (removed after its line is durable).
   if (checkpointed_.erase(out.task_id)) {
     const std::string id = out.task_id;
@@ -148,11 +148,6 @@ void Coordinator::request_stop() {
   stopping_ = true;
 }
 
-bool Coordinator::stopping() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return stopping_;
-}
-
 int64_t Coordinator::failed() const {
   std::lock_guard<std::mutex> lock(mu_);
   return failed_;
@@ -163,7 +158,6 @@ int64_t Coordinator::remaining() const {
   int64_t n = 0;
   for (const auto& t : pending_) n += static_cast<int64_t>(t.trials.size());
   for (const auto& [r, t] : running_) n += static_cast<int64_t>(t.trials.size());
-  // A stopped pretraining carries no trials itself, but its seed's trials are still pending.
   return n;
 }
 

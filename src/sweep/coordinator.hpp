@@ -48,13 +48,12 @@ class Coordinator {
   // Stop handing out work (SIGTERM/SIGUSR1 ahead of a time limit); running long tasks stop at
   // their next epoch boundary, checkpointed.
   void request_stop();
-  bool stopping() const;
 
   int64_t failed() const;
   int64_t remaining() const;
 
  private:
-  void record_trial(const TrialResult& r, const std::vector<char>& checkpoint);
+  void record_trial(const TrialResult& r, std::vector<char> checkpoint);
   void fail_dependents(int64_t seed, const std::string& why);
   const std::vector<char>* encoder_for(int64_t seed);
 

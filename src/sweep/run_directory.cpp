@@ -12,6 +12,8 @@
 
 namespace anchorsweep {
 
+namespace {
+
 nlohmann::json data_fingerprints(const SweepConfig& cfg) {
   nlohmann::json files = nlohmann::json::object();
   if (cfg.data.format != "synthetic") {  // generated data is fixed by the config itself
@@ -25,16 +27,13 @@ nlohmann::json data_fingerprints(const SweepConfig& cfg) {
   return files;
 }
 
-namespace {
-
 // Resume mixes old and new results only when they come from the same data, byte for byte.
-void check_same_inputs(const SweepConfig& cfg, const std::string& dir) {
+void check_same_inputs(const SweepConfig& cfg, const std::string& dir, const nlohmann::json& now) {
   const std::string facts_path = dir + "/run.json";
   if (!file_exists(facts_path)) return;
   auto facts = nlohmann::json::parse(read_file(facts_path), nullptr, false);
   if (!facts.is_object() || !facts.contains("data_files")) return;  // an older run: nothing recorded
   const auto& before = facts["data_files"];
-  const auto now = data_fingerprints(cfg);
   for (const auto& [key, was] : before.items()) {
     if (!now.contains(key)) continue;
     const auto& is = now[key];
@@ -48,7 +47,8 @@ void check_same_inputs(const SweepConfig& cfg, const std::string& dir) {
 
 }  // namespace
 
-RunDirectory::RunDirectory(const SweepConfig& cfg, bool resume) : dir_(cfg.run_dir()) {
+RunDirectory::RunDirectory(const SweepConfig& cfg, bool resume)
+    : dir_(cfg.run_dir()), data_files_(data_fingerprints(cfg)) {
   const std::string config_path = dir_ + "/config.toml";
   const bool exists = file_exists(config_path);
   if (exists) acquire_lock();  // a sweep still running here is the first thing to report
@@ -64,7 +64,7 @@ RunDirectory::RunDirectory(const SweepConfig& cfg, bool resume) : dir_(cfg.run_d
                        " (only adding seeds or λ values is allowed; use a new run.name)");
     }
   }
-  if (exists) check_same_inputs(cfg, dir_);
+  if (exists) check_same_inputs(cfg, dir_, data_files_);
   make_dirs(dir_ + "/encoders");
   make_dirs(dir_ + "/trials");
   make_dirs(dir_ + "/checkpoints");

@@ -31,9 +31,7 @@ struct PriorWork {
   bool torn = false;
 };
 
-// What a run's results depend on besides the config: the data files' contents and the
-// thread count. Recorded in run.json; resume refuses to mix results when any differs.
-nlohmann::json data_fingerprints(const SweepConfig& cfg);
+
 
 class RunDirectory {
  public:
@@ -45,6 +43,9 @@ class RunDirectory {
 
   const std::string& path() const { return dir_; }
   const PriorWork& prior() const { return prior_; }
+  // Size and FNV-1a of each data file (read once, at opening): recorded in run.json, and
+  // compared with the earlier run's on resume, which refuses to mix results from other bytes.
+  const nlohmann::json& data_files() const { return data_files_; }
 
   void write_run_facts(const nlohmann::json& facts);   // run.json, atomically
   void append(const nlohmann::json& record);            // the journal, fsynced
@@ -66,6 +67,7 @@ class RunDirectory {
   std::string dir_;
   int lock_fd_ = -1;
   PriorWork prior_;
+  nlohmann::json data_files_;
   std::unique_ptr<Journal> journal_;
 };
 

@@ -79,7 +79,6 @@ void RunWriter::loop() {
           case Job::file: job.io(); break;
           case Job::line: lines.push_back(std::move(job.record)); break;
           case Job::removal: commit(); job.io(); break;
-          case Job::tables: break;
         }
       }
       commit();

@@ -47,7 +47,7 @@ class RunWriter {
 
  private:
   struct Job {
-    enum Kind { file, line, removal, tables } kind;
+    enum Kind { file, line, removal } kind;
     std::function<void()> io;
     nlohmann::json record;
   };

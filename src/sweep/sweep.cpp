@@ -76,8 +76,7 @@ void worker_loop_local(Coordinator& coord, Worker& worker) {
   }
 }
 
-// Returns whether this rank was told (or asked) to stop before the plan was done.
-bool worker_loop_remote(comm::MpiComm& mpi, Worker& worker) {
+void worker_loop_remote(comm::MpiComm& mpi, Worker& worker) {
   bool halted = false;
   worker.set_epoch_report([&](const std::string& task, int64_t epoch, std::vector<char> state) {
     mpi.send(0, with_stop(epoch_message(task, epoch, std::move(state))));
@@ -90,7 +89,7 @@ bool worker_loop_remote(comm::MpiComm& mpi, Worker& worker) {
   comm::Message m;
   while (true) {
     mpi.recv(m, 0);
-    if (m.tag == comm::kStop) return halted || g_stop;
+    if (m.tag == comm::kStop) return;
     if (m.tag == comm::kWait) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       mpi.send(0, with_stop(request_message(worker.cached_seeds())));
@@ -138,9 +137,10 @@ void serve_remote_ranks(comm::MpiComm& mpi, Coordinator& coord) {
 
 nlohmann::json run_facts(const SweepConfig& cfg, const Corpus& corpus, const SweepOptions& o, int ranks,
                          const std::vector<std::string>& hosts, const std::vector<std::string>& devices,
-                         const std::string& mpi_version, const Placement& placement, const std::string& nccl) {
+                         const std::string& mpi_version, const Placement& placement, const std::string& nccl,
+                         const nlohmann::json& data_files) {
   return {{"labels", corpus.labels},
-          {"data_files", data_fingerprints(cfg)},
+          {"data_files", data_files},
           {"truncated_sentences", corpus.truncated},
           {"cpus", placement.cpus_why},
           {"omp_wait_policy", std::string(std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "libgomp default") +
@@ -250,7 +250,7 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
   const auto& prior = dir->prior();
   auto plan = make_plan(cfg, ranks, prior.done_trials, prior.pretrained_seeds);
   auto facts = run_facts(cfg, corpus, options, ranks, hosts, devices, mpi ? mpi->library_version() : "none (one process)",
-                         placement, nccl);
+                         placement, nccl, dir->data_files());
   dir->write_run_facts(facts);
   Progress progress(plan.trial_count(), ranks, options.log_format, options.quiet);
   if (options.resume)
