@@ -739,7 +739,8 @@ TEST(Headline, AtAGlanceAndTheConsoleSayWhereAdaptersStand) {
   dir.setup(unreached_trials());
   const ReportPaths p = write_report(dir.path());
   // Pretrained is above every anchored λ here; scratch is below λ = 0 and 0.01, above λ = 1.
-  const auto groups = group_trials(read_results(dir.path()).trials);
+  const RunResults results = read_results(dir.path());  // groups point into it: keep it alive
+  const auto groups = group_trials(results.trials);
   const auto lines = headline(groups);
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0].rfind("every λ is below the pretrained model alone (λ→∞, ", 0), 0u) << lines[0];
@@ -747,8 +748,8 @@ TEST(Headline, AtAGlanceAndTheConsoleSayWhereAdaptersStand) {
   EXPECT_NE(lines[0].find("λ = 1 below (by "), std::string::npos) << lines[0];
   const auto md = read_file(p.report_md);
   const auto glance = md.substr(md.find("At a glance"));
-  EXPECT_NE(glance.find(lines[0]), std::string::npos);
-  EXPECT_NE(summary_table(dir.path()).find(lines[0]), std::string::npos);
+  EXPECT_NE(glance.find(lines[0]), std::string::npos) << lines[0] << "\n---\n" << glance;
+  EXPECT_NE(summary_table(dir.path()).find(lines[0]), std::string::npos) << lines[0];
   EXPECT_EQ(summary_table(dir.path()).find("pretrained (λ→∞) [init="), std::string::npos)
       << "the baseline has no adapter init";
 }

@@ -37,8 +37,10 @@ struct Group {
   std::vector<const TrialResult*> failed;
 };
 
-// Sorted by group_less. Pointers refer into `trials`.
+// Sorted by group_less. Pointers refer into `trials`, which must outlive the groups
+// (a temporary is refused at compile time).
 std::vector<Group> group_trials(const std::vector<TrialResult>& trials);
+std::vector<Group> group_trials(std::vector<TrialResult>&&) = delete;
 
 // "λ = 0.01", "pretrained (λ→∞)", "scratch (B only)"; with_init adds " [init=random]".
 std::string group_label(const GroupKey& k, bool with_init);
