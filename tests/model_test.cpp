@@ -3,6 +3,8 @@
 
 #include "fixtures.hpp"
 #include "model/adapter.hpp"
+#include "model/tensor_file.hpp"
+#include "train/grad_clip.hpp"
 #include "train/adapter_training.hpp"
 #include "train/evaluate.hpp"
 #include "train/features.hpp"
@@ -82,4 +84,65 @@ TEST(Checkpoint, StateDictRoundTrip) {
   auto a = x.encoder->parameters(), b = other->parameters();
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i]));
   EXPECT_EQ(predict(x.encoder, x.b_test), predict(other, x.b_test));
+}
+
+TEST(TensorFile, EveryDtypeAndLayoutRoundTripsThroughPickleLoad) {
+  // What Python's torch.save writes; torch::pickle_load (and torch.load, see interop_test) read it.
+  auto wide = torch::arange(12, torch::kDouble).view({3, 4}).t();  // not contiguous
+  auto big = torch::tensor({int64_t{1} << 40, -(int64_t{1} << 35), int64_t{7}}, torch::kLong);
+  NamedTensors in{{"float", torch::randn({2, 3})},
+                  {"double.t", wide},
+                  {"long", big},
+                  {"int", torch::tensor({-3, 4}, torch::kInt)},
+                  {"bool", torch::tensor({true, false, true})},
+                  {"scalar", torch::tensor(2.5)},
+                  {"empty", torch::zeros({0, 5})}};
+  auto dict = torch::pickle_load(save_tensor_file(in)).toGenericDict();
+  ASSERT_EQ(dict.size(), in.size());
+  for (const auto& [name, t] : in) {
+    auto it = dict.find(name);
+    ASSERT_NE(it, dict.end()) << name;
+    const auto got = it->value().toTensor();
+    EXPECT_EQ(got.scalar_type(), t.scalar_type()) << name;
+    EXPECT_EQ(got.sizes(), t.sizes()) << name;
+    EXPECT_TRUE(torch::equal(got, t)) << name;
+  }
+  EXPECT_THROW(save_tensor_file({{"c", torch::zeros({1}, torch::kComplexFloat)}}), std::invalid_argument);
+}
+
+TEST(GradClip, SameGradientsAsTorchClipGradNormBitForBit) {
+  for (double max_norm : {1e-3, 0.5, 1e6}) {  // clipped hard, a little, not at all
+    std::vector<torch::Tensor> grads[2];
+    for (int way = 0; way < 2; ++way) {
+      TinyExperiment x;
+      x.encoder->train();
+      torch::manual_seed(3);
+      auto batch = x.b_train.rows(torch::arange(0, 16, torch::kLong));
+      torch::nn::functional::cross_entropy(x.encoder->forward(batch).logits, batch.labels).backward();
+      if (way == 0) torch::nn::utils::clip_grad_norm_(x.encoder->parameters(), max_norm);
+      else clip_grad_norm(x.encoder->parameters(), max_norm);
+      for (const auto& p : x.encoder->parameters())
+        if (p.grad().defined()) grads[way].push_back(p.grad().clone());
+    }
+    ASSERT_EQ(grads[0].size(), grads[1].size());
+    ASSERT_FALSE(grads[0].empty());
+    for (size_t i = 0; i < grads[0].size(); ++i) EXPECT_TRUE(torch::equal(grads[0][i], grads[1][i])) << max_norm << " #" << i;
+  }
+}
+
+TEST(Batches, EpochOrderSlicesCutTheSameBatchesAsHostIndices) {
+  TinyExperiment x;
+  const int64_t n = x.b_train.size();
+  const EpochOrder order(n, 5, 2, x.b_train.device());
+  const auto host = shuffled_order(n, 5, 2);
+  for (int64_t i = 0; i < n; i += 7) {
+    const int64_t m = std::min<int64_t>(7, n - i);
+    const auto a = x.b_train.rows(order.slice(i, m));
+    const auto b = x.b_train.rows(torch::tensor(std::vector<int64_t>(host.begin() + i, host.begin() + i + m)));
+    EXPECT_TRUE(torch::equal(a.tokens, b.tokens));
+    EXPECT_TRUE(torch::equal(a.labels, b.labels));
+    EXPECT_TRUE(torch::equal(a.mask, b.mask));
+    EXPECT_TRUE(torch::equal(a.host_lengths, a.lengths.cpu()));
+    EXPECT_EQ(a.tokens.size(1), a.host_lengths.max().item<int64_t>()) << "trimmed to the batch's longest sentence";
+  }
 }

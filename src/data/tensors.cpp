@@ -5,8 +5,19 @@
 namespace anchorsweep {
 
 Batch Batch::to(const torch::Device& device) const {
-  return Batch{tokens.to(device), lengths.to(device), mask.to(device),
-               subj_pos.to(device), obj_pos.to(device), labels.to(device)};
+  return Batch{tokens.to(device),   lengths.to(device), mask.to(device), subj_pos.to(device),
+               obj_pos.to(device), labels.to(device),  host_lengths.defined() ? host_lengths : lengths.cpu()};
+}
+
+RowIndex row_range(int64_t begin, int64_t n, const torch::Device& device) {
+  return RowIndex(torch::arange(begin, begin + n, torch::kLong),
+                  torch::arange(begin, begin + n, torch::TensorOptions(torch::kLong).device(device)));
+}
+
+EncodedSplit EncodedSplit::to(const torch::Device& device) const {
+  EncodedSplit out = *this;
+  out.all = all.to(device);
+  return out;
 }
 
 int64_t relative_position(int64_t i, int64_t start, int64_t end) {
@@ -50,16 +61,18 @@ EncodedSplit encode(const Split& split, const Vocabulary& vocab, const Corpus& c
     out.gold.push_back(y);
   }
   auto mask = torch::arange(max_len).unsqueeze(0) < lengths.unsqueeze(1);
-  out.all = Batch{tokens, lengths, mask, subj, obj, labels};
+  out.all = Batch{tokens, lengths, mask, subj, obj, labels, lengths};
   return out;
 }
 
-Batch EncodedSplit::rows(const torch::Tensor& index) const {
-  auto lengths = all.lengths.index_select(0, index);
-  const int64_t len = std::max<int64_t>(1, lengths.max().item<int64_t>());
-  auto cut = [&](const torch::Tensor& x) { return x.index_select(0, index).narrow(1, 0, len); };
-  return Batch{cut(all.tokens), lengths, cut(all.mask), cut(all.subj_pos), cut(all.obj_pos),
-               all.labels.index_select(0, index)};
+Batch EncodedSplit::rows(const RowIndex& index) const {
+  auto host_lengths = all.host_lengths.index_select(0, index.host).contiguous();
+  const int64_t* l = host_lengths.data_ptr<int64_t>();
+  const int64_t len = std::max<int64_t>(1, host_lengths.numel() ? *std::max_element(l, l + host_lengths.numel()) : 1);
+  const auto idx = index.device.to(device());  // already there in the training loops
+  auto cut = [&](const torch::Tensor& x) { return x.index_select(0, idx).narrow(1, 0, len); };
+  return Batch{cut(all.tokens),   all.lengths.index_select(0, idx), cut(all.mask), cut(all.subj_pos),
+               cut(all.obj_pos), all.labels.index_select(0, idx),  host_lengths};
 }
 
 std::vector<int64_t> shuffled_order(int64_t n, uint64_t seed, int64_t epoch) {
@@ -75,6 +88,12 @@ std::vector<int64_t> shuffled_order(int64_t n, uint64_t seed, int64_t epoch) {
   for (int64_t i = 0; i < n; ++i) order[i] = i;
   for (int64_t i = n - 1; i > 0; --i) std::swap(order[i], order[next() % static_cast<uint64_t>(i + 1)]);
   return order;
+}
+
+EpochOrder::EpochOrder(int64_t n, uint64_t seed, int64_t epoch, const torch::Device& device) {
+  auto order = shuffled_order(n, seed, epoch);
+  host = torch::from_blob(order.data(), {n}, torch::kLong).clone();
+  this->device = host.to(device);
 }
 
 }  // namespace anchorsweep

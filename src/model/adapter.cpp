@@ -1,5 +1,7 @@
 #include "model/adapter.hpp"
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <cmath>
 #include <fstream>
 #include <iterator>
@@ -43,7 +45,9 @@ void init_adapters(const std::string& init, const torch::Tensor& anchor, int64_t
     W = anchor.unsqueeze(0).repeat({G, 1, 1});
     b = torch::zeros({G, K}, anchor.options());
   } else {
-    auto gen = at::detail::createCPUGenerator(seed);
+    // A generator of its own (public API; the same stream as the global CPU generator seeded
+    // with `seed`), so the adapter's init never depends on what else drew random numbers.
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
     const double bound = 1.0 / std::sqrt(static_cast<double>(D));
     auto w1 = torch::empty({K, D}).uniform_(-bound, bound, gen);
     auto b1 = torch::empty({K}).uniform_(-bound, bound, gen);

@@ -1,5 +1,7 @@
 #include "model/encoder.hpp"
 
+#include "model/tensor_file.hpp"
+
 namespace anchorsweep {
 
 namespace nn = torch::nn;
@@ -33,7 +35,9 @@ EncoderOutput EncoderImpl::forward(const Batch& b) {
 
   // Packing makes the LSTM stop at each sentence's end, so q is the true last state in both
   // directions and padding never leaks into the summary.
-  auto packed = nn::utils::rnn::pack_padded_sequence(x, b.lengths.cpu(), /*batch_first=*/true,
+  // The lengths must be a CPU tensor; batches cut by EncodedSplit::rows carry them there.
+  const auto lengths = b.host_lengths.defined() ? b.host_lengths : b.lengths.cpu();
+  auto packed = nn::utils::rnn::pack_padded_sequence(x, lengths, /*batch_first=*/true,
                                                      /*enforce_sorted=*/false);
   auto [packed_out, state] = lstm->forward_with_packed_input(packed);
   auto [h, unused_lengths] = nn::utils::rnn::pad_packed_sequence(packed_out, /*batch_first=*/true,
@@ -63,10 +67,10 @@ void freeze(torch::nn::Module& module) {
 }
 
 std::vector<char> state_dict_bytes(const torch::nn::Module& module) {
-  c10::Dict<std::string, torch::Tensor> dict;
-  for (const auto& item : module.named_parameters()) dict.insert(item.key(), item.value().detach().cpu());
-  for (const auto& item : module.named_buffers()) dict.insert(item.key(), item.value().detach().cpu());
-  return torch::pickle_save(dict);
+  NamedTensors dict;
+  for (const auto& item : module.named_parameters()) dict.emplace_back(item.key(), item.value());
+  for (const auto& item : module.named_buffers()) dict.emplace_back(item.key(), item.value());
+  return save_tensor_file(dict);
 }
 
 void load_state_dict_bytes(torch::nn::Module& module, const std::vector<char>& bytes) {

@@ -8,6 +8,7 @@
 #include "common/files.hpp"
 #include "model/adapter.hpp"
 #include "model/encoder.hpp"
+#include "model/tensor_file.hpp"
 #include "train/adapter_training.hpp"
 #include "train/classifier_training.hpp"
 #include "train/evaluate.hpp"
@@ -28,14 +29,12 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 // The adapter checkpoint: a dict of tensors that Python opens with torch.load.
 std::vector<char> adapter_checkpoint(const AdapterOutcome& o, const torch::Tensor& anchor, double lambda) {
-  c10::Dict<std::string, torch::Tensor> d;
-  d.insert("weight", o.weight);
-  d.insert("bias", o.bias);
-  d.insert("weight_last", o.weight_last);
-  d.insert("bias_last", o.bias_last);
-  d.insert("anchor", anchor.cpu());
-  d.insert("lambda", torch::tensor({lambda}, torch::kDouble));
-  return torch::pickle_save(d);
+  return save_tensor_file({{"weight", o.weight},
+                           {"bias", o.bias},
+                           {"weight_last", o.weight_last},
+                           {"bias_last", o.bias_last},
+                           {"anchor", anchor},
+                           {"lambda", torch::tensor({lambda}, torch::kDouble)}});
 }
 
 }  // namespace
@@ -46,11 +45,13 @@ Worker::Worker(const SweepConfig& cfg, const Corpus& corpus, Placement placement
   vocab_ = Vocabulary::build({&corpus.a_train, &corpus.b_train}, cfg.data.min_word_count,
                              cfg.model.entity_masking);
   const bool mask = cfg.model.entity_masking;
-  a_train_ = encode(corpus.a_train, vocab_, corpus, mask);
-  a_dev_ = encode(corpus.a_dev, vocab_, corpus, mask);
-  b_train_ = encode(corpus.b_train, vocab_, corpus, mask);
-  b_dev_ = encode(corpus.b_dev, vocab_, corpus, mask);
-  b_test_ = encode(corpus.b_test, vocab_, corpus, mask);
+  // Every split goes to the rank's device once, for the whole run: the training loops cut their
+  // batches there and never build one on the host.
+  a_train_ = encode(corpus.a_train, vocab_, corpus, mask).to(device_);
+  a_dev_ = encode(corpus.a_dev, vocab_, corpus, mask).to(device_);
+  b_train_ = encode(corpus.b_train, vocab_, corpus, mask).to(device_);
+  b_dev_ = encode(corpus.b_dev, vocab_, corpus, mask).to(device_);
+  b_test_ = encode(corpus.b_test, vocab_, corpus, mask).to(device_);
   const int64_t K = corpus.num_classes();
   const int64_t D = K + cfg.model.hidden * (cfg.model.bidirectional ? 2 : 1);
   anchor_ = make_anchor(cfg.adapter.anchor, K, D).to(device_);
@@ -65,7 +66,7 @@ std::vector<int64_t> Worker::cached_seeds() const {
 void Worker::fill_identity(TrialResult& r, const Task& task, int64_t width) const {
   r.host = placement_.host;
   r.rank = placement_.rank;
-  r.device = placement_.device;
+  r.device = placement_.device_label();
   r.threads = placement_.threads;
   r.task = task.id;
   r.fused_width = width;
@@ -98,7 +99,7 @@ TaskOutput Worker::run(const Task& task, const std::vector<char>* encoder_bytes,
       p.error = e.what();
       p.host = placement_.host;
       p.rank = placement_.rank;
-      p.device = placement_.device;
+      p.device = placement_.device_label();
       p.wall_s = wall;
       out.pretrain = p;
     }
@@ -125,7 +126,7 @@ TaskOutput Worker::simulate(const Task& task) {
     p.seed = task.seed;
     p.host = placement_.host;
     p.rank = placement_.rank;
-    p.device = placement_.device;
+    p.device = placement_.device_label();
     out.pretrain = p;
     out.encoder = {'s', 'i', 'm'};
     encoders_[task.seed] = out.encoder;
@@ -169,7 +170,7 @@ TaskOutput Worker::pretrain(const Task& task, const std::vector<char>* resume) {
   p.seed = task.seed;
   p.host = placement_.host;
   p.rank = placement_.rank;
-  p.device = placement_.device;
+  p.device = placement_.device_label();
   p.threads = placement_.threads;
   p.best_epoch = run.best_epoch;
   p.epochs = cfg_.pretrain.epochs;

@@ -86,15 +86,15 @@ std::vector<AdapterOutcome> train_adapters(const AdapterSetup& s, const std::vec
   torch::Tensor ce_first, pen_first, ce_last, pen_last;
 
   for (int64_t epoch = 1; epoch <= cfg.epochs; ++epoch) {
-    auto order = shuffled_order(train.size(), s.seed, epoch);
+    const EpochOrder order(train.size(), s.seed, epoch, device);  // to the device once per epoch
     std::vector<torch::Tensor> step_loss, step_ce;  // [G] per step, read once per epoch
     int64_t steps = 0;
     for (int64_t i = 0; i < train.size(); i += cfg.batch_size) {
       const int64_t n = std::min(cfg.batch_size, train.size() - i);
-      auto idx = torch::from_blob(order.data() + i, {n}, torch::kLong).clone().to(device);
+      const RowIndex idx = order.slice(i, n);
       auto X = features.rows(Part::train, idx, /*training=*/true);      // [B, D]
       auto logits = adapter_forward(X, W, b);                          // [G, B, K]
-      auto ce = stacked_cross_entropy(logits, train_labels.index_select(0, idx));  // [G]
+      auto ce = stacked_cross_entropy(logits, train_labels.index_select(0, idx.device));  // [G]
       // In loss mode the anchor's pull is part of what autograd differentiates:
       // ∂/∂W_g λ_g‖W_g − A‖² = 2λ_g(W_g − A). In decoupled mode it is applied after the step.
       auto pen = penalty(W, b, s.anchor, lam, s.penalty->penalize_bias);  // [G]
@@ -104,9 +104,9 @@ std::vector<AdapterOutcome> train_adapters(const AdapterSetup& s, const std::vec
       if (decoupled) decoupled_pull(W, b, s.anchor, lam, opt.lrs(), s.penalty->penalize_bias);
 
       auto ce_d = ce.detach(), pen_d = pen.detach();
-      if (!ce_first.defined()) {
-        ce_first = ce_d.cpu();
-        pen_first = pen_d.cpu();
+      if (!ce_first.defined()) {  // kept on the device; read at the end
+        ce_first = ce_d;
+        pen_first = pen_d;
       }
       ce_last = ce_d;
       pen_last = pen_d;
@@ -154,8 +154,8 @@ std::vector<AdapterOutcome> train_adapters(const AdapterSetup& s, const std::vec
         r.per_class_test_f1 = per_class_f1(test.gold, test_pred[g], K);
         r.diag.pred_hash_dev = predictions_hash(dev_pred[g]);
         r.diag.pred_hash_test = predictions_hash(test_pred[g]);
-        out[g].weight = W[g].detach().cpu().clone();
-        out[g].bias = b[g].detach().cpu().clone();
+        out[g].weight = W[g].detach().clone();  // stays on the device until the end
+        out[g].bias = b[g].detach().clone();
       } else if (cfg.lr_decay < 1.0) {
         torch::NoGradGuard no_grad;
         opt.lrs()[g].mul_(cfg.lr_decay);
@@ -164,6 +164,8 @@ std::vector<AdapterOutcome> train_adapters(const AdapterSetup& s, const std::vec
   }
 
   const auto w_dist_final = distance_to_anchor(W.detach(), s.anchor).cpu();
+  ce_first = ce_first.cpu();
+  pen_first = pen_first.cpu();
   ce_last = ce_last.cpu();
   pen_last = pen_last.cpu();
   for (int64_t g = 0; g < G; ++g) {
@@ -185,6 +187,10 @@ std::vector<AdapterOutcome> train_adapters(const AdapterSetup& s, const std::vec
     dg.penalty_share_last = dg.penalty_last / std::max(1e-30, dg.ce_last + dg.penalty_last);
     dg.w_dist_init = w_dist_init[g].item<double>();
     dg.w_dist_final = w_dist_final[g].item<double>();
+    if (out[g].weight.defined()) {
+      out[g].weight = out[g].weight.cpu();
+      out[g].bias = out[g].bias.cpu();
+    }
     out[g].weight_last = W[g].detach().cpu().clone();
     out[g].bias_last = b[g].detach().cpu().clone();
     dg.weights_hash = tensor_hash(torch::cat({out[g].weight_last.flatten(), out[g].bias_last}));

@@ -5,6 +5,7 @@
 
 #include "common/errors.hpp"
 #include "train/evaluate.hpp"
+#include "train/grad_clip.hpp"
 #include "train/metrics.hpp"
 
 namespace anchorsweep {
@@ -113,10 +114,16 @@ void load_state(const std::vector<char>& bytes, Encoder& encoder, torch::optim::
   for (size_t i = 0; i < n; ++i) best.read(std::to_string(i), st.best[i]);
 }
 
+// One read for all parameters; the name is looked up only when something is wrong.
 void check_weights_finite(Encoder& encoder, int64_t epoch) {
   torch::NoGradGuard no_grad;
-  for (const auto& p : encoder->named_parameters())
-    if (!torch::isfinite(p.value()).all().item<bool>()) throw DivergedError(epoch, 0, "weights (" + p.key() + ")");
+  const auto named = encoder->named_parameters();
+  std::vector<torch::Tensor> finite;
+  for (const auto& p : named) finite.push_back(torch::isfinite(p.value()).all());
+  if (finite.empty()) return;
+  auto each = torch::stack(finite).cpu();
+  for (int64_t i = 0; i < each.size(0); ++i)
+    if (!each[i].item<bool>()) throw DivergedError(epoch, 0, "weights (" + named[i].key() + ")");
 }
 
 }  // namespace
@@ -138,29 +145,33 @@ ClassifierRun train_classifier(Encoder& encoder, const TrainConfig& cfg, const E
   for (int64_t epoch = st.epoch + 1; epoch <= cfg.epochs; ++epoch) {
     encoder->train();
     torch::manual_seed(epoch_seed(seed, epoch));  // this epoch's dropout masks
-    auto order = shuffled_order(train.size(), seed, epoch);
+    const EpochOrder order(train.size(), seed, epoch, train.device());
     std::vector<torch::Tensor> step_losses;       // read once per epoch, not once per step
     auto t0 = std::chrono::steady_clock::now();
+    // Nothing in this loop waits for the device: the batch is cut from the resident split by a
+    // slice of the epoch's order, the loss stays a device scalar, and clipping keeps its norm there.
     for (int64_t i = 0; i < train.size(); i += cfg.batch_size) {
       const int64_t n = std::min(cfg.batch_size, train.size() - i);
-      auto idx = torch::from_blob(order.data() + i, {n}, torch::kLong).clone();
-      auto batch = train.rows(idx).to(device);
+      auto batch = train.rows(order.slice(i, n)).to(device);  // a no-op when train lives on `device`
       auto loss = torch::nn::functional::cross_entropy(encoder->forward(batch).logits, batch.labels);
       opt->zero_grad();
       loss.backward();
-      if (cfg.grad_clip > 0) torch::nn::utils::clip_grad_norm_(encoder->parameters(), cfg.grad_clip);
+      if (cfg.grad_clip > 0) clip_grad_norm(encoder->parameters(), cfg.grad_clip);
       opt->step();
       step_losses.push_back(loss.detach());
       st.trained += n;
     }
+    // The epoch's one read from the device; it waits for the queued steps, so the time below
+    // counts the device's work too.
+    const int64_t steps = static_cast<int64_t>(step_losses.size());
+    torch::Tensor losses;
+    if (steps > 0) losses = torch::stack(step_losses).to(torch::kDouble).cpu();
     st.train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
     // The epoch's mean loss, summed step by step in double as before; the first non-finite
     // step ends the run as diverged.
     double loss_sum = 0;
-    const int64_t steps = static_cast<int64_t>(step_losses.size());
     if (steps > 0) {
-      auto losses = torch::stack(step_losses).to(torch::kDouble).cpu();
       auto a = losses.accessor<double, 1>();
       for (int64_t k = 0; k < steps; ++k) {
         if (!std::isfinite(a[k])) throw DivergedError(epoch, k + 1, "loss");

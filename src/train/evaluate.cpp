@@ -4,14 +4,12 @@
 
 namespace anchorsweep {
 
-torch::Tensor row_range(int64_t begin, int64_t n) { return torch::arange(begin, begin + n, torch::kLong); }
-
 torch::Tensor encode_features(Encoder& encoder, const EncodedSplit& split, int64_t chunk) {
   torch::NoGradGuard no_grad;
   const auto device = encoder->dense->weight.device();
   std::vector<torch::Tensor> parts;
   for (int64_t i = 0; i < split.size(); i += chunk) {
-    auto out = encoder->forward(split.rows(row_range(i, std::min(chunk, split.size() - i))).to(device));
+    auto out = encoder->forward(split.rows(row_range(i, std::min(chunk, split.size() - i), split.device())).to(device));
     parts.push_back(torch::cat({out.logits, out.summary}, 1));
   }
   return torch::cat(parts, 0);
@@ -20,14 +18,14 @@ torch::Tensor encode_features(Encoder& encoder, const EncodedSplit& split, int64
 std::vector<int64_t> predict(Encoder& encoder, const EncodedSplit& split, int64_t chunk) {
   torch::NoGradGuard no_grad;
   const auto device = encoder->dense->weight.device();
-  std::vector<int64_t> pred;
-  pred.reserve(split.size());
+  std::vector<torch::Tensor> parts;
   for (int64_t i = 0; i < split.size(); i += chunk) {
-    auto out = encoder->forward(split.rows(row_range(i, std::min(chunk, split.size() - i))).to(device));
-    auto p = out.logits.argmax(1).cpu();
-    pred.insert(pred.end(), p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + p.numel());
+    auto out = encoder->forward(split.rows(row_range(i, std::min(chunk, split.size() - i), split.device())).to(device));
+    parts.push_back(out.logits.argmax(1));
   }
-  return pred;
+  if (parts.empty()) return {};
+  auto p = torch::cat(parts).cpu().contiguous();
+  return std::vector<int64_t>(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + p.numel());
 }
 
 std::string predictions_hash(const std::vector<int64_t>& pred) {

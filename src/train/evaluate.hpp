@@ -10,14 +10,11 @@
 
 namespace anchorsweep {
 
-// Rows [begin, begin + n) as an index tensor.
-torch::Tensor row_range(int64_t begin, int64_t n);
-
 // Encoder outputs over a split in chunks, no autograd: [logits ; summary], [N, K + Hs].
 // The module's train/eval mode is left as the caller set it.
 torch::Tensor encode_features(Encoder& encoder, const EncodedSplit& split, int64_t chunk = 512);
 
-// argmax of the encoder's logits over a split.
+// argmax of the encoder's logits over a split (gathered on the device, read back once).
 std::vector<int64_t> predict(Encoder& encoder, const EncodedSplit& split, int64_t chunk = 512);
 
 // FNV-1a of a prediction vector, to tell "same predictions" apart cheaply.

@@ -13,9 +13,9 @@ CachedFeatures::CachedFeatures(Encoder& encoder, const EncodedSplit& train, cons
   for (int i = 0; i < 3; ++i) cache_[i] = encode_features(encoder, *splits_[i]);
 }
 
-torch::Tensor CachedFeatures::rows(Part part, const torch::Tensor& index, bool) {
+torch::Tensor CachedFeatures::rows(Part part, const RowIndex& index, bool) {
   const auto& c = cache_[static_cast<int>(part)];
-  return c.index_select(0, index.to(c.device()));
+  return c.index_select(0, index.device.to(c.device()));
 }
 
 LiveFeatures::LiveFeatures(Encoder& encoder, const EncodedSplit& train, const EncodedSplit& dev,
@@ -26,11 +26,11 @@ LiveFeatures::LiveFeatures(Encoder& encoder, const EncodedSplit& train, const En
   splits_[2] = &test;
 }
 
-torch::Tensor LiveFeatures::rows(Part part, const torch::Tensor& index, bool training) {
+torch::Tensor LiveFeatures::rows(Part part, const RowIndex& index, bool training) {
   torch::NoGradGuard no_grad;
   encoder_->train(training && frozen_dropout_);
   const auto device = encoder_->dense->weight.device();
-  auto out = encoder_->forward(split(part).rows(index.cpu()).to(device));
+  auto out = encoder_->forward(split(part).rows(index).to(device));
   encoder_->eval();
   return torch::cat({out.logits, out.summary}, 1);
 }

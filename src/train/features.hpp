@@ -20,7 +20,7 @@ class FeatureSource {
  public:
   virtual ~FeatureSource() = default;
   // Features of rows `index` of `part`: [B, K + Hs]. `training` marks a training step.
-  virtual torch::Tensor rows(Part part, const torch::Tensor& index, bool training) = 0;
+  virtual torch::Tensor rows(Part part, const RowIndex& index, bool training) = 0;
   // Features of a whole split, for evaluation.
   virtual torch::Tensor all(Part part) = 0;
   const EncodedSplit& split(Part part) const { return *splits_[static_cast<int>(part)]; }
@@ -33,7 +33,7 @@ class CachedFeatures : public FeatureSource {
  public:
   CachedFeatures(Encoder& encoder, const EncodedSplit& train, const EncodedSplit& dev,
                  const EncodedSplit& test);
-  torch::Tensor rows(Part part, const torch::Tensor& index, bool training) override;
+  torch::Tensor rows(Part part, const RowIndex& index, bool training) override;
   torch::Tensor all(Part part) override { return cache_[static_cast<int>(part)]; }
 
  private:
@@ -45,7 +45,7 @@ class LiveFeatures : public FeatureSource {
   // frozen_dropout: training steps run the frozen encoder in train mode (the classic mistake).
   LiveFeatures(Encoder& encoder, const EncodedSplit& train, const EncodedSplit& dev,
                const EncodedSplit& test, bool frozen_dropout);
-  torch::Tensor rows(Part part, const torch::Tensor& index, bool training) override;
+  torch::Tensor rows(Part part, const RowIndex& index, bool training) override;
   torch::Tensor all(Part part) override;
 
  private:

@@ -1,0 +1,21 @@
+#include "train/grad_clip.hpp"
+
+namespace anchorsweep {
+
+torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& parameters, double max_norm) {
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : parameters)
+    if (p.grad().defined()) grads.push_back(p.grad());
+  if (grads.empty()) return torch::zeros({});
+  std::vector<torch::Tensor> norms;
+  norms.reserve(grads.size());
+  for (const auto& g : grads) norms.push_back(g.norm(2));
+  // ‖g‖₂ = ‖(‖g₁‖₂, …, ‖gₙ‖₂)‖₂: the norm of the per-tensor norms.
+  auto total = norms.size() == 1 ? norms[0] : torch::stack(norms).norm(2);
+  auto coef = torch::clamp(max_norm / (total + 1e-6), c10::nullopt, 1.0);
+  torch::NoGradGuard no_grad;
+  for (auto& g : grads) g.mul_(coef);
+  return total;
+}
+
+}  // namespace anchorsweep
