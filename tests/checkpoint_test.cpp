@@ -214,3 +214,28 @@ TEST(Placement, ThreadsFollowTheAffinityMask) {
   auto shared = usable_cpus(1000);
   EXPECT_EQ(shared.cpus, 1);
 }
+
+TEST(Placement, GpuByLocalRankOrTheOneSlurmBound) {
+  // 4 ranks on a node with 2 visible GPUs: 0,1,0,1, and the sharing is said.
+  auto g = choose_gpu(3, 4, 2, nullptr);
+  EXPECT_EQ(g.index, 1);
+  EXPECT_NE(g.why.find("local rank 3 of 4 mod 2 visible GPU(s)"), std::string::npos) << g.why;
+  EXPECT_NE(g.why.find("4 ranks share 2 GPU(s)"), std::string::npos) << g.why;
+  // srun --gpus-per-task=1: each rank sees only its own GPU, as device 0.
+  g = choose_gpu(2, 4, 1, "5");
+  EXPECT_EQ(g.index, 0);
+  EXPECT_NE(g.why.find("CUDA_VISIBLE_DEVICES=5"), std::string::npos) << g.why;
+  // One rank per GPU: nothing shared.
+  g = choose_gpu(1, 2, 2, "0,1");
+  EXPECT_EQ(g.index, 1);
+  EXPECT_EQ(g.why.find("share"), std::string::npos) << g.why;
+}
+
+TEST(Placement, SharedGpusAreNamedPerHost) {
+  const std::vector<std::string> hosts{"n1", "n1", "n1", "n2", "n2"};
+  const std::vector<std::string> devices{"cuda:0 (H100)", "cuda:1 (H100)", "cuda:0 (H100)", "cuda:0 (H100)", "cpu"};
+  const auto s = shared_gpus(hosts, devices);
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0], "cuda:0 (H100) on n1: ranks 0, 2");  // n2's cuda:0 is another GPU
+  EXPECT_TRUE(shared_gpus({"a", "a"}, {"cpu", "cpu"}).empty()) << "CPU ranks share no GPU";
+}

@@ -35,6 +35,12 @@ void facts_table(Document& d, const ReportInputs& in) {
   add("ranks", r.ranks ? std::to_string(*r.ranks) : "");
   add("hosts", join_counted(r.hosts));
   add("devices", join_counted(r.devices));
+  if (!r.gpu_placement.empty()) add("GPU placement (rank 0)", r.gpu_placement);
+  if (!r.shared_gpus.empty()) {
+    std::string s;
+    for (const auto& g : r.shared_gpus) s += (s.empty() ? "" : "; ") + g;
+    add("shared GPUs", s + " (these ranks split one GPU's time and memory; NCCL is not used)");
+  }
   for (const auto& [k, v] : r.versions) add("version: " + k, v);
   std::string hash = r.config_hash;
   if (in.has_config && !hash.empty())

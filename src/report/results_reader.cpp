@@ -45,6 +45,8 @@ RunInfo parse_run_info(const std::string& text, const std::string& name) {
   if (auto it = j.find("labels"); it != j.end()) info.labels = text_list(*it);
   if (auto it = j.find("hosts"); it != j.end()) info.hosts = text_list(*it);
   if (auto it = j.find("devices"); it != j.end()) info.devices = text_list(*it);
+  if (auto it = j.find("shared_gpus"); it != j.end()) info.shared_gpus = text_list(*it);
+  if (auto it = j.find("gpu_placement"); it != j.end() && it->is_string()) info.gpu_placement = it->get<std::string>();
   if (auto it = j.find("ranks"); it != j.end() && it->is_number()) info.ranks = it->get<int64_t>();
   if (auto it = j.find("wall_s"); it != j.end() && it->is_number()) info.wall_s = it->get<double>();
   if (auto it = j.find("versions"); it != j.end() && it->is_object()) {

@@ -18,6 +18,8 @@ struct RunInfo {
   std::string negative_label;
   std::optional<int64_t> ranks;
   std::vector<std::string> hosts, devices;
+  std::vector<std::string> shared_gpus;  // "cuda:0 (…) on host: ranks 0, 2"
+  std::string gpu_placement;
   std::vector<std::pair<std::string, std::string>> versions;
   std::string started, finished, config_hash, command;
   std::optional<double> wall_s;

@@ -8,8 +8,14 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <stdexcept>
 
 #include <torch/torch.h>
+
+#ifdef ANCHORSWEEP_WITH_CUDA
+#include <cuda_runtime_api.h>
+#endif
 
 namespace anchorsweep {
 
@@ -111,12 +117,70 @@ void prefer_passive_openmp_wait(char** argv) {
   // exec failed (no /proc?): go on with the default policy.
 }
 
+GpuChoice choose_gpu(int local_rank, int local_size, int visible_gpus, const char* cuda_visible_devices) {
+  GpuChoice c;
+  visible_gpus = std::max(1, visible_gpus);
+  c.index = local_rank % visible_gpus;
+  c.why = "local rank " + std::to_string(local_rank) + " of " + std::to_string(local_size) + " mod " +
+          std::to_string(visible_gpus) + " visible GPU(s)";
+  if (cuda_visible_devices && *cuda_visible_devices)
+    c.why += " (CUDA_VISIBLE_DEVICES=" + std::string(cuda_visible_devices) + ")";
+  if (local_size > visible_gpus) c.why += "; " + std::to_string(local_size) + " ranks share " +
+                                          std::to_string(visible_gpus) + " GPU(s)";
+  return c;
+}
+
+std::vector<std::string> shared_gpus(const std::vector<std::string>& hosts, const std::vector<std::string>& devices) {
+  std::map<std::pair<std::string, std::string>, std::vector<size_t>> ranks_of;
+  std::vector<std::pair<std::string, std::string>> order;
+  for (size_t r = 0; r < devices.size() && r < hosts.size(); ++r) {
+    if (devices[r].rfind("cuda", 0) != 0) continue;
+    auto& v = ranks_of[{hosts[r], devices[r]}];
+    if (v.empty()) order.emplace_back(hosts[r], devices[r]);
+    v.push_back(r);
+  }
+  std::vector<std::string> out;
+  for (const auto& key : order) {
+    const auto& v = ranks_of[key];
+    if (v.size() < 2) continue;
+    std::string s = key.second + " on " + key.first + ": ranks ";
+    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+    out.push_back(s);
+  }
+  return out;
+}
+
+namespace {
+
+// Makes `index` the current CUDA device of this process, so that LibTorch's allocator, cuBLAS
+// handles and NCCL all use it and no context opens on GPU 0 by default; returns its name.
+std::string select_gpu(int index) {
+#ifdef ANCHORSWEEP_WITH_CUDA
+  cudaError_t rc = cudaSetDevice(index);
+  if (rc != cudaSuccess)
+    throw std::runtime_error("cudaSetDevice(" + std::to_string(index) + "): " + cudaGetErrorString(rc));
+  cudaDeviceProp prop{};
+  rc = cudaGetDeviceProperties(&prop, index);
+  if (rc != cudaSuccess) return "unknown GPU";
+  return prop.name;
+#else
+  (void)index;
+  return "GPU";  // LibTorch has CUDA but anchorsweep was built without the CUDA runtime
+#endif
+}
+
+}  // namespace
+
 Placement place(const SweepConfig& cfg, int rank, int local_rank, int local_size, const std::string& host) {
   Placement p;
   p.host = host;
   p.rank = rank;
   if (torch::cuda::is_available()) {
-    p.device = "cuda:" + std::to_string(local_rank % static_cast<int>(torch::cuda::device_count()));
+    const GpuChoice g = choose_gpu(local_rank, local_size, static_cast<int>(torch::cuda::device_count()),
+                                   std::getenv("CUDA_VISIBLE_DEVICES"));
+    p.device = "cuda:" + std::to_string(g.index);
+    p.gpu_why = g.why;
+    p.gpu_name = select_gpu(g.index);
   }
   const CpuBudget budget = usable_cpus(local_size);
   if (cfg.run.threads > 0) {

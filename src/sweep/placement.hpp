@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "config/config.hpp"
 
@@ -11,9 +12,13 @@ namespace anchorsweep {
 struct Placement {
   std::string host = "localhost";
   int64_t rank = 0;
-  std::string device = "cpu";   // "cpu" or "cuda:N"
+  std::string device = "cpu";   // "cpu" or "cuda:N" (N among the GPUs this rank can see)
+  std::string gpu_name;         // "NVIDIA H100 80GB HBM3"; empty on the CPU
+  std::string gpu_why;          // how N was chosen, for run.json
   int64_t threads = 1;
   std::string cpus_why;         // how `threads` was chosen, for run.json
+  // What results and run.json record: "cpu" or "cuda:N (name)".
+  std::string device_label() const { return gpu_name.empty() ? device : device + " (" + gpu_name + ")"; }
 };
 
 // The CPUs this rank may really use: its affinity mask (a SLURM cpuset or mpirun's binding),
@@ -35,8 +40,21 @@ CpuBudget usable_cpus(int local_size);
 // ANCHORSWEEP_KEEP_OMP_WAIT=1, is left alone. Why it chose is in ANCHORSWEEP_OMP_WAIT_WHY.
 void prefer_passive_openmp_wait(char** argv);
 
-// A GPU by local rank when LibTorch sees any, else the CPU with `run.threads` threads or, when
-// that is 0, as many as the rank's CPU budget.
+// The GPU of a rank: local_rank mod the GPUs it can see. Where SLURM or the user bound GPUs to
+// ranks (CUDA_VISIBLE_DEVICES per rank, e.g. srun --gpus-per-task=1) each rank sees one: GPU 0.
+// Several ranks may share a GPU (more ranks than GPUs on a node); the report says so.
+struct GpuChoice {
+  int index = 0;
+  std::string why;
+};
+GpuChoice choose_gpu(int local_rank, int local_size, int visible_gpus, const char* cuda_visible_devices);
+
+// Which GPUs serve more than one rank, from every rank's host and device label (rank order):
+// "cuda:0 (NVIDIA H100) on node1: ranks 0, 2". Empty when no GPU is shared.
+std::vector<std::string> shared_gpus(const std::vector<std::string>& hosts, const std::vector<std::string>& devices);
+
+// A GPU when LibTorch sees any (made the current device before any tensor exists), else the CPU
+// with `run.threads` threads or, when that is 0, as many as the rank's CPU budget.
 Placement place(const SweepConfig& cfg, int rank, int local_rank, int local_size, const std::string& host);
 
 }  // namespace anchorsweep

@@ -50,7 +50,7 @@ TrialPlan make_plan(const SweepConfig& cfg, int64_t ranks, const std::set<std::s
   std::vector<Task> pretrain, finetune, scratch;
   for (int64_t seed : cfg.run.seeds) {
     std::vector<TrialKey> trials;
-    if (has_baseline(cfg, "pretrained")) trials.push_back({seed, "pretrained", 0});
+    if (has_baseline(cfg, "pretrained")) trials.push_back({seed, "pretrained", 0, ""});
     const bool tag = cfg.adapter.inits.size() > 1;  // ids name the init only when there are several
     for (const auto& init : cfg.adapter.inits)
       for (double lam : cfg.sweep.lambdas) trials.push_back({seed, "anchored", lam, tag ? init : ""});
@@ -64,7 +64,7 @@ TrialPlan make_plan(const SweepConfig& cfg, int64_t ranks, const std::set<std::s
       for (size_t j = i; j < std::min(todo.size(), i + plan.fuse_width); ++j) t.trials.push_back(todo[j]);
       finetune.push_back(t);
     }
-    TrialKey sk{seed, "scratch", 0};
+    TrialKey sk{seed, "scratch", 0, ""};
     if (has_baseline(cfg, "scratch") && !done.count(sk.id()))
       scratch.push_back({"scratch-s" + std::to_string(seed), TaskType::scratch, seed, {sk}});
   }

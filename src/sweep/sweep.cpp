@@ -149,6 +149,8 @@ nlohmann::json run_facts(const SweepConfig& cfg, const Corpus& corpus, const Swe
           {"ranks", ranks},
           {"hosts", hosts},
           {"devices", devices},
+          {"gpu_placement", placement.gpu_why.empty() ? "no GPU: LibTorch sees none" : placement.gpu_why},
+          {"shared_gpus", shared_gpus(hosts, devices)},
           {"threads_per_rank", placement.threads},
           {"nccl", nccl},
           {"versions", {{"libtorch", TORCH_VERSION}, {"mpi", mpi_version}, {"anchorsweep", "0.1.0"}}},
@@ -207,15 +209,18 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
                 const SweepOptions& options, comm::MpiComm* mpi, std::chrono::steady_clock::time_point t0) {
   const int rank = mpi ? mpi->rank() : 0;
   const int ranks = mpi ? mpi->size() : 1;
-  std::vector<std::string> hosts{placement.host}, devices{placement.device};
+  std::vector<std::string> hosts{placement.host}, devices{placement.device_label()};
   std::string nccl = "not used";
   if (mpi) {
     hosts = mpi->all_gather(placement.host);
-    devices = mpi->all_gather(placement.device);
+    devices = mpi->all_gather(placement.device_label());
 #ifdef ANCHORSWEEP_WITH_NCCL
-    // When every rank holds a GPU, bring NCCL up over MPI and prove the ring with one all-reduce.
+    // When every rank holds a GPU of its own, bring NCCL up over MPI and prove the ring with one
+    // all-reduce (NCCL refuses two ranks of one communicator on one GPU).
     const bool all_gpu = mpi->max_over_ranks(placement.device.rfind("cuda", 0) == 0 ? 0 : 1) == 0;
-    if (all_gpu && mpi->size() > 1) {
+    const bool shared = !shared_gpus(hosts, devices).empty();
+    if (all_gpu && shared) nccl = "not used: ranks share GPUs";
+    if (all_gpu && !shared && mpi->size() > 1) {
       comm::NcclComm ring(*mpi, std::stoi(placement.device.substr(5)));
       const double sum = ring.all_reduce_sum(1.0);
       nccl = "NCCL " + ring.version() + ": all-reduce over " + std::to_string(mpi->size()) + " GPU ranks gave " +
