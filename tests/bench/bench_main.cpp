@@ -97,21 +97,27 @@ int blas_check() {
   return 0;
 }
 
-int finetune(const std::string& size, const std::string& mode, int64_t G) {
+// Waits for the device, so that a timer read next covers the work queued before it.
+void sync(const torch::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.index());
+}
+
+int finetune(const std::string& size, const std::string& mode, int64_t G, const torch::Device& device) {
   auto cfg = bench_config(size);
   auto t0 = Clock::now();
   Corpus corpus = generate_synthetic(cfg.data.synthetic, cfg.data.negative_label);
   auto vocab = Vocabulary::build({&corpus.a_train, &corpus.b_train}, 1, true);
-  auto b_train = encode(corpus.b_train, vocab, corpus, true);
-  auto b_dev = encode(corpus.b_dev, vocab, corpus, true);
-  auto b_test = encode(corpus.b_test, vocab, corpus, true);
+  auto b_train = encode(corpus.b_train, vocab, corpus, true).to(device);
+  auto b_dev = encode(corpus.b_dev, vocab, corpus, true).to(device);
+  auto b_test = encode(corpus.b_test, vocab, corpus, true).to(device);
   std::printf("data: %lld B-train sentences, %lld classes, H = %lld (%.1f s to generate and encode)\n",
               (long long)b_train.size(), (long long)corpus.num_classes(), (long long)cfg.model.hidden, since(t0));
   torch::manual_seed(1);
   Encoder encoder(cfg.model, vocab.size(), corpus.num_classes());
+  encoder->to(device);
   freeze(*encoder);
   const int64_t K = corpus.num_classes(), D = K + cfg.model.hidden;
-  auto anchor = make_anchor("identity", K, D);
+  auto anchor = make_anchor("identity", K, D).to(device);
   AdapterSetup setup{&cfg.finetune, &cfg.penalty, "random", anchor, corpus.negative_index, 7};
   std::vector<double> lambdas;
   for (int64_t g = 0; g < G; ++g) lambdas.push_back(g == 0 ? 0.0 : std::pow(10.0, -4 + 5.0 * g / G));
@@ -123,16 +129,19 @@ int finetune(const std::string& size, const std::string& mode, int64_t G) {
     cfg.finetune.epochs = 1;
     auto t1 = Clock::now();
     train_adapters(setup, {0.01}, live);
+    sync(device);
     const double s = since(t1);
     std::printf("finetune %s naive: 1 trial-epoch in %.2f s -> %.4f trial-epochs/s\n", size.c_str(), s, 1.0 / s);
   } else {
     auto t1 = Clock::now();
     CachedFeatures cached(encoder, b_train, b_dev, b_test);
+    sync(device);
     const double cache_s = since(t1);
     const auto bytes = (b_train.size() + b_dev.size() + b_test.size()) * D * 4;
     cfg.finetune.epochs = size == "tacred" ? 2 : 10;
     auto t2 = Clock::now();
     train_adapters(setup, lambdas, cached);
+    sync(device);
     const double s = since(t2);
     const double rate = G * cfg.finetune.epochs / s;
     std::printf("finetune %s cached G=%lld: feature cache %.1f s (%.1f MB), then %lld trials x %lld epochs in %.2f s -> %.2f trial-epochs/s\n",
@@ -165,12 +174,13 @@ int main(int argc, char** argv) {
   torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   try {
     if (cmd == "blas-check") return blas_check();
-    if (cmd == "finetune" && argc >= 4) return finetune(argv[2], argv[3], argc > 4 ? std::atoll(argv[4]) : 1);
+    if (cmd == "finetune" && argc >= 4)
+      return finetune(argv[2], argv[3], argc > 4 ? std::atoll(argv[4]) : 1, torch::Device(argc > 5 ? argv[5] : "cpu"));
     if (cmd == "export" && argc == 4) return export_corpus(argv[2], argv[3]);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "anchorsweep_bench: %s\n", e.what());
     return 1;
   }
-  std::fprintf(stderr, "usage: anchorsweep_bench blas-check | finetune demo|tacred naive|cached [G] | export demo|tacred DIR\n");
+  std::fprintf(stderr, "usage: anchorsweep_bench blas-check | finetune demo|tacred naive|cached [G [DEVICE]] | export demo|tacred DIR\n");
   return 2;
 }

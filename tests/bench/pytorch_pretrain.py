@@ -97,7 +97,9 @@ def main():
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda[:N]: the data live there, as in anchorsweep")
     a = ap.parse_args()
+    dev = torch.device(a.device)
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     train = load(a.data_dir + "/a_train.json")
@@ -105,28 +107,34 @@ def main():
     vocab = {w: i + 2 for i, (w, _) in enumerate(counts.most_common())}
     labels = {l: i for i, l in enumerate(sorted({s[1] for s in train}))}
     tok, sp, op, lens, y = tensorize(train, vocab, labels)
-    model = Encoder(len(vocab) + 2, len(labels), a)
+    # As anchorsweep does: the split lives on the device; lengths stay on the host, where
+    # pack_padded_sequence wants them.
+    tok, sp, op, y = tok.to(dev), sp.to(dev), op.to(dev), y.to(dev)
+    model = Encoder(len(vocab) + 2, len(labels), a).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     n, seen, seconds = len(train), 0, 0.0
     for epoch in range(a.epochs):
         model.train()
         order = torch.randperm(n)
+        order_dev = order.to(dev)
         t0 = time.perf_counter()
         for i in range(0, n, a.batch_size):
-            idx = order[i:i + a.batch_size]
+            idx, idx_dev = order[i:i + a.batch_size], order_dev[i:i + a.batch_size]
             L = int(lens[idx].max())
-            t, s_, o_, l_ = tok[idx, :L], sp[idx, :L], op[idx, :L], lens[idx]
-            mask = torch.arange(L).unsqueeze(0) < l_.unsqueeze(1)
-            loss = nn.functional.cross_entropy(model(t, s_, o_, l_, mask), y[idx])
+            t, s_, o_, l_ = tok[idx_dev, :L], sp[idx_dev, :L], op[idx_dev, :L], lens[idx]
+            mask = torch.arange(L, device=dev).unsqueeze(0) < l_.to(dev).unsqueeze(1)
+            loss = nn.functional.cross_entropy(model(t, s_, o_, l_, mask), y[idx_dev])
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
             seen += len(idx)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
         seconds += time.perf_counter() - t0
         print(f"epoch {epoch + 1}: loss {loss.item():.3f}")
     print(f"pytorch {torch.__version__} pretraining: {seen / seconds:.0f} examples/s "
-          f"({seen} examples, {a.threads} threads, batch {a.batch_size}, H={a.hidden})")
+          f"({seen} examples, {a.threads} threads, {a.device}, batch {a.batch_size}, H={a.hidden})")
 
 
 if __name__ == "__main__":
