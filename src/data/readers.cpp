@@ -159,6 +159,10 @@ bool is_blank(const std::string& line) {
 
 std::vector<Example> read_tacred(const std::string& path) {
   const std::string text = read_file(path);
+  // Said in our words: the JSON library's wording for empty input changed between versions.
+  if (text.find_first_not_of(" \t\r\n\f\v") == std::string::npos)
+    throw InputError(path + ": the file is empty (" + std::to_string(text.size()) +
+                     " bytes); expected a JSON array of records");
   json doc;
   try {
     doc = json::parse(text);
