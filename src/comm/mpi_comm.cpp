@@ -42,6 +42,7 @@ MpiComm::MpiComm(int* argc, char*** argv) {
                          "MPI_THREAD_SERIALIZED or better\n", provided);
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
+  thread_multiple_ = provided >= MPI_THREAD_MULTIPLE;
   MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
   MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &size_));
   MPI_Comm node;
@@ -49,6 +50,9 @@ MpiComm::MpiComm(int* argc, char*** argv) {
   MPI_CHECK(MPI_Comm_rank(node, &local_rank_));
   MPI_CHECK(MPI_Comm_size(node, &local_size_));
   node_comm_ = node;
+  MPI_Comm groups;
+  MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &groups));
+  groups_parent_ = groups;
   char name[MPI_MAX_PROCESSOR_NAME];
   int len = 0;
   MPI_CHECK(MPI_Get_processor_name(name, &len));
@@ -58,6 +62,8 @@ MpiComm::MpiComm(int* argc, char*** argv) {
 MpiComm::~MpiComm() {
   MPI_Comm node = as_comm(node_comm_);
   MPI_Comm_free(&node);
+  MPI_Comm groups = as_comm(groups_parent_);
+  MPI_Comm_free(&groups);
   MPI_Finalize();
 }
 
@@ -152,6 +158,45 @@ std::string MpiComm::library_version() const {
   std::string s(v, len);
   auto nl = s.find_first_of("\n,");
   return nl == std::string::npos ? s : s.substr(0, nl);
+}
+
+}  // namespace anchorsweep::comm
+
+namespace anchorsweep::comm {
+
+// Collective over `world_ranks` only (MPI-3): the other ranks of the job take no part.
+GroupComm::GroupComm(MpiComm& mpi, const std::vector<int>& world_ranks, int tag) {
+  const MPI_Comm parent = as_comm(mpi.groups_parent());  // same ranks as MPI_COMM_WORLD
+  MPI_Group world, members;
+  MPI_CHECK(MPI_Comm_group(parent, &world));
+  MPI_CHECK(MPI_Group_incl(world, static_cast<int>(world_ranks.size()), world_ranks.data(), &members));
+  MPI_Comm comm;
+  MPI_CHECK(MPI_Comm_create_group(parent, members, tag, &comm));
+  MPI_Group_free(&members);
+  MPI_Group_free(&world);
+  comm_ = comm;
+  MPI_CHECK(MPI_Comm_rank(comm, &rank_));
+  MPI_CHECK(MPI_Comm_size(comm, &size_));
+}
+
+GroupComm::~GroupComm() {
+  MPI_Comm comm = as_comm(comm_);
+  MPI_Comm_free(&comm);
+}
+
+void GroupComm::all_reduce_sum(float* data, int64_t count) {
+  MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_FLOAT, MPI_SUM, as_comm(comm_)));
+}
+
+void GroupComm::all_reduce_sum(double* data, int64_t count) {
+  MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_DOUBLE, MPI_SUM, as_comm(comm_)));
+}
+
+void GroupComm::broadcast(std::string& s, int root) {
+  uint64_t n = s.size();
+  MPI_CHECK(MPI_Bcast(&n, 1, MPI_UINT64_T, root, as_comm(comm_)));
+  s.resize(n);
+  if (n > 0) MPI_CHECK(MPI_Bcast(s.data(), static_cast<int>(n), MPI_CHAR, root, as_comm(comm_)));
 }
 
 }  // namespace anchorsweep::comm

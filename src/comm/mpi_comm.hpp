@@ -23,6 +23,29 @@ struct Message {
 // rank 0 answers kGoOn or kHalt (a stop was requested: the task stops, checkpointed).
 enum Tag : int { kRequest = 1, kTask = 2, kWait = 3, kStop = 4, kResult = 5, kEpoch = 6, kGoOn = 7, kHalt = 8 };
 
+// The communicator of a data-parallel group: a few ranks of the job, made by those ranks alone
+// (MPI_Comm_create_group), while the others go on with their own tasks.
+class MpiComm;
+
+class GroupComm {
+ public:
+  GroupComm(MpiComm& mpi, const std::vector<int>& world_ranks, int tag);
+  ~GroupComm();  // MPI_Comm_free
+  GroupComm(const GroupComm&) = delete;
+  GroupComm& operator=(const GroupComm&) = delete;
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  // In-place sums over the group of host buffers.
+  void all_reduce_sum(float* data, int64_t count);
+  void all_reduce_sum(double* data, int64_t count);
+  void broadcast(std::string& s, int root = 0);
+
+ private:
+  void* comm_ = nullptr;  // MPI_Comm
+  int rank_ = 0, size_ = 1;
+};
+
 class MpiComm {
  public:
   // MPI_Init_thread asking for MPI_THREAD_MULTIPLE; needs at least SERIALIZED, because rank 0's
@@ -48,11 +71,20 @@ class MpiComm {
   int max_over_ranks(int value);
   [[noreturn]] void abort(int code);
   std::string library_version() const;
+  // MPI_THREAD_MULTIPLE: a data-parallel group's collectives on rank 0's training thread run
+  // beside its service thread's point-to-point messages.
+  bool thread_multiple() const { return thread_multiple_; }
+  // The parent of every data-parallel group's communicator: a duplicate of MPI_COMM_WORLD, so
+  // that MPI_Comm_create_group's own messages never meet rank 0's service thread, which probes
+  // MPI_COMM_WORLD for any tag.
+  void* groups_parent() const { return groups_parent_; }
 
  private:
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
+  bool thread_multiple_ = false;
   std::string host_;
   void* node_comm_ = nullptr;
+  void* groups_parent_ = nullptr;
 };
 
 }  // namespace anchorsweep::comm

@@ -28,18 +28,35 @@
 
 namespace anchorsweep::comm {
 
-NcclComm::NcclComm(MpiComm& mpi, int device) : device_(device) {
+namespace {
+std::string new_unique_id() {
   ncclUniqueId id;
-  if (mpi.rank() == 0) NCCL_CHECK(ncclGetUniqueId(&id));
-  std::string blob(reinterpret_cast<const char*>(&id), sizeof id);
+  NCCL_CHECK(ncclGetUniqueId(&id));
+  return std::string(reinterpret_cast<const char*>(&id), sizeof id);
+}
+}  // namespace
+
+NcclComm::NcclComm(MpiComm& mpi, int device) : device_(device) {
+  std::string blob = mpi.rank() == 0 ? new_unique_id() : std::string();
   mpi.broadcast(blob, 0);  // the bootstrap: NCCL's id travels over MPI
-  std::copy(blob.begin(), blob.end(), reinterpret_cast<char*>(&id));
+  init(mpi.rank(), mpi.size(), blob);
+}
+
+NcclComm::NcclComm(GroupComm& group, int device) : device_(device) {
+  std::string blob = group.rank() == 0 ? new_unique_id() : std::string();
+  group.broadcast(blob, 0);
+  init(group.rank(), group.size(), blob);
+}
+
+void NcclComm::init(int rank, int size, std::string id_blob) {
+  ncclUniqueId id;
+  std::copy(id_blob.begin(), id_blob.end(), reinterpret_cast<char*>(&id));
   CUDA_CHECK(cudaSetDevice(device_));
   cudaStream_t stream;
   CUDA_CHECK(cudaStreamCreate(&stream));
   stream_ = stream;
   ncclComm_t comm;
-  NCCL_CHECK(ncclCommInitRank(&comm, mpi.size(), id, mpi.rank()));
+  NCCL_CHECK(ncclCommInitRank(&comm, size, id, rank));
   comm_ = comm;
 }
 
@@ -60,6 +77,11 @@ double NcclComm::all_reduce_sum(double value) {
   CUDA_CHECK(cudaStreamSynchronize(stream));
   CUDA_CHECK(cudaFree(buf));
   return out;
+}
+
+void NcclComm::all_reduce_sum(void* device_data, int64_t count, bool is_double) {
+  NCCL_CHECK(ncclAllReduce(device_data, device_data, static_cast<size_t>(count), is_double ? ncclDouble : ncclFloat,
+                           ncclSum, static_cast<ncclComm_t>(comm_), cudaStreamLegacy));
 }
 
 std::string NcclComm::version() const {

@@ -232,6 +232,7 @@ json to_json(const PretrainRecord& r) {
               {"epochs", r.epochs},
               {"a_dev_micro_f1", r.a_dev_micro_f1},
               {"examples_per_s", r.examples_per_s},
+              {"group_ranks", r.group_ranks},
               {"curve", curve_to_json(r.curve)}};
 }
 
@@ -250,6 +251,7 @@ PretrainRecord pretrain_from_json(const json& j) {
   get(j, "epochs", r.epochs);
   get(j, "a_dev_micro_f1", r.a_dev_micro_f1);
   get(j, "examples_per_s", r.examples_per_s);
+  if (auto it = j.find("group_ranks"); it != j.end() && it->is_array()) r.group_ranks = it->get<std::vector<int64_t>>();
   r.curve = curve_from_json(j, "curve");
   return r;
 }

@@ -93,7 +93,8 @@ struct PretrainRecord {
   double wall_s = 0;
   int64_t best_epoch = 0, epochs = 0;
   double a_dev_micro_f1 = 0;
-  double examples_per_s = 0;                // pretraining throughput (training steps only)
+  double examples_per_s = 0;                // pretraining throughput (training steps only; the group's)
+  std::vector<int64_t> group_ranks;         // data-parallel: the ranks that trained it (leader first)
   std::vector<EpochPoint> curve;            // dev = A dev here; test_micro_f1 unused (0)
 };
 

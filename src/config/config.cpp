@@ -286,6 +286,7 @@ const Bounds kClip{0, false, 1e6, false};
 // Upper bounds on sizes: a typo (an extra zero or three) must fail here, not as an
 // out-of-memory kill on every rank an hour later.
 constexpr int64_t kMaxEpochs = 100000, kMaxBatch = 1000000, kMaxWidth = 16384, kMaxLayers = 16;
+constexpr int64_t kMaxGroup = 1024;
 constexpr int64_t kMaxThreads = 1024, kMaxFuse = 4096, kMaxExamples = 100000000, kMaxTokens = 100000;
 
 // ------------------------------------------------------------------------------------------------
@@ -509,6 +510,19 @@ void read_train_fields(const Section& s, TrainConfig& t) {
   read_double(s, "lr", t.lr, kLearningRate);
   read_double(s, "lr_decay", t.lr_decay, kDecayFactor);
   read_double(s, "grad_clip", t.grad_clip, kClip);
+}
+
+void read_pretrain(const Section& root, const ModelConfig& m, PretrainConfig& p) {
+  const Section s = open_section(root, "pretrain");
+  read_train_fields(s, p);
+  read_int(s, "ranks", p.ranks, 1, kMaxGroup);
+  // A group draws dropout masks for the whole global batch and takes its shard; the LSTM's
+  // dropout between layers is drawn inside LibTorch per shard, which would make results depend
+  // on the group size.
+  if (p.ranks > 1 && m.layers > 1 && m.dropout > 0)
+    if (const toml::node* n = s.get("ranks"))
+      s.fail("ranks", *n, "must be 1 when model.layers > 1 and model.dropout > 0 (the LSTM's inner dropout "
+                          "cannot be drawn for the whole batch), got " + std::to_string(p.ranks));
 }
 
 void read_finetune(const Section& root, FinetuneConfig& f) {
@@ -881,6 +895,7 @@ std::string resolved_toml(const SweepConfig& c, const RawInputs& raw) {
 
   w.section("pretrain");
   write_train(w, c.pretrain);
+  w.integer("ranks", c.pretrain.ranks);
 
   w.section("finetune");
   write_train(w, c.finetune);
@@ -1017,7 +1032,7 @@ SweepConfig parse_config(const std::string& toml_text, const std::string& path,
   read_run(top, c.run);
   read_data(top, path, c.data, raw);
   read_model(top, c.model);
-  read_train_fields(open_section(top, "pretrain"), c.pretrain);
+  read_pretrain(top, c.model, c.pretrain);
   read_finetune(top, c.finetune);
   read_adapter(top, path, c.adapter, raw);
   read_penalty(top, c.penalty);

@@ -73,6 +73,13 @@ struct TrainConfig {
   double grad_clip = 5.0;              // max global L2 norm; 0 = off
 };
 
+struct PretrainConfig : TrainConfig {
+  // Data-parallel groups: a seed's pretraining (and its scratch baseline) runs on this many ranks
+  // at once, each on a shard of every global batch; results depend on it only through float
+  // summation order.
+  int64_t ranks = 1;
+};
+
 struct FinetuneConfig : TrainConfig {
   FinetuneMode mode = FinetuneMode::cached;  // cached: features computed once; naive: full forward every step
   int64_t fuse = 0;                    // trials per fused task; 0 = automatic
@@ -100,7 +107,7 @@ struct SweepConfig {
   RunConfig run;
   DataConfig data;
   ModelConfig model;
-  TrainConfig pretrain;
+  PretrainConfig pretrain;
   FinetuneConfig finetune;
   AdapterConfig adapter;
   PenaltyConfig penalty;

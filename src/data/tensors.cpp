@@ -65,10 +65,15 @@ EncodedSplit encode(const Split& split, const Vocabulary& vocab, const Corpus& c
   return out;
 }
 
-Batch EncodedSplit::rows(const RowIndex& index) const {
-  auto host_lengths = all.host_lengths.index_select(0, index.host).contiguous();
-  const int64_t* l = host_lengths.data_ptr<int64_t>();
-  const int64_t len = std::max<int64_t>(1, host_lengths.numel() ? *std::max_element(l, l + host_lengths.numel()) : 1);
+int64_t EncodedSplit::width_of(const torch::Tensor& host_index) const {
+  auto lengths = all.host_lengths.index_select(0, host_index).contiguous();
+  const int64_t* l = lengths.data_ptr<int64_t>();
+  return std::max<int64_t>(1, lengths.numel() ? *std::max_element(l, l + lengths.numel()) : 1);
+}
+
+Batch EncodedSplit::rows(const RowIndex& index, int64_t width) const {
+  auto host_lengths = all.host_lengths.index_select(0, index.host);
+  const int64_t len = width > 0 ? width : width_of(index.host);
   const auto idx = index.device.to(device());  // already there in the training loops
   auto cut = [&](const torch::Tensor& x) { return x.index_select(0, idx).narrow(1, 0, len); };
   return Batch{cut(all.tokens),   all.lengths.index_select(0, idx), cut(all.mask), cut(all.subj_pos),

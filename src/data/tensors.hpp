@@ -53,7 +53,12 @@ struct EncodedSplit {
   EncodedSplit to(const torch::Device& device) const;
   // Rows `index` trimmed to the longest sentence among them, on the split's device. The width
   // is read from the host lengths, so no value comes back from the device.
-  Batch rows(const RowIndex& index) const;
+  Batch rows(const RowIndex& index) const { return rows(index, 0); }
+  // The same, padded to `width` columns when width > 0 (a data-parallel shard is padded to its
+  // global batch's width, so its dropout masks are that batch's rows).
+  Batch rows(const RowIndex& index, int64_t width) const;
+  // The padded width of rows `host_index`: their longest sentence (at least 1).
+  int64_t width_of(const torch::Tensor& host_index) const;
 };
 
 EncodedSplit encode(const Split& split, const Vocabulary& vocab, const Corpus& corpus,

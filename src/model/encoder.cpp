@@ -10,7 +10,9 @@ EncoderImpl::EncoderImpl(const ModelConfig& cfg, int64_t vocab_size, int64_t num
     : attention_(cfg.attention == "position-aware"),
       bidirectional_(cfg.bidirectional),
       summary_dim_(cfg.hidden * (cfg.bidirectional ? 2 : 1)),
-      num_classes_(num_classes) {
+      num_classes_(num_classes),
+      word_dim_(cfg.word_dim),
+      dropout_(cfg.dropout) {
   word = register_module("word", nn::Embedding(nn::EmbeddingOptions(vocab_size, cfg.word_dim)
                                                    .padding_idx(Vocabulary::kPad)));
   lstm = register_module("lstm", nn::LSTM(nn::LSTMOptions(cfg.word_dim, cfg.hidden)
@@ -30,8 +32,31 @@ EncoderImpl::EncoderImpl(const ModelConfig& cfg, int64_t vocab_size, int64_t num
   dense = register_module("dense", nn::Linear(summary_dim_, num_classes));
 }
 
-EncoderOutput EncoderImpl::forward(const Batch& b) {
-  auto x = drop(word(b.tokens));  // [B, L, E]
+DropoutMasks DropoutMasks::rows(int64_t begin, int64_t n) const {
+  return {embedded.narrow(0, begin, n), hidden.narrow(0, begin, n), summary.narrow(0, begin, n)};
+}
+
+DropoutMasks EncoderImpl::draw_masks(int64_t n, int64_t width, const torch::Device& device) const {
+  // As ATen's dropout on the CPU: noise = bernoulli(1 − p) / (1 − p), drawn in forward's order.
+  const auto opts = torch::TensorOptions().device(device);
+  auto noise = [&](std::vector<int64_t> shape) {
+    if (dropout_ <= 0) return torch::ones(shape, opts);  // ATen draws nothing for p = 0
+    if (dropout_ >= 1) return torch::zeros(shape, opts);
+    return torch::empty(shape, opts).bernoulli_(1 - dropout_).div_(1 - dropout_);
+  };
+  DropoutMasks m;
+  m.embedded = noise({n, width, word_dim_});
+  m.hidden = noise({n, width, summary_dim_});
+  m.summary = noise({n, summary_dim_});
+  return m;
+}
+
+EncoderOutput EncoderImpl::forward(const Batch& b, const DropoutMasks* masks) {
+  // Dropout: the module's, or the caller's masks (a data-parallel shard of the global batch's).
+  auto dropped = [&](const torch::Tensor& x, const torch::Tensor& mask) {
+    return masks && is_training() ? x * mask : drop(x);
+  };
+  auto x = dropped(word(b.tokens), masks ? masks->embedded : torch::Tensor());  // [B, L, E]
 
   // Packing makes the LSTM stop at each sentence's end, so q is the true last state in both
   // directions and padding never leaks into the summary.
@@ -46,7 +71,7 @@ EncoderOutput EncoderImpl::forward(const Batch& b) {
   torch::Tensor q = bidirectional_
                         ? torch::cat({h_n[h_n.size(0) - 2], h_n[h_n.size(0) - 1]}, 1)
                         : h_n[h_n.size(0) - 1];  // [B, Hs]
-  h = drop(h);
+  h = dropped(h, masks ? masks->hidden : torch::Tensor());
 
   torch::Tensor summary;
   if (attention_) {
@@ -58,7 +83,7 @@ EncoderOutput EncoderImpl::forward(const Batch& b) {
   } else {
     summary = q;
   }
-  return {dense(drop(summary)), summary};
+  return {dense(dropped(summary, masks ? masks->summary : torch::Tensor())), summary};
 }
 
 void freeze(torch::nn::Module& module) {

@@ -20,10 +20,24 @@ struct EncoderOutput {
   torch::Tensor summary;  // [B, Hs], Hs = hidden * (bidirectional ? 2 : 1)
 };
 
+// Dropout masks drawn outside the model, already scaled by 1 / (1 − p). A data-parallel group
+// draws them for the whole global batch, in the order and shapes the Dropout module would, and
+// each rank takes its rows: so the masks do not depend on how the batch is split.
+struct DropoutMasks {
+  torch::Tensor embedded;  // [B, L, word_dim]
+  torch::Tensor hidden;    // [B, L, Hs]
+  torch::Tensor summary;   // [B, Hs]
+  DropoutMasks rows(int64_t begin, int64_t n) const;
+};
+
 struct EncoderImpl : torch::nn::Module {
   EncoderImpl(const ModelConfig& cfg, int64_t vocab_size, int64_t num_classes);
 
-  EncoderOutput forward(const Batch& batch);
+  // With `masks`, they replace the Dropout module (training only).
+  EncoderOutput forward(const Batch& batch, const DropoutMasks* masks = nullptr);
+
+  // Masks for a batch of `n` rows padded to `width`, from the global generator.
+  DropoutMasks draw_masks(int64_t n, int64_t width, const torch::Device& device) const;
 
   int64_t summary_dim() const { return summary_dim_; }
   int64_t num_classes() const { return num_classes_; }
@@ -36,7 +50,8 @@ struct EncoderImpl : torch::nn::Module {
 
  private:
   bool attention_, bidirectional_;
-  int64_t summary_dim_, num_classes_;
+  int64_t summary_dim_, num_classes_, word_dim_;
+  double dropout_;
 };
 TORCH_MODULE(Encoder);
 

@@ -20,41 +20,96 @@ const std::vector<char>* Coordinator::encoder_for(int64_t seed) {
   return it == encoders_.end() ? nullptr : &it->second;
 }
 
+bool Coordinator::needs_group(const Task& t) const {
+  return cfg_.pretrain.ranks > 1 && (t.type == TaskType::pretrain || t.type == TaskType::scratch);
+}
+
+// Hands `t` to `rank` (and, for a group, records it as started); reads its checkpoint if any.
+Assignment Coordinator::assignment_for(int64_t rank, const Task& t, const std::vector<int64_t>& cached_seeds) {
+  Assignment a{Assignment::task, t, {}, {}, {}};
+  const bool cached = std::find(cached_seeds.begin(), cached_seeds.end(), t.seed) != cached_seeds.end();
+  if (t.type == TaskType::finetune && !cached) a.encoder = *encoder_for(t.seed);
+  if (t.type == TaskType::pretrain) pretraining_.insert(t.seed);
+  if (auto c = checkpointed_.find(t.id); c != checkpointed_.end()) {
+    writer_.flush();  // the file may still be in the writer's queue
+    a.resume = dir_.read_task_checkpoint(t.id);
+    progress_.note(t.id + ": continues after epoch " + std::to_string(c->second) + " from its checkpoint");
+  }
+  running_[rank] = t;
+  progress_.started(rank, t.id);
+  return a;
+}
+
 Assignment Coordinator::next(int64_t rank, const std::vector<int64_t>& cached_seeds) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!writer_.error().empty()) stopping_ = true;  // a run directory we cannot write ends the sweep
-  if (stopping_ || pending_.empty()) return {Assignment::done, {}, {}, {}};  // the plan never grows
+  // A started group's members collect their share even after a stop: the leader already trains.
+  if (auto h = handed_.find(rank); h != handed_.end()) {
+    Assignment a = std::move(h->second);
+    handed_.erase(h);
+    return a;
+  }
+  if (stopping_) {
+    if (gathering_) {  // never started: back to the plan, for --resume
+      pending_.push_back(gathering_->task);
+      if (gathering_->task.type == TaskType::pretrain) pretraining_.erase(gathering_->task.seed);
+      gathering_.reset();
+    }
+    return {Assignment::done, {}, {}, {}, {}};
+  }
+  if (gathering_) {
+    auto& g = *gathering_;
+    if (std::find(g.members.begin(), g.members.end(), rank) == g.members.end()) g.members.push_back(rank);
+    if (static_cast<int64_t>(g.members.size()) < cfg_.pretrain.ranks) return {Assignment::wait, {}, {}, {}, {}};
+    // Complete: the leader holds the task; every member gets the same assignment.
+    Assignment a = assignment_for(g.members.front(), g.task, {});
+    a.group = g.members;
+    for (int64_t m : g.members) {
+      if (m != g.members.front()) {
+        members_running_.insert(m);
+        progress_.started(m, g.task.id + " (with rank " + std::to_string(g.members.front()) + ")");
+      }
+      if (m != rank) handed_[m] = a;
+    }
+    gathering_.reset();
+    return a;
+  }
+  if (pending_.empty()) return {Assignment::done, {}, {}, {}, {}};  // the plan never grows
   auto ready = [&](const Task& t) { return t.type != TaskType::finetune || pretrained_.count(t.seed); };
   auto cached = [&](const Task& t) {
     return std::find(cached_seeds.begin(), cached_seeds.end(), t.seed) != cached_seeds.end();
   };
   // Plan order (pretrain, finetune, scratch), but a finetune task whose encoder this rank
-  // already holds goes first: no transfer, and its feature cache is likely still warm.
-  auto pick = pending_.end();
+  // already holds goes first: no transfer, and its feature cache is likely still warm. With
+  // groups, a ready one-rank task goes before opening a gathering.
+  auto pick = pending_.end(), group_pick = pending_.end();
   for (auto it = pending_.begin(); it != pending_.end(); ++it) {
     if (!ready(*it)) continue;
+    if (needs_group(*it)) {
+      if (group_pick == pending_.end()) group_pick = it;
+      continue;
+    }
     if (pick == pending_.end()) pick = it;
     if (it->type == TaskType::finetune && cached(*it)) {
       if (pick->type != TaskType::pretrain) pick = it;
       break;
     }
   }
+  if (pick == pending_.end() && group_pick != pending_.end()) {
+    // Open a gathering for the first group task; this rank is its first member.
+    gathering_ = Gathering{*group_pick, {rank}};
+    if (group_pick->type == TaskType::pretrain) pretraining_.insert(group_pick->seed);
+    pending_.erase(group_pick);
+    progress_.note(gathering_->task.id + ": gathering " + std::to_string(cfg_.pretrain.ranks) + " ranks");
+    return {Assignment::wait, {}, {}, {}, {}};
+  }
   if (pick == pending_.end()) {
     // Every pending task waits for a pretraining; if none is running, it can never start.
-    return {pretraining_.empty() && running_.empty() ? Assignment::done : Assignment::wait, {}, {}, {}};
+    return {pretraining_.empty() && running_.empty() ? Assignment::done : Assignment::wait, {}, {}, {}, {}};
   }
-  Assignment a{Assignment::task, *pick, {}, {}};
+  const Task t = *pick;
   pending_.erase(pick);
-  if (a.work.type == TaskType::finetune && !cached(a.work)) a.encoder = *encoder_for(a.work.seed);
-  if (a.work.type == TaskType::pretrain) pretraining_.insert(a.work.seed);
-  if (auto c = checkpointed_.find(a.work.id); c != checkpointed_.end()) {
-    writer_.flush();  // the file may still be in the writer's queue
-    a.resume = dir_.read_task_checkpoint(a.work.id);
-    progress_.note(a.work.id + ": continues after epoch " + std::to_string(c->second) + " from its checkpoint");
-  }
-  running_[rank] = a.work;
-  progress_.started(rank, a.work.id);
-  return a;
+  return assignment_for(rank, t, cached_seeds);
 }
 
 bool Coordinator::epoch_done(int64_t rank, const std::string& task_id, int64_t epoch, std::vector<char> state) {
@@ -102,6 +157,11 @@ void Coordinator::fail_dependents(int64_t seed, const std::string& why) {
 
 void Coordinator::complete(int64_t rank, TaskOutput out) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (out.group_member) {  // the leader reports the group's task
+    members_running_.erase(rank);
+    progress_.finished(rank);
+    return;
+  }
   auto ran = running_.find(rank);
   if (out.stopped) {
     // Stopped at an epoch boundary: its checkpoint is queued; the task waits for --resume.
@@ -158,6 +218,7 @@ int64_t Coordinator::remaining() const {
   int64_t n = 0;
   for (const auto& t : pending_) n += static_cast<int64_t>(t.trials.size());
   for (const auto& [r, t] : running_) n += static_cast<int64_t>(t.trials.size());
+  if (gathering_) n += static_cast<int64_t>(gathering_->task.trials.size());
   return n;
 }
 

@@ -28,6 +28,7 @@ struct Assignment {
   Task work;
   std::vector<char> encoder;   // filled when the rank lacks the task's encoder
   std::vector<char> resume;    // the task's last epoch checkpoint, when an earlier sweep left one
+  std::vector<int64_t> group;  // a data-parallel task's ranks, leader first; empty: this rank alone
 };
 
 class Coordinator {
@@ -36,6 +37,13 @@ class Coordinator {
 
   // The next task for `rank`, given the seeds whose encoder it already holds. `wait` when every
   // remaining task waits for a pretraining still running elsewhere.
+  //
+  // With pretrain.ranks = k > 1, pretrain and scratch tasks are gang-scheduled: the first rank
+  // to ask for one opens a gathering, the next ranks that ask join it (a rank that joined waits),
+  // and when k have joined every one of them is handed the task with the member list. While no
+  // gathering is open, a ready one-rank task (finetune) goes first, so ranks freed one by one
+  // do the short work instead of idling until k are free. One gathering at a time: no two
+  // groups can each hold part of the ranks and wait for the rest (no deadlock).
   Assignment next(int64_t rank, const std::vector<int64_t>& cached_seeds);
 
   // A finished (or stopped) task: journal lines, checkpoints, progress.
@@ -53,6 +61,8 @@ class Coordinator {
   int64_t remaining() const;
 
  private:
+  bool needs_group(const Task& t) const;
+  Assignment assignment_for(int64_t rank, const Task& t, const std::vector<int64_t>& cached_seeds);
   void record_trial(const TrialResult& r, std::vector<char> checkpoint);
   void fail_dependents(int64_t seed, const std::string& why);
   const std::vector<char>* encoder_for(int64_t seed);
@@ -63,7 +73,14 @@ class Coordinator {
   Progress& progress_;
   mutable std::mutex mu_;
   std::vector<Task> pending_;                  // in plan order
-  std::map<int64_t, Task> running_;            // rank -> task
+  std::map<int64_t, Task> running_;            // rank -> task (a group's leader holds its task)
+  struct Gathering {
+    Task task;
+    std::vector<int64_t> members;              // in the order they asked; the first leads
+  };
+  std::optional<Gathering> gathering_;         // a group task collecting its ranks
+  std::map<int64_t, Assignment> handed_;       // a started group's assignments not yet collected
+  std::set<int64_t> members_running_;          // group members other than leaders, training
   std::set<int64_t> pretrained_;               // seeds whose encoder is ready
   std::set<int64_t> pretraining_;              // seeds being pretrained now
   std::map<int64_t, std::vector<char>> encoders_;

@@ -26,7 +26,7 @@ comm::Message request_message(const std::vector<int64_t>& cached_seeds) {
 
 comm::Message result_message(const TaskOutput& out, const std::vector<int64_t>& cached_seeds) {
   nlohmann::json h{{"cached", cached_seeds}, {"task", out.task_id}, {"type", to_string(out.type)}, {"seed", out.seed},
-                   {"stopped", out.stopped}};
+                   {"stopped", out.stopped}, {"group_member", out.group_member}};
   if (out.pretrain) h["pretrain"] = to_json(*out.pretrain);
   nlohmann::json trials = nlohmann::json::array();
   for (const auto& r : out.trials) trials.push_back(to_json(r));
@@ -39,7 +39,11 @@ comm::Message result_message(const TaskOutput& out, const std::vector<int64_t>& 
 
 comm::Message assignment_message(const Assignment& a) {
   switch (a.kind) {
-    case Assignment::task: return {comm::kTask, to_json(a.work).dump(), {a.encoder, a.resume}};
+    case Assignment::task: {
+      auto h = to_json(a.work);
+      if (!a.group.empty()) h["group"] = a.group;
+      return {comm::kTask, h.dump(), {a.encoder, a.resume}};
+    }
     case Assignment::wait: return {comm::kWait, "{}", {}};
     case Assignment::done: break;
   }
@@ -57,6 +61,7 @@ TaskOutput task_output_of(comm::Message& m) {
   out.type = task_type_from_string(h.at("type").get<std::string>());
   out.seed = h.at("seed").get<int64_t>();
   out.stopped = h.value("stopped", false);
+  out.group_member = h.value("group_member", false);
   if (h.contains("pretrain")) out.pretrain = pretrain_from_json(h["pretrain"]);
   for (const auto& t : h.at("trials")) out.trials.push_back(trial_from_json(t));
   out.encoder = std::move(m.blobs.at(0));
@@ -65,6 +70,10 @@ TaskOutput task_output_of(comm::Message& m) {
 }
 
 Task task_of(const comm::Message& m) { return task_from_json(nlohmann::json::parse(m.header)); }
+
+std::vector<int64_t> group_of(const comm::Message& m) {
+  return nlohmann::json::parse(m.header).value("group", std::vector<int64_t>{});
+}
 
 std::vector<char> resume_of(comm::Message& m) {
   return m.blobs.size() > 1 ? std::move(m.blobs[1]) : std::vector<char>{};

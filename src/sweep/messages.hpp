@@ -15,6 +15,7 @@ comm::Message assignment_message(const Assignment& a);
 std::vector<int64_t> cached_seeds_of(const comm::Message& m);   // from a request or result
 TaskOutput task_output_of(comm::Message& m);                     // moves the blobs out
 Task task_of(const comm::Message& m);
+std::vector<int64_t> group_of(const comm::Message& m);          // a group task's members, leader first
 std::vector<char> resume_of(comm::Message& m);                   // a task's checkpoint blob, moved out
 
 comm::Message epoch_message(const std::string& task_id, int64_t epoch, std::vector<char> state);

@@ -27,6 +27,7 @@
 #include "sweep/progress.hpp"
 #include "sweep/run_directory.hpp"
 #include "sweep/run_writer.hpp"
+#include "sweep/mpi_shard_group.hpp"
 #include "sweep/placement.hpp"
 
 namespace anchorsweep {
@@ -58,7 +59,7 @@ comm::Message with_stop(comm::Message m) {
   return m;
 }
 
-void worker_loop_local(Coordinator& coord, Worker& worker) {
+void worker_loop_local(Coordinator& coord, Worker& worker, comm::MpiComm* mpi) {
   worker.set_epoch_report([&](const std::string& task, int64_t epoch, std::vector<char> state) {
     if (g_stop) coord.request_stop();
     return coord.epoch_done(0, task, epoch, std::move(state));
@@ -71,8 +72,10 @@ void worker_loop_local(Coordinator& coord, Worker& worker) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       continue;
     }
+    std::unique_ptr<MpiShardGroup> group;  // a data-parallel task: its communicator, for this task only
+    if (a.group.size() > 1) group = std::make_unique<MpiShardGroup>(*mpi, a.group, group_tag(a.work.id), worker.device());
     coord.complete(0, worker.run(a.work, a.encoder.empty() ? nullptr : &a.encoder,
-                                 a.resume.empty() ? nullptr : &a.resume));
+                                 a.resume.empty() ? nullptr : &a.resume, group.get()));
   }
 }
 
@@ -98,7 +101,10 @@ void worker_loop_remote(comm::MpiComm& mpi, Worker& worker) {
     auto task = task_of(m);
     const std::vector<char>* enc = m.blobs.empty() || m.blobs[0].empty() ? nullptr : &m.blobs[0];
     const auto resume = resume_of(m);
-    auto out = worker.run(task, enc, resume.empty() ? nullptr : &resume);
+    const auto members = group_of(m);
+    std::unique_ptr<MpiShardGroup> group;
+    if (members.size() > 1) group = std::make_unique<MpiShardGroup>(mpi, members, group_tag(task.id), worker.device());
+    auto out = worker.run(task, enc, resume.empty() ? nullptr : &resume, group.get());
     mpi.send(0, with_stop(result_message(out, worker.cached_seeds())));  // a result is also the next request
   }
 }
@@ -191,6 +197,8 @@ std::string describe_plan(const SweepConfig& cfg, int64_t ranks) {
   for (const auto& t : plan.tasks) {
     s << "  " << t.id << "  [" << to_string(t.type) << "]";
     if (t.type == TaskType::finetune) s << "  needs pretrain-s" << t.seed;
+    if (cfg.pretrain.ranks > 1 && t.type != TaskType::finetune)
+      s << "  on a group of " << cfg.pretrain.ranks << " ranks (data-parallel)";
     if (!t.trials.empty()) {
       s << "  trials:";
       for (const auto& k : t.trials) s << " " << k.id();
@@ -198,6 +206,11 @@ std::string describe_plan(const SweepConfig& cfg, int64_t ranks) {
     s << "\n";
   }
   s << "rank 0 coordinates and trains; every rank asks rank 0 for its next task.\n";
+  if (cfg.pretrain.ranks > 1)
+    s << "pretrain.ranks = " << cfg.pretrain.ranks << ": each pretraining and scratch task waits until "
+      << cfg.pretrain.ranks << " ranks are free (one gathering at a time; free ranks meanwhile take finetune "
+      << "tasks), then they split every batch of it and sum their gradients"
+      << (ranks < cfg.pretrain.ranks ? " (NOT POSSIBLE with " + std::to_string(ranks) + " rank(s))" : "") << ".\n";
   return s.str();
 }
 
@@ -283,7 +296,7 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
           mpi->abort(1);
         }
       });
-    worker_loop_local(coord, worker);
+    worker_loop_local(coord, worker, mpi);
     if (service.joinable()) service.join();
     writer.flush();  // every result on disk before the tables and the report read them
     left = coord.remaining();
@@ -325,6 +338,14 @@ int run_sweep(const std::string& config_path, const std::vector<std::string>& se
   std::string problem;
   try {
     cfg = load_config(config_path, sets);
+    const int ranks = mpi ? mpi->size() : 1;
+    if (cfg->pretrain.ranks > ranks)
+      throw InputError(config_path + ": pretrain.ranks = " + std::to_string(cfg->pretrain.ranks) + " needs at least " +
+                       std::to_string(cfg->pretrain.ranks) + " ranks; this run has " + std::to_string(ranks) +
+                       " (start more with mpirun -np or srun -n, or lower pretrain.ranks)");
+    if (cfg->pretrain.ranks > 1 && !mpi->thread_multiple())
+      throw InputError("pretrain.ranks > 1 needs an MPI with MPI_THREAD_MULTIPLE (rank 0 trains in a group "
+                       "while its service thread answers the other ranks); this MPI offers less");
     placement = place(*cfg, rank, mpi ? mpi->local_rank() : 0, mpi ? mpi->local_size() : 1, host);
     torch::set_num_threads(static_cast<int>(placement.threads));
     if (placement.device != "cpu") torch::zeros({1}, torch::Device(placement.device));  // the device works

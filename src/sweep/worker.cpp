@@ -72,7 +72,8 @@ void Worker::fill_identity(TrialResult& r, const Task& task, int64_t width) cons
   r.fused_width = width;
 }
 
-TaskOutput Worker::run(const Task& task, const std::vector<char>* encoder_bytes, const std::vector<char>* resume) {
+TaskOutput Worker::run(const Task& task, const std::vector<char>* encoder_bytes, const std::vector<char>* resume,
+                       ShardGroup* group) {
   if (encoder_bytes && !encoder_bytes->empty()) encoders_[task.seed] = *encoder_bytes;
   if (hooks_.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(hooks_.delay_ms));
   const auto t0 = std::chrono::steady_clock::now();
@@ -80,13 +81,27 @@ TaskOutput Worker::run(const Task& task, const std::vector<char>* encoder_bytes,
     for (const auto& t : task.trials)
       if (!hooks_.fail_trial.empty() && t.id() == hooks_.fail_trial)
         throw std::runtime_error("injected failure for trial " + t.id() + " (--fail-trial)");
-    if (hooks_.simulate_ms >= 0) return simulate(task);
+    if (hooks_.simulate_ms >= 0) {
+      if (group && group->rank() > 0) {
+        TaskOutput member{task.id, task.type, task.seed, {}, {}, {}, {}};
+        member.group_member = true;
+        return member;
+      }
+      return simulate(task);
+    }
     switch (task.type) {
-      case TaskType::pretrain: return pretrain(task, resume);
+      case TaskType::pretrain: return pretrain(task, resume, group);
       case TaskType::finetune: return finetune(task);
-      case TaskType::scratch: return scratch(task, resume);
+      case TaskType::scratch: return scratch(task, resume, group);
     }
   } catch (const std::exception& e) {
+    const bool diverged = dynamic_cast<const DivergedError*>(&e) != nullptr;
+    if (group && group->size() > 1 && !diverged) throw;  // peers would wait in a collective forever
+    if (group && group->rank() > 0) {
+      TaskOutput member{task.id, task.type, task.seed, {}, {}, {}, {}};
+      member.group_member = true;  // the leader reports the divergence
+      return member;
+    }
     // One failing task must not stop the sweep: report every trial it carried as failed, or
     // as diverged when training went non-finite.
     const Status status = dynamic_cast<const DivergedError*>(&e) ? Status::diverged : Status::failed;
@@ -142,8 +157,9 @@ TaskOutput Worker::simulate(const Task& task) {
   return out;
 }
 
-EpochControl Worker::control_for(const Task& task, const std::vector<char>* resume) {
+EpochControl Worker::control_for(const Task& task, const std::vector<char>* resume, ShardGroup* group) {
   EpochControl control;
+  control.group = group;
   if (resume) control.resume_from = *resume;
   if (report_)
     control.after_epoch = [this, id = task.id](int64_t epoch, std::vector<char> state) {
@@ -152,18 +168,27 @@ EpochControl Worker::control_for(const Task& task, const std::vector<char>* resu
   return control;
 }
 
-TaskOutput Worker::pretrain(const Task& task, const std::vector<char>* resume) {
+TaskOutput Worker::pretrain(const Task& task, const std::vector<char>* resume, ShardGroup* group) {
   const auto t0 = std::chrono::steady_clock::now();
   torch::manual_seed(stream_seed(task.seed, "pretrain"));  // weights init; dropout reseeds per epoch
   Encoder encoder(cfg_.model, vocab_.size(), corpus_.num_classes());
   encoder->to(device_);
-  auto control = control_for(task, resume);
+  auto control = control_for(task, resume, group);
   auto run = train_classifier(encoder, cfg_.pretrain, a_train_, a_dev_, nullptr, corpus_.negative_index,
                               stream_seed(task.seed, "pretrain-order"), &control);
   if (run.stopped) {
     TaskOutput out{task.id, task.type, task.seed, {}, {}, {}, {}};
     out.stopped = true;
+    out.group_member = group && group->rank() > 0;
     return out;
+  }
+  if (group && group->rank() > 0) {
+    // A member holds the very weights the leader reports: keep them, so this rank can take the
+    // seed's finetune tasks without a transfer.
+    encoders_[task.seed] = state_dict_bytes(*encoder);
+    TaskOutput member{task.id, task.type, task.seed, {}, {}, {}, {}};
+    member.group_member = true;
+    return member;
   }
   PretrainRecord p;
   p.resumed_from_epoch = run.resumed_from_epoch;
@@ -172,6 +197,7 @@ TaskOutput Worker::pretrain(const Task& task, const std::vector<char>* resume) {
   p.rank = placement_.rank;
   p.device = placement_.device_label();
   p.threads = placement_.threads;
+  if (group) p.group_ranks = group->ranks();
   p.best_epoch = run.best_epoch;
   p.epochs = cfg_.pretrain.epochs;
   p.a_dev_micro_f1 = run.dev.micro_f1;
@@ -247,17 +273,18 @@ TaskOutput Worker::finetune(const Task& task) {
   return out;
 }
 
-TaskOutput Worker::scratch(const Task& task, const std::vector<char>* resume) {
+TaskOutput Worker::scratch(const Task& task, const std::vector<char>* resume, ShardGroup* group) {
   const auto t0 = std::chrono::steady_clock::now();
   torch::manual_seed(stream_seed(task.seed, "scratch"));
   Encoder encoder(cfg_.model, vocab_.size(), corpus_.num_classes());
   encoder->to(device_);
-  auto control = control_for(task, resume);
+  auto control = control_for(task, resume, group);
   auto run = train_classifier(encoder, cfg_.pretrain, b_train_, b_dev_, &b_test_, corpus_.negative_index,
                               stream_seed(task.seed, "scratch-order"), &control);
-  if (run.stopped) {
+  if (run.stopped || (group && group->rank() > 0)) {
     TaskOutput out{task.id, task.type, task.seed, {}, {}, {}, {}};
-    out.stopped = true;
+    out.stopped = run.stopped;
+    out.group_member = group && group->rank() > 0;
     return out;
   }
   TrialResult r;

@@ -17,6 +17,7 @@
 #include "common/trial_result.hpp"
 #include "train/classifier_training.hpp"
 #include "train/features.hpp"
+#include "train/shard_group.hpp"
 
 namespace anchorsweep {
 
@@ -31,6 +32,7 @@ struct TaskOutput {
   std::vector<TrialResult> trials;              // finetune and scratch tasks
   std::vector<std::vector<char>> checkpoints;   // one per trial (adapter, or scratch encoder)
   bool stopped = false;                         // stopped at an epoch boundary; not finished
+  bool group_member = false;                    // a data-parallel member's share: nothing to record
 };
 
 // How a long task reports to rank 0 after each epoch: it ships the epoch's state (the
@@ -50,17 +52,22 @@ class Worker {
 
   // Runs one task. Never throws for a failing task: the failure is reported in the output.
   // `resume` holds the task's last epoch checkpoint when an earlier sweep left one.
-  TaskOutput run(const Task& task, const std::vector<char>* encoder_bytes, const std::vector<char>* resume = nullptr);
+  // With `group`, a pretrain or scratch task is trained data-parallel with the group; only the
+  // leader's output carries records (a member's says group_member). In a group every exception
+  // but divergence (which every member sees alike) propagates: the peers would wait forever.
+  TaskOutput run(const Task& task, const std::vector<char>* encoder_bytes, const std::vector<char>* resume = nullptr,
+                 ShardGroup* group = nullptr);
 
   void set_epoch_report(EpochReport report) { report_ = std::move(report); }
 
   std::vector<int64_t> cached_seeds() const;
+  const torch::Device& device() const { return device_; }
 
  private:
-  TaskOutput pretrain(const Task& task, const std::vector<char>* resume);
+  TaskOutput pretrain(const Task& task, const std::vector<char>* resume, ShardGroup* group);
   TaskOutput finetune(const Task& task);
-  TaskOutput scratch(const Task& task, const std::vector<char>* resume);
-  EpochControl control_for(const Task& task, const std::vector<char>* resume);
+  TaskOutput scratch(const Task& task, const std::vector<char>* resume, ShardGroup* group);
+  EpochControl control_for(const Task& task, const std::vector<char>* resume, ShardGroup* group);
   TaskOutput simulate(const Task& task);
   FeatureSource& features_for(int64_t seed);
   void fill_identity(TrialResult& r, const Task& task, int64_t width) const;

@@ -7,6 +7,7 @@
 #include "train/evaluate.hpp"
 #include "train/grad_clip.hpp"
 #include "train/metrics.hpp"
+#include "train/shard_group.hpp"
 
 namespace anchorsweep {
 
@@ -133,6 +134,7 @@ ClassifierRun train_classifier(Encoder& encoder, const TrainConfig& cfg, const E
                                int64_t negative, uint64_t seed, EpochControl* control) {
   const auto device = encoder->dense->weight.device();
   const int64_t K = encoder->num_classes();
+  ShardGroup* group = control && control->group && control->group->size() > 1 ? control->group : nullptr;
   auto opt = make_optimizer(cfg, encoder->parameters());
   LoopState st;
   st.lr = cfg.lr;
@@ -152,10 +154,34 @@ ClassifierRun train_classifier(Encoder& encoder, const TrainConfig& cfg, const E
     // slice of the epoch's order, the loss stays a device scalar, and clipping keeps its norm there.
     for (int64_t i = 0; i < train.size(); i += cfg.batch_size) {
       const int64_t n = std::min(cfg.batch_size, train.size() - i);
-      auto batch = train.rows(order.slice(i, n)).to(device);  // a no-op when train lives on `device`
-      auto loss = torch::nn::functional::cross_entropy(encoder->forward(batch).logits, batch.labels);
-      opt->zero_grad();
-      loss.backward();
+      torch::Tensor loss;
+      if (!group) {
+        auto batch = train.rows(order.slice(i, n)).to(device);  // a no-op when train lives on `device`
+        loss = torch::nn::functional::cross_entropy(encoder->forward(batch).logits, batch.labels);
+        opt->zero_grad();
+        loss.backward();
+      } else {
+        // Data-parallel: the global batch's width and dropout masks (drawn whole, from the same
+        // stream on every member), then this member's rows. Its loss is Σ CE / n over its rows,
+        // so the group's summed gradient is that of the global batch's mean loss.
+        const RowIndex global = order.slice(i, n);
+        const int64_t width = train.width_of(global.host);
+        const DropoutMasks masks = encoder->draw_masks(n, width, device);
+        const auto [lo, hi] = shard_rows(n, group->rank(), group->size());
+        opt->zero_grad();
+        if (hi > lo) {
+          const RowIndex mine(global.host.narrow(0, lo, hi - lo), global.device.narrow(0, lo, hi - lo));
+          auto batch = train.rows(mine, width).to(device);
+          const DropoutMasks my_masks = masks.rows(lo, hi - lo);
+          namespace F = torch::nn::functional;
+          loss = F::cross_entropy(encoder->forward(batch, &my_masks).logits, batch.labels,
+                                  F::CrossEntropyFuncOptions().reduction(torch::kSum)) / static_cast<double>(n);
+          loss.backward();
+        } else {
+          loss = torch::zeros({}, torch::TensorOptions().device(device));  // fewer rows than members
+        }
+        all_reduce_gradients(*group, encoder->parameters());
+      }
       if (cfg.grad_clip > 0) clip_grad_norm(encoder->parameters(), cfg.grad_clip);
       opt->step();
       step_losses.push_back(loss.detach());
@@ -166,6 +192,7 @@ ClassifierRun train_classifier(Encoder& encoder, const TrainConfig& cfg, const E
     const int64_t steps = static_cast<int64_t>(step_losses.size());
     torch::Tensor losses;
     if (steps > 0) losses = torch::stack(step_losses).to(torch::kDouble).cpu();
+    if (group && steps > 0) group->all_reduce_sum(losses);  // members' partial sums -> each step's mean
     st.train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
     // The epoch's mean loss, summed step by step in double as before; the first non-finite
@@ -205,10 +232,15 @@ ClassifierRun train_classifier(Encoder& encoder, const TrainConfig& cfg, const E
       set_lr(*opt, st.lr);
     }
     st.epoch = epoch;
-    if (control && control->after_epoch && epoch < cfg.epochs &&
-        !control->after_epoch(epoch, save_state(encoder, *opt, st))) {
-      st.run.stopped = true;
-      return st.run;
+    if (control && control->after_epoch && epoch < cfg.epochs) {
+      // A group's leader reports (and ships the state); every member learns its answer.
+      bool go_on = true;
+      if (!group || group->rank() == 0) go_on = control->after_epoch(epoch, save_state(encoder, *opt, st));
+      if (group) go_on = group->broadcast_flag(go_on);
+      if (!go_on) {
+        st.run.stopped = true;
+        return st.run;
+      }
     }
   }
   restore(*encoder, st.best);

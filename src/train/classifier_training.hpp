@@ -29,8 +29,13 @@ struct ClassifierRun {
   bool stopped = false;                   // after_epoch asked to stop before the last epoch
 };
 
+class ShardGroup;
+
 struct EpochControl {
   std::vector<char> resume_from;          // a state from after_epoch, or empty: start afresh
+  // Data-parallel: this rank trains its shard of every batch with the group (nullptr: alone).
+  // Only the group's leader calls after_epoch; its answer reaches every member.
+  ShardGroup* group = nullptr;
   // Called after every epoch but the last with that epoch's state; false = stop now.
   std::function<bool(int64_t epoch, std::vector<char> state)> after_epoch;
 };

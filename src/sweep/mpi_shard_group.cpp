@@ -1,0 +1,47 @@
+#include "sweep/mpi_shard_group.hpp"
+
+#include <stdexcept>
+
+namespace anchorsweep {
+
+MpiShardGroup::MpiShardGroup(comm::MpiComm& mpi, const std::vector<int64_t>& members, int tag,
+                             const torch::Device& device)
+    : members_(members) {
+  comm_ = std::make_unique<comm::GroupComm>(mpi, std::vector<int>(members.begin(), members.end()), tag);
+#ifdef ANCHORSWEEP_WITH_NCCL
+  if (device.is_cuda()) nccl_ = std::make_unique<comm::NcclComm>(*comm_, device.index());
+#else
+  (void)device;
+#endif
+}
+
+void MpiShardGroup::all_reduce_sum(torch::Tensor& t) {
+  if (!t.is_contiguous()) throw std::logic_error("all_reduce_sum: tensor not contiguous");
+  const bool is_double = t.scalar_type() == torch::kDouble;
+  if (!is_double && t.scalar_type() != torch::kFloat) throw std::logic_error("all_reduce_sum: float or double only");
+  if (t.is_cuda()) {
+#ifdef ANCHORSWEEP_WITH_NCCL
+    if (nccl_) return nccl_->all_reduce_sum(t.data_ptr(), t.numel(), is_double);
+#endif
+    auto host = t.cpu();  // no NCCL: through host memory
+    all_reduce_sum(host);
+    t.copy_(host);
+    return;
+  }
+  if (is_double) comm_->all_reduce_sum(t.data_ptr<double>(), t.numel());
+  else comm_->all_reduce_sum(t.data_ptr<float>(), t.numel());
+}
+
+bool MpiShardGroup::broadcast_flag(bool value) {
+  std::string s(1, value ? '1' : '0');
+  comm_->broadcast(s, 0);
+  return s == "1";
+}
+
+int group_tag(const std::string& task_id) {
+  uint32_t h = 2166136261u;
+  for (unsigned char c : task_id) h = (h ^ c) * 16777619u;
+  return static_cast<int>(h % 30000) + 100;  // within MPI's guaranteed tag range
+}
+
+}  // namespace anchorsweep

@@ -1,0 +1,38 @@
+// MpiShardGroup: a data-parallel group's transport. Gradients on CPU ranks are summed with
+// MPI_Allreduce over the group's own communicator; on GPU ranks with NCCL (bootstrapped over
+// that communicator) when anchorsweep was built with it, else through host memory.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "comm/mpi_comm.hpp"
+#ifdef ANCHORSWEEP_WITH_NCCL
+#include "comm/nccl_comm.hpp"
+#endif
+#include "train/shard_group.hpp"
+
+namespace anchorsweep {
+
+class MpiShardGroup : public ShardGroup {
+ public:
+  // Called by every member, with the same members (world ranks, leader first) and tag.
+  MpiShardGroup(comm::MpiComm& mpi, const std::vector<int64_t>& members, int tag, const torch::Device& device);
+  int rank() const override { return comm_->rank(); }
+  int size() const override { return comm_->size(); }
+  std::vector<int64_t> ranks() const override { return members_; }
+  void all_reduce_sum(torch::Tensor& t) override;
+  bool broadcast_flag(bool value) override;
+
+ private:
+  std::vector<int64_t> members_;
+  std::unique_ptr<comm::GroupComm> comm_;
+#ifdef ANCHORSWEEP_WITH_NCCL
+  std::unique_ptr<comm::NcclComm> nccl_;
+#endif
+};
+
+// A tag that names one group task on every member (MPI_Comm_create_group's tag).
+int group_tag(const std::string& task_id);
+
+}  // namespace anchorsweep

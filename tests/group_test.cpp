@@ -1,0 +1,173 @@
+// Data-parallel pretraining groups (pretrain.ranks = k) under mpirun: k = 2 trains the same
+// model as k = 1 up to float summation order; a group inside a larger sweep; a member killed
+// mid-pretraining; the plan and the refusals.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cmath>
+#include <thread>
+
+#include <torch/torch.h>
+
+#include "cli.hpp"
+#include "train/shard_group.hpp"
+
+using namespace anchorsweep::testing;
+
+namespace {
+
+std::string mpirun(int np) {
+  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 mpirun -np " +
+         std::to_string(np) + " --oversubscribe " + bin();
+}
+
+// One seed, 320 A-train sentences in batches of 32: one pretraining epoch is 10 steps.
+const std::string kTenSteps =
+    " --set run.seeds=[1] --set data.synthetic.a_train=320 --set pretrain.epochs=1 --set sweep.lambdas=[0]"
+    " --set 'sweep.baselines=[]' --set finetune.epochs=1";
+
+std::string sweep(int np, const std::string& out, const std::string& extra) {
+  return mpirun(np) + " run " + tiny_config() + " --set run.output_dir=" + out + " --no-report --quiet " + extra;
+}
+
+c10::Dict<c10::IValue, c10::IValue> load_pt(const std::string& path) {
+  const std::string s = slurp(path);
+  return torch::pickle_load(std::vector<char>(s.begin(), s.end())).toGenericDict();
+}
+
+nlohmann::json pretrain_record(const std::string& run_dir) {
+  auto lines = journal_lines(run_dir, "pretrain");
+  return lines.empty() ? nlohmann::json() : lines.front();
+}
+
+}  // namespace
+
+TEST(Group, ShardRowsCoverTheBatchOnce) {
+  for (int size : {1, 2, 3, 5})
+    for (int64_t n : {0, 1, 2, 7, 32}) {
+      int64_t next = 0;
+      for (int r = 0; r < size; ++r) {
+        auto [lo, hi] = anchorsweep::shard_rows(n, r, size);
+        EXPECT_EQ(lo, next);
+        EXPECT_LE(hi - lo, n / size + 1);
+        EXPECT_GE(hi - lo, n / size);
+        next = hi;
+      }
+      EXPECT_EQ(next, n);
+    }
+}
+
+TEST(Group, TwoRanksTrainTheModelOfOneAfterTenSteps) {
+  const auto out1 = fresh_dir("group_k1"), out2 = fresh_dir("group_k2");
+  auto r1 = run(sweep(1, out1, kTenSteps));
+  ASSERT_EQ(r1.code, 0) << r1.output;
+  auto r2 = run(sweep(2, out2, kTenSteps + " --set pretrain.ranks=2"));
+  ASSERT_EQ(r2.code, 0) << r2.output;
+
+  const auto p1 = pretrain_record(out1 + "/tiny"), p2 = pretrain_record(out2 + "/tiny");
+  ASSERT_FALSE(p2.is_null());
+  EXPECT_EQ(p2["group_ranks"].size(), 2u) << p2.dump();
+  EXPECT_TRUE(p1["group_ranks"].empty()) << p1.dump();
+  const double loss1 = p1["curve"][0]["train_loss"], loss2 = p2["curve"][0]["train_loss"];
+  EXPECT_NEAR(loss1, loss2, 1e-3) << "the first epoch's mean loss";
+
+  auto a = load_pt(out1 + "/tiny/encoders/seed-1.pt"), b = load_pt(out2 + "/tiny/encoders/seed-1.pt");
+  ASSERT_EQ(a.size(), b.size());
+  size_t compared = 0;
+  for (const auto& item : a) {
+    const auto name = item.key().toStringRef();
+    // The attention score's bias shifts every score alike, and softmax ignores a shift: its
+    // gradient is 0 in exact arithmetic, so both runs move it by Adam-normalised rounding noise
+    // (about lr per step, in a direction set by the last bits). Nothing to compare there.
+    if (name == "attn_v.bias") continue;
+    const auto x = item.value().toTensor(), y = b.at(name).toTensor();
+    const double scale = std::max(x.abs().max().item<double>(), 1e-12);
+    const double rel = (x - y).abs().max().item<double>() / scale;
+    EXPECT_LE(rel, 1e-4) << name << ": k = 2 differs from k = 1 by " << rel << " (relative)";
+    ++compared;
+  }
+  EXPECT_GT(compared, 5u);
+}
+
+TEST(Group, AGroupOfTwoInsideThreeRanksCompletes) {
+  const auto out = fresh_dir("group_in3");
+  auto r = run(sweep(3, out, "--set pretrain.ranks=2"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::string dir = out + "/tiny";
+  auto ids = trial_ids(dir);
+  EXPECT_EQ(ids.size(), 10u);  // 2 seeds x (3 λ + pretrained + scratch), each once
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), 10u);
+  for (const auto& j : journal_lines(dir)) EXPECT_EQ(j["status"], "ok") << j["id"] << ": " << j.value("error", "");
+  const auto pre = journal_lines(dir, "pretrain");
+  ASSERT_EQ(pre.size(), 2u);
+  for (const auto& p : pre) {
+    EXPECT_EQ(p["group_ranks"].size(), 2u) << p.dump();
+    EXPECT_GT(p["a_dev_micro_f1"].get<double>(), 0.0) << "the group learned nothing";
+  }
+}
+
+TEST(Group, AMemberKilledMidPretrainingResumesFromItsCheckpoint) {
+  const auto out = fresh_dir("group_kill");
+  const std::string dir = out + "/tiny";
+  const std::string longer = " --set pretrain.ranks=2 --set run.seeds=[1] --set data.synthetic.a_train=2500 "
+                             "--set pretrain.epochs=6 --set 'sweep.baselines=[]'";
+  pid_t job = fork();
+  if (job == 0) {
+    setsid();
+    execl("/bin/sh", "sh", "-c", (sweep(2, out, longer) + " > /dev/null 2>&1").c_str(), (char*)nullptr);
+    _exit(127);
+  }
+  // Wait for the group's first epoch checkpoint, then SIGKILL rank 1 (the group's other member).
+  auto checkpoints = [&] { return journal_lines(dir, "checkpoint").size(); };
+  for (int i = 0; i < 1200 && checkpoints() < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_GE(checkpoints(), 1u) << "no pretraining epoch finished within 120 s";
+  const std::string pids = run("pgrep -f 'run .*" + out + "'").output;
+  std::vector<pid_t> ranks;
+  for (size_t at = 0; at < pids.size();) {
+    const pid_t p = std::atoi(pids.c_str() + at);
+    if (p > 0 && p != job) ranks.push_back(p);
+    at = pids.find('\n', at);
+    if (at == std::string::npos) break;
+    ++at;
+  }
+  pid_t member = -1;  // rank 1: the process whose environment says so
+  for (pid_t p : ranks)
+    if (slurp("/proc/" + std::to_string(p) + "/environ").find(std::string("OMPI_COMM_WORLD_RANK=1") + '\0') !=
+        std::string::npos)
+      member = p;
+  ASSERT_GT(member, 0) << pids;
+  ASSERT_EQ(kill(member, SIGKILL), 0);
+  int status = 0;
+  waitpid(job, &status, 0);
+  EXPECT_FALSE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the job survived a member's death";
+  ASSERT_TRUE(pretrain_record(dir).is_null()) << "the kill came after the pretraining finished";
+
+  auto r = run(sweep(2, out, longer + " --resume"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto p = pretrain_record(dir);
+  ASSERT_FALSE(p.is_null());
+  EXPECT_GE(p["resumed_from_epoch"].get<int>(), 1) << "the group did not continue from its checkpoint";
+  EXPECT_EQ(p["group_ranks"].size(), 2u);
+  auto ids = trial_ids(dir);
+  EXPECT_EQ(ids.size(), 3u);  // the 3 λ (no baselines), each once
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), 3u);
+}
+
+TEST(Group, PlanShowsGroupsAndTooFewRanksAreRefused) {
+  auto plan = run(bin() + " run " + tiny_config() + " --set pretrain.ranks=2 --dry-run --ranks 3");
+  ASSERT_EQ(plan.code, 0) << plan.output;
+  EXPECT_NE(plan.output.find("pretrain-s1  [pretrain]  on a group of 2 ranks"), std::string::npos) << plan.output;
+  EXPECT_NE(plan.output.find("pretrain.ranks = 2: each pretraining and scratch task waits until 2 ranks are free"),
+            std::string::npos) << plan.output;
+
+  const auto out = fresh_dir("group_refused");
+  auto r = run(bin() + " run " + tiny_config() + " --set run.output_dir=" + out + " --set pretrain.ranks=2");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("pretrain.ranks = 2 needs at least 2 ranks; this run has 1"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(out + "/tiny")) << "a refused run wrote its directory";
+
+  auto bad = run(bin() + " run " + tiny_config() + " --set pretrain.ranks=2 --set model.layers=2 --dry-run");
+  EXPECT_EQ(bad.code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("pretrain.ranks"), std::string::npos) << bad.output;
+}
