@@ -65,15 +65,22 @@ EncodedSplit encode(const Split& split, const Vocabulary& vocab, const Corpus& c
   return out;
 }
 
+namespace {
+// The longest of some host lengths, at least 1: a batch's padded width.
+int64_t longest(const torch::Tensor& host_lengths) {
+  const auto l = host_lengths.contiguous();
+  const int64_t* p = l.data_ptr<int64_t>();
+  return std::max<int64_t>(1, l.numel() ? *std::max_element(p, p + l.numel()) : 1);
+}
+}  // namespace
+
 int64_t EncodedSplit::width_of(const torch::Tensor& host_index) const {
-  auto lengths = all.host_lengths.index_select(0, host_index).contiguous();
-  const int64_t* l = lengths.data_ptr<int64_t>();
-  return std::max<int64_t>(1, lengths.numel() ? *std::max_element(l, l + lengths.numel()) : 1);
+  return longest(all.host_lengths.index_select(0, host_index));
 }
 
 Batch EncodedSplit::rows(const RowIndex& index, int64_t width) const {
   auto host_lengths = all.host_lengths.index_select(0, index.host);
-  const int64_t len = width > 0 ? width : width_of(index.host);
+  const int64_t len = width > 0 ? width : longest(host_lengths);
   const auto idx = index.device.to(device());  // already there in the training loops
   auto cut = [&](const torch::Tensor& x) { return x.index_select(0, idx).narrow(1, 0, len); };
   return Batch{cut(all.tokens),   all.lengths.index_select(0, idx), cut(all.mask), cut(all.subj_pos),

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "common/files.hpp"
+
 namespace anchorsweep {
 
 MpiShardGroup::MpiShardGroup(comm::MpiComm& mpi, const std::vector<int64_t>& members, int tag,
@@ -39,9 +41,14 @@ bool MpiShardGroup::broadcast_flag(bool value) {
 }
 
 int group_tag(const std::string& task_id) {
-  uint32_t h = 2166136261u;
-  for (unsigned char c : task_id) h = (h ^ c) * 16777619u;
-  return static_cast<int>(h % 30000) + 100;  // within MPI's guaranteed tag range
+  const auto h = std::stoull(fnv1a_hex(task_id).substr(0, 8), nullptr, 16);
+  return static_cast<int>(h % 30000) + 100;  // within MPI's guaranteed tag range (32767)
+}
+
+std::unique_ptr<MpiShardGroup> group_for(comm::MpiComm& mpi, const std::vector<int64_t>& members,
+                                         const std::string& task_id, const torch::Device& device) {
+  if (members.size() < 2) return nullptr;
+  return std::make_unique<MpiShardGroup>(mpi, members, group_tag(task_id), device);
 }
 
 }  // namespace anchorsweep

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "comm/mpi_comm.hpp"
@@ -34,5 +35,9 @@ class MpiShardGroup : public ShardGroup {
 
 // A tag that names one group task on every member (MPI_Comm_create_group's tag).
 int group_tag(const std::string& task_id);
+
+// The group of a task handed to this rank with `members` (leader first); null for a one-rank task.
+std::unique_ptr<MpiShardGroup> group_for(comm::MpiComm& mpi, const std::vector<int64_t>& members,
+                                         const std::string& task_id, const torch::Device& device);
 
 }  // namespace anchorsweep

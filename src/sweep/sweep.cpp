@@ -72,8 +72,8 @@ void worker_loop_local(Coordinator& coord, Worker& worker, comm::MpiComm* mpi) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       continue;
     }
-    std::unique_ptr<MpiShardGroup> group;  // a data-parallel task: its communicator, for this task only
-    if (a.group.size() > 1) group = std::make_unique<MpiShardGroup>(*mpi, a.group, group_tag(a.work.id), worker.device());
+    // A data-parallel task: its communicator, for this task only (a.group is empty without MPI).
+    auto group = a.group.size() > 1 ? group_for(*mpi, a.group, a.work.id, worker.device()) : nullptr;
     coord.complete(0, worker.run(a.work, a.encoder.empty() ? nullptr : &a.encoder,
                                  a.resume.empty() ? nullptr : &a.resume, group.get()));
   }
@@ -101,9 +101,7 @@ void worker_loop_remote(comm::MpiComm& mpi, Worker& worker) {
     auto task = task_of(m);
     const std::vector<char>* enc = m.blobs.empty() || m.blobs[0].empty() ? nullptr : &m.blobs[0];
     const auto resume = resume_of(m);
-    const auto members = group_of(m);
-    std::unique_ptr<MpiShardGroup> group;
-    if (members.size() > 1) group = std::make_unique<MpiShardGroup>(mpi, members, group_tag(task.id), worker.device());
+    auto group = group_for(mpi, group_of(m), task.id, worker.device());
     auto out = worker.run(task, enc, resume.empty() ? nullptr : &resume, group.get());
     mpi.send(0, with_stop(result_message(out, worker.cached_seeds())));  // a result is also the next request
   }

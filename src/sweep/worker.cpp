@@ -37,6 +37,18 @@ std::vector<char> adapter_checkpoint(const AdapterOutcome& o, const torch::Tenso
                            {"lambda", torch::tensor({lambda}, torch::kDouble)}});
 }
 
+// A data-parallel member other than the leader: it trains, the leader reports.
+bool is_member(const ShardGroup* group) { return group && group->rank() > 0; }
+
+// The output of a task that records nothing here: a member's share, or a task stopped at an
+// epoch boundary.
+TaskOutput empty_output(const Task& task, bool member, bool stopped) {
+  TaskOutput out{task.id, task.type, task.seed, {}, {}, {}, {}};
+  out.group_member = member;
+  out.stopped = stopped;
+  return out;
+}
+
 }  // namespace
 
 Worker::Worker(const SweepConfig& cfg, const Corpus& corpus, Placement placement, WorkerHooks hooks)
@@ -81,14 +93,7 @@ TaskOutput Worker::run(const Task& task, const std::vector<char>* encoder_bytes,
     for (const auto& t : task.trials)
       if (!hooks_.fail_trial.empty() && t.id() == hooks_.fail_trial)
         throw std::runtime_error("injected failure for trial " + t.id() + " (--fail-trial)");
-    if (hooks_.simulate_ms >= 0) {
-      if (group && group->rank() > 0) {
-        TaskOutput member{task.id, task.type, task.seed, {}, {}, {}, {}};
-        member.group_member = true;
-        return member;
-      }
-      return simulate(task);
-    }
+    if (hooks_.simulate_ms >= 0) return is_member(group) ? empty_output(task, true, false) : simulate(task);
     switch (task.type) {
       case TaskType::pretrain: return pretrain(task, resume, group);
       case TaskType::finetune: return finetune(task);
@@ -97,14 +102,10 @@ TaskOutput Worker::run(const Task& task, const std::vector<char>* encoder_bytes,
   } catch (const std::exception& e) {
     const bool diverged = dynamic_cast<const DivergedError*>(&e) != nullptr;
     if (group && group->size() > 1 && !diverged) throw;  // peers would wait in a collective forever
-    if (group && group->rank() > 0) {
-      TaskOutput member{task.id, task.type, task.seed, {}, {}, {}, {}};
-      member.group_member = true;  // the leader reports the divergence
-      return member;
-    }
+    if (is_member(group)) return empty_output(task, true, false);  // the leader reports the divergence
     // One failing task must not stop the sweep: report every trial it carried as failed, or
     // as diverged when training went non-finite.
-    const Status status = dynamic_cast<const DivergedError*>(&e) ? Status::diverged : Status::failed;
+    const Status status = diverged ? Status::diverged : Status::failed;
     TaskOutput out{task.id, task.type, task.seed, {}, {}, {}, {}};
     const double wall = seconds_since(t0);
     if (task.type == TaskType::pretrain) {
@@ -176,19 +177,12 @@ TaskOutput Worker::pretrain(const Task& task, const std::vector<char>* resume, S
   auto control = control_for(task, resume, group);
   auto run = train_classifier(encoder, cfg_.pretrain, a_train_, a_dev_, nullptr, corpus_.negative_index,
                               stream_seed(task.seed, "pretrain-order"), &control);
-  if (run.stopped) {
-    TaskOutput out{task.id, task.type, task.seed, {}, {}, {}, {}};
-    out.stopped = true;
-    out.group_member = group && group->rank() > 0;
-    return out;
-  }
-  if (group && group->rank() > 0) {
+  if (run.stopped) return empty_output(task, is_member(group), true);
+  if (is_member(group)) {
     // A member holds the very weights the leader reports: keep them, so this rank can take the
     // seed's finetune tasks without a transfer.
     encoders_[task.seed] = state_dict_bytes(*encoder);
-    TaskOutput member{task.id, task.type, task.seed, {}, {}, {}, {}};
-    member.group_member = true;
-    return member;
+    return empty_output(task, true, false);
   }
   PretrainRecord p;
   p.resumed_from_epoch = run.resumed_from_epoch;
@@ -281,12 +275,7 @@ TaskOutput Worker::scratch(const Task& task, const std::vector<char>* resume, Sh
   auto control = control_for(task, resume, group);
   auto run = train_classifier(encoder, cfg_.pretrain, b_train_, b_dev_, &b_test_, corpus_.negative_index,
                               stream_seed(task.seed, "scratch-order"), &control);
-  if (run.stopped || (group && group->rank() > 0)) {
-    TaskOutput out{task.id, task.type, task.seed, {}, {}, {}, {}};
-    out.stopped = run.stopped;
-    out.group_member = group && group->rank() > 0;
-    return out;
-  }
+  if (run.stopped || is_member(group)) return empty_output(task, is_member(group), run.stopped);
   TrialResult r;
   r.resumed_from_epoch = run.resumed_from_epoch;
   r.key = task.trials.front();

@@ -4,12 +4,19 @@
 
 namespace anchorsweep {
 
+namespace {
+// The encoder on rows [begin, begin + chunk) of a split (fewer at its end).
+EncoderOutput forward_chunk(Encoder& encoder, const EncodedSplit& split, int64_t begin, int64_t chunk) {
+  const auto rows = row_range(begin, std::min(chunk, split.size() - begin), split.device());
+  return encoder->forward(split.rows(rows).to(encoder->dense->weight.device()));
+}
+}  // namespace
+
 torch::Tensor encode_features(Encoder& encoder, const EncodedSplit& split, int64_t chunk) {
   torch::NoGradGuard no_grad;
-  const auto device = encoder->dense->weight.device();
   std::vector<torch::Tensor> parts;
   for (int64_t i = 0; i < split.size(); i += chunk) {
-    auto out = encoder->forward(split.rows(row_range(i, std::min(chunk, split.size() - i), split.device())).to(device));
+    auto out = forward_chunk(encoder, split, i, chunk);
     parts.push_back(torch::cat({out.logits, out.summary}, 1));
   }
   return torch::cat(parts, 0);
@@ -17,12 +24,8 @@ torch::Tensor encode_features(Encoder& encoder, const EncodedSplit& split, int64
 
 std::vector<int64_t> predict(Encoder& encoder, const EncodedSplit& split, int64_t chunk) {
   torch::NoGradGuard no_grad;
-  const auto device = encoder->dense->weight.device();
   std::vector<torch::Tensor> parts;
-  for (int64_t i = 0; i < split.size(); i += chunk) {
-    auto out = encoder->forward(split.rows(row_range(i, std::min(chunk, split.size() - i), split.device())).to(device));
-    parts.push_back(out.logits.argmax(1));
-  }
+  for (int64_t i = 0; i < split.size(); i += chunk) parts.push_back(forward_chunk(encoder, split, i, chunk).logits.argmax(1));
   if (parts.empty()) return {};
   auto p = torch::cat(parts).cpu().contiguous();
   return std::vector<int64_t>(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + p.numel());
