@@ -44,11 +44,34 @@ inline CommandResult run(const std::string& cmd) {
   return r;
 }
 
+// The directories fresh_dir made, removed after the last test of the binary unless a test
+// failed (then they stay for a look; failure messages name them).
+class ScratchDirs : public ::testing::Environment {
+ public:
+  static ScratchDirs& get() {
+    static ScratchDirs* dirs = [] {
+      auto* d = new ScratchDirs;
+      ::testing::AddGlobalTestEnvironment(d);  // gtest owns it and calls TearDown at the end
+      return d;
+    }();
+    return *dirs;
+  }
+  void add(const std::string& d) { dirs_.push_back(d); }
+  void TearDown() override {
+    if (::testing::UnitTest::GetInstance()->Failed()) return;
+    for (const auto& d : dirs_) std::filesystem::remove_all(d);
+  }
+
+ private:
+  std::vector<std::string> dirs_;
+};
+
 // A fresh, empty directory for one test.
 inline std::string fresh_dir(const std::string& name) {
   auto d = std::filesystem::temp_directory_path() / ("anchorsweep-test-" + name + "-" + std::to_string(::getpid()));
   std::filesystem::remove_all(d);
   std::filesystem::create_directories(d);
+  ScratchDirs::get().add(d.string());
   return d.string();
 }
 

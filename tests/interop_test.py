@@ -4,6 +4,7 @@ torch.load (also with weights_only=True, PyTorch 2.6's default). Runs when Debia
 77, which ctest reports as skipped."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -55,4 +56,5 @@ pre = torch.load(f"{run}/trials/s1-pretrained/adapter.pt")
 assert torch.equal(pre["weight"], pre["anchor"])
 enc = torch.load(f"{run}/encoders/seed-1.pt")
 assert enc["dense.weight"].shape == (K, H), enc["dense.weight"].shape
+shutil.rmtree(out)  # kept only when an assertion above failed
 print(f"interop ok: {len(results)} rows in results.csv, {len(summary)} in summary.csv, checkpoints load with torch {torch.__version__}")

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# The SLURM batch script for real: a one-node SLURM (munge + slurmctld + slurmd on this machine)
-# runs slurm/sweep.sbatch (CPU variant: 3 ranks via srun --mpi=pmix; 2 seeds x (6 λ + 2 baselines)); SIGUSR1 mid-run, as SLURM
-# sends it ahead of the time limit, must stop the sweep cleanly (exit 3), requeue the job, and the
-# requeued job must resume and finish with every trial run exactly once. The signal lands inside
-# a pretraining epoch: the sweep must stop at that epoch's end (timed) and the requeued job must
-# continue the pretraining from its checkpoint.
-# Exit 77 (skipped) where slurm-wlm/munge are not installed or we are not root. The cluster is
-# private (tests/slurm/start-local-slurm) and is stopped, by pid, however the test ends.
+# The SLURM batch script for real, across two nodes: a namespace cluster (tests/cluster/) of two
+# nodes, each with its own host name, address and /tmp, runs a private SLURM (munged, slurmctld on
+# node1, one slurmd per node). slurm/sweep.sbatch runs with -N 2 (CPU variant: 2 ranks a node via
+# srun --mpi=pmix; 2 seeds x (6 λ + 2 baselines)), its run directory in node1's /tmp, which node2
+# cannot see. SIGUSR1 mid-run, as SLURM sends it ahead of the time limit, must stop the sweep
+# cleanly (exit 3), requeue the job, and the requeued job must resume and finish with every trial
+# run exactly once. The signal lands inside a pretraining epoch: the sweep must stop at that
+# epoch's end (timed) and the requeued job must continue the pretraining from its checkpoint.
+# Exit 77 (skipped) where slurm-wlm/munge are not installed, we are not root or namespaces cannot
+# be made. The cluster and SLURM are private (tests/cluster/start, tests/slurm/start-local-slurm)
+# and are stopped, by pid, however the test ends.
 set -euo pipefail
 src="${ANCHORSWEEP_SOURCE:-$(cd "$(dirname "$0")/.." && pwd)}"
 bin="${ANCHORSWEEP_BIN:-$src/build/anchorsweep}"
@@ -14,34 +17,39 @@ if [ "$(id -u)" -ne 0 ] || ! command -v slurmctld > /dev/null || ! command -v mu
   echo "skipped: needs root and Debian's slurm-wlm + munge"
   exit 77
 fi
-# A private cluster in a temporary folder: its own slurm.conf, munge key and socket, ports and
-# daemons, stopped by pid on every exit; /etc/slurm, /etc/munge and any running SLURM are left alone.
-cluster=$("$src/tests/slurm/start-local-slurm")
-export SLURM_CONF="$cluster/slurm.conf"
-out=$(mktemp -d /tmp/anchorsweep-slurmtest.XXXXXX)
+rc=0
+cluster=$("$src/tests/cluster/start" 2 --owner $$) || rc=$?
+if [ $rc -eq 77 ]; then echo "skipped: the namespace cluster cannot be made here (reason above)"; exit 77; fi
+[ $rc -eq 0 ] || { echo "FAIL: tests/cluster/start failed ($rc)"; exit 1; }
+slurm=
 cleanup() {
-  scancel --full "${job:-0}" 2> /dev/null || true
-  "$src/tests/slurm/stop-local-slurm" "$cluster"
-  rm -rf "$out"
+  [ -n "$slurm" ] && { on node1 scancel --full "${job:-0}" 2> /dev/null || true; "$src/tests/slurm/stop-local-slurm" "$slurm"; }
+  "$src/tests/cluster/stop" "$cluster"
 }
 trap cleanup EXIT
-# The CPU variant of the script, as slurm/README.md says: no GPUs, one core per rank.
-sed -e '/--gpus-per-node/d' -e 's/--ntasks-per-node=4/--ntasks-per-node=3/' -e 's/--cpus-per-task=8/--cpus-per-task=1/' \
+on() { local node=$1; shift; "$src/tests/cluster/on" "$cluster" "$node" "$@"; }
+# A private SLURM in a folder of the cluster: its own slurm.conf, munge key and socket, ports and
+# daemons, stopped by pid on every exit; /etc/slurm, /etc/munge and any running SLURM are left alone.
+slurm=$("$src/tests/slurm/start-local-slurm" --cluster "$cluster")
+export SLURM_CONF="$slurm/slurm.conf"
+out="$cluster/shared"
+# The CPU variant of the script, as slurm/README.md says: no GPUs, one core per rank; two nodes.
+sed -e '/--gpus-per-node/d' -e 's/--nodes=1/--nodes=2/' -e 's/--ntasks-per-node=4/--ntasks-per-node=2/' -e 's/--cpus-per-task=8/--cpus-per-task=1/' \
   "$src/slurm/sweep.sbatch" > "$out/sweep.sbatch"
 cd "$out"
-job=$(ANCHORSWEEP_BIN="$bin" sbatch --parsable --job-name=astest --output="$out/job.out" \
-  "$out/sweep.sbatch" "$src/tests/tiny.toml" --set "run.output_dir=\"$out\"" --set finetune.fuse=1 --set "sweep.lambdas=[0,0.001,0.01,0.1,1,10]" \
+job=$(ANCHORSWEEP_BIN="$bin" on node1 sbatch --parsable --job-name=astest --output="$out/job.out" \
+  "$out/sweep.sbatch" "$src/tests/tiny.toml" --set 'run.output_dir="/tmp/runs"' --set finetune.fuse=1 --set "sweep.lambdas=[0,0.001,0.01,0.1,1,10]" \
   --set data.synthetic.a_train=2500 --set pretrain.epochs=6 --no-report)
-run="$out/astest-$job"
-fail() { echo "FAIL: $*"; scontrol show job "$job" || true; cat "$out/job.out" || true; scancel "$job" 2> /dev/null || true; exit 1; }
-state() { scontrol show job "$job" -o 2> /dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
+run="$cluster/nodes/node1/tmp/runs/astest-$job"   # node1's /tmp, seen from outside
+fail() { echo "FAIL: $*"; on node1 scontrol show job "$job" || true; cat "$out/job.out" || true; exit 1; }
+state() { on node1 scontrol show job "$job" -o 2> /dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
 checkpoints() { local n; n=$(grep -c '"type":"checkpoint"' "$run/results.jsonl" 2> /dev/null || true); echo "${n:-0}"; }
 
 for _ in $(seq 900); do [ "$(checkpoints)" -ge 1 ] && break; sleep 0.1; done
 [ "$(checkpoints)" -ge 1 ] || fail "no pretraining epoch finished within 90 s"
 sleep 0.3
 t0=$(date +%s.%N)
-scancel --signal=USR1 "$job"          # what --signal=USR1@600 does ahead of the time limit
+on node1 scancel --signal=USR1 "$job"          # what --signal=USR1@600 does ahead of the time limit
 for _ in $(seq 1200); do grep -q "stopped ahead of the time limit" "$out/job.out" 2> /dev/null && break; sleep 0.05; done
 t1=$(date +%s.%N)
 stop_s=$(python3 -c "print(f'{$t1 - $t0:.2f}')")
@@ -59,7 +67,14 @@ ranks=$(python3 -c "import json; print(json.load(open('$run/run.json'))['ranks']
 echo "journal: $total trial lines, $unique distinct trials, $ok ok; ranks: $ranks"
 [ "$unique" -eq 16 ] || fail "expected 16 distinct trials, got $unique"
 [ "$total" -eq 16 ] || fail "a finished trial ran again ($total lines for $unique trials)"
-[ "$ranks" -eq 3 ] || fail "expected 3 ranks from srun, got $ranks"
+[ "$ranks" -eq 4 ] || fail "expected 4 ranks from srun, got $ranks"
+hosts=$(python3 -c "
+import json
+r = [json.loads(l) for l in open('$run/results.jsonl')]
+print(' '.join(sorted({x['host'] for x in r if x['type'] in ('trial', 'pretrain')})))")
+echo "hosts in the journal: $hosts"
+[ "$hosts" = "node1 node2" ] || fail "expected records from node1 and node2, got '$hosts'"
+[ ! -e "$cluster/nodes/node2/tmp/runs" ] || fail "node2 has a run directory"
 resumed=$(python3 -c "
 import json
 r=[json.loads(l) for l in open('$run/results.jsonl')]

@@ -80,6 +80,8 @@ void MpiComm::send(int dest, const Message& m) {
   }
   if (buf.size() > static_cast<size_t>(INT32_MAX)) throw std::runtime_error("MPI message over 2 GiB");
   MPI_CHECK(MPI_Send(buf.data(), static_cast<int>(buf.size()), MPI_BYTE, dest, m.tag, MPI_COMM_WORLD));
+  sent_bytes_ += buf.size();
+  ++sent_messages_;
 }
 
 int MpiComm::recv(Message& m, int source) {
@@ -89,6 +91,8 @@ int MpiComm::recv(Message& m, int source) {
   MPI_CHECK(MPI_Get_count(&st, MPI_BYTE, &count));
   std::vector<char> buf(count);
   MPI_CHECK(MPI_Recv(buf.data(), count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+  received_bytes_ += static_cast<uint64_t>(count);
+  ++received_messages_;
   size_t off = 0;
   auto get_u64 = [&]() {
     uint64_t v;
@@ -149,6 +153,10 @@ int MpiComm::max_over_ranks(int value) {
 void MpiComm::abort(int code) {
   MPI_Abort(MPI_COMM_WORLD, code);
   std::exit(code);
+}
+
+Traffic MpiComm::traffic() const {
+  return {sent_bytes_.load(), sent_messages_.load(), received_bytes_.load(), received_messages_.load()};
 }
 
 std::string MpiComm::library_version() const {

@@ -2,6 +2,7 @@
 // includes mpi.h. Every MPI call is checked by MPI_CHECK, which names the call, file and line.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -46,6 +47,11 @@ class GroupComm {
   int rank_ = 0, size_ = 1;
 };
 
+// What this rank's point-to-point messages (tasks, results, encoders, checkpoints) moved.
+struct Traffic {
+  uint64_t sent_bytes = 0, sent_messages = 0, received_bytes = 0, received_messages = 0;
+};
+
 class MpiComm {
  public:
   // MPI_Init_thread asking for MPI_THREAD_MULTIPLE; needs at least SERIALIZED, because rank 0's
@@ -70,6 +76,7 @@ class MpiComm {
   void broadcast(std::string& s, int root = 0);
   int max_over_ranks(int value);
   [[noreturn]] void abort(int code);
+  Traffic traffic() const;
   std::string library_version() const;
   // MPI_THREAD_MULTIPLE: a data-parallel group's collectives on rank 0's training thread run
   // beside its service thread's point-to-point messages.
@@ -85,6 +92,8 @@ class MpiComm {
   std::string host_;
   void* node_comm_ = nullptr;
   void* groups_parent_ = nullptr;
+  // Counted from the service and the training thread alike.
+  std::atomic<uint64_t> sent_bytes_{0}, sent_messages_{0}, received_bytes_{0}, received_messages_{0};
 };
 
 }  // namespace anchorsweep::comm

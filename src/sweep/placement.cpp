@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <stdexcept>
@@ -113,7 +114,11 @@ void prefer_passive_openmp_wait(char** argv) {
   }
   ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
   ::setenv("ANCHORSWEEP_OMP_WAIT_WHY", why.c_str(), 1);
-  ::execv("/proc/self/exe", argv);
+  // Through the binary's real path: exec of /proc/self/exe would rename the process "exe" in ps,
+  // top and pkill.
+  std::error_code ec;
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  ::execv(ec ? "/proc/self/exe" : self.c_str(), argv);
   // exec failed (no /proc?): go on with the default policy.
 }
 
@@ -175,6 +180,8 @@ Placement place(const SweepConfig& cfg, int rank, int local_rank, int local_size
   Placement p;
   p.host = host;
   p.rank = rank;
+  p.local_rank = local_rank;
+  p.local_size = local_size;
   if (torch::cuda::is_available()) {
     const GpuChoice g = choose_gpu(local_rank, local_size, static_cast<int>(torch::cuda::device_count()),
                                    std::getenv("CUDA_VISIBLE_DEVICES"));

@@ -12,6 +12,7 @@ namespace anchorsweep {
 struct Placement {
   std::string host = "localhost";
   int64_t rank = 0;
+  int64_t local_rank = 0, local_size = 1;  // this rank among the ranks of its node
   std::string device = "cpu";   // "cpu" or "cuda:N" (N among the GPUs this rank can see)
   std::string gpu_name;         // "NVIDIA H100 80GB HBM3"; empty on the CPU
   std::string gpu_why;          // how N was chosen, for run.json

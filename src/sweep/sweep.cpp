@@ -11,6 +11,7 @@
 #include <optional>
 #include <sstream>
 #include <thread>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <torch/torch.h>
@@ -165,6 +166,18 @@ nlohmann::json run_facts(const SweepConfig& cfg, const Corpus& corpus, const Swe
           {"command", o.command_line}};
 }
 
+nlohmann::json placement_json(const Placement& p) {
+  return {{"rank", p.rank}, {"host", p.host}, {"local_rank", p.local_rank}, {"local_size", p.local_size},
+          {"threads", p.threads}, {"device", p.device_label()}};
+}
+
+// This process's peak resident memory so far, in MiB (Linux reports ru_maxrss in KiB).
+double peak_rss_mb() {
+  struct rusage u {};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+
 }  // namespace
 
 void install_stop_handlers() {
@@ -220,11 +233,16 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
                 const SweepOptions& options, comm::MpiComm* mpi, std::chrono::steady_clock::time_point t0) {
   const int rank = mpi ? mpi->rank() : 0;
   const int ranks = mpi ? mpi->size() : 1;
-  std::vector<std::string> hosts{placement.host}, devices{placement.device_label()};
+  // Every rank's placement, in rank order: host, place among its node's ranks, threads, device.
+  nlohmann::json rank_placement = nlohmann::json::array();
+  std::vector<std::string> hosts, devices;
+  for (const auto& text : mpi ? mpi->all_gather(placement_json(placement).dump()) : std::vector<std::string>{placement_json(placement).dump()}) {
+    rank_placement.push_back(nlohmann::json::parse(text));
+    hosts.push_back(rank_placement.back()["host"]);
+    devices.push_back(rank_placement.back()["device"]);
+  }
   std::string nccl = "not used";
   if (mpi) {
-    hosts = mpi->all_gather(placement.host);
-    devices = mpi->all_gather(placement.device_label());
 #ifdef ANCHORSWEEP_WITH_NCCL
     // When every rank holds a GPU of its own, bring NCCL up over MPI and prove the ring with one
     // all-reduce (NCCL refuses two ranks of one communicator on one GPU).
@@ -267,6 +285,7 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
   auto plan = make_plan(cfg, ranks, prior.done_trials, prior.pretrained_seeds);
   auto facts = run_facts(cfg, corpus, options, ranks, hosts, devices, mpi ? mpi->library_version() : "none (one process)",
                          placement, nccl, dir->data_files());
+  facts["rank_placement"] = rank_placement;
   dir->write_run_facts(facts);
   Progress progress(plan.trial_count(), ranks, options.log_format, options.quiet);
   if (options.resume)
@@ -304,6 +323,12 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   facts["finished"] = now_iso();
   facts["wall_s"] = wall;
+  facts["rank0_peak_rss_mb"] = peak_rss_mb();
+  if (mpi) {
+    const auto t = mpi->traffic();
+    facts["rank0_traffic"] = {{"sent_bytes", t.sent_bytes}, {"sent_messages", t.sent_messages},
+                              {"received_bytes", t.received_bytes}, {"received_messages", t.received_messages}};
+  }
   dir->write_run_facts(facts);
   if (options.refresh_tables) options.refresh_tables(dir->path());
   if (options.finish) {
