@@ -91,14 +91,20 @@ void worker_loop_remote(comm::MpiComm& mpi, Worker& worker) {
   });
   mpi.send(0, with_stop(request_message(worker.cached_seeds())));
   comm::Message m;
+  // A rank with nothing to do asks again after 20 ms, then twice as late each time, up to 1 s:
+  // hundreds of idle ranks (a pretraining that runs elsewhere) would otherwise send rank 0 tens
+  // of thousands of requests a second (docs/scaling.md).
+  auto wait = std::chrono::milliseconds(20);
   while (true) {
     mpi.recv(m, 0);
     if (m.tag == comm::kStop) return;
     if (m.tag == comm::kWait) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      std::this_thread::sleep_for(wait);
+      wait = std::min(wait * 2, std::chrono::milliseconds(1000));
       mpi.send(0, with_stop(request_message(worker.cached_seeds())));
       continue;
     }
+    wait = std::chrono::milliseconds(20);
     auto task = task_of(m);
     const std::vector<char>* enc = m.blobs.empty() || m.blobs[0].empty() ? nullptr : &m.blobs[0];
     const auto resume = resume_of(m);
