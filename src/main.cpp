@@ -1,9 +1,13 @@
 // anchorsweep: the command line. Each subcommand hands off to one stage's entry point.
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include "comm/mpi_comm.hpp"
 #include "config/config.hpp"
@@ -12,6 +16,7 @@
 #include "report/summary_table.hpp"
 #include "sweep/memory_estimate.hpp"
 #include "sweep/placement.hpp"
+#include "sweep/run_status.hpp"
 #include "sweep/sweep.hpp"
 #include "train/metrics.hpp"
 
@@ -53,6 +58,14 @@ int main(int argc, char** argv) {
   score_cmd->add_option("--pred", pred, "file with one predicted label per line")->required();
   score_cmd->add_option("--negative", negative, "the negative label (default no_relation)");
 
+  auto* status_cmd = app.add_subcommand("status", "Say how far the sweep in RUN_DIR is and whether it is alive: done / total, failed, "
+                                                  "what each busy rank runs, throughput and ETA (also after it ended or was killed).");
+  bool watch = false;
+  double interval_s = 2;
+  status_cmd->add_option("RUN_DIR", run_dir, "a run directory (runs/<name>)")->required();
+  status_cmd->add_flag("--watch", watch, "print it again every --interval seconds until the sweep is no longer running");
+  status_cmd->add_option("--interval", interval_s, "seconds between two prints with --watch (default 2)")->check(CLI::PositiveNumber);
+  status_cmd->add_option("--log-format", log_format, "text for people, or one JSON object a print")->check(CLI::IsMember({"text", "json"}));
   auto* report_cmd = app.add_subcommand("report", "Write results.csv, summary.csv and report.md/.html for RUN_DIR and print its summary table.");
   report_cmd->add_option("run_dir", run_dir, "a run directory, e.g. runs/demo")->required();
 
@@ -68,6 +81,20 @@ int main(int argc, char** argv) {
       std::printf("Precision (micro): %.3f%%\n   Recall (micro): %.3f%%\n       F1 (micro): %.3f%%\n",
                   100 * s.micro_p, 100 * s.micro_r, 100 * s.micro_f1);
       return 0;
+    }
+    if (*status_cmd) {
+      char host[256] = {0};
+      ::gethostname(host, sizeof host - 1);
+      while (true) {
+        const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+        const RunStatus st = inspect_run(run_dir, now, host);
+        if (log_format == "json")
+          std::cout << to_json(st).dump() << std::endl;
+        else
+          std::cout << (watch && ::isatty(1) ? "\033[H\033[2J" : "") << format_status(st) << std::flush;
+        if (!watch || (st.state != "running" && st.state != "stalled")) return 0;
+        std::this_thread::sleep_for(std::chrono::duration<double>(interval_s));
+      }
     }
     if (*report_cmd) {
       auto paths = write_report(run_dir);

@@ -50,6 +50,7 @@ def rows(d):
                                            "micro_f1", "macro_f1", "accuracy", "best_epoch", "status"))
                       for r in csv.DictReader(f))
 a, b = rows(sys.argv[1]), rows(sys.argv[2])
+assert len(a) == 84, f"{len(a)} rows in the reference; the demo has 21 trials x 4 splits"
 if a != b:
     diff = [(x, y) for x, y in zip(a, b) if x != y][:3]
     sys.exit(f"results differ: {len(a)} vs {len(b)} rows; first differences {diff}")
@@ -80,7 +81,7 @@ recs = [json.loads(l) for l in open(d + "/results.jsonl")]
 done = [r for r in recs if r["type"] in ("trial", "pretrain")]
 for r in done:
     assert r["host"] == place[r["rank"]]["host"], f"{r.get('id', r.get('seed'))}: host {r['host']} but rank {r['rank']} is on {place[r['rank']]['host']}"
-    assert r.get("threads", 1) == 1, f"{r.get('id')}: {r['threads']} threads"
+    assert r["threads"] == 1, f"{r.get('id')}: {r['threads']} threads"
 hosts = {}
 for r in done:
     hosts[r["host"]] = hosts.get(r["host"], 0) + 1
@@ -89,6 +90,20 @@ assert set(hosts) == {"node1", "node2"}, f"both hosts must appear, got {sorted(h
 t = run["rank0_traffic"]
 print(f"rank 0 sent {t['sent_bytes']} bytes in {t['sent_messages']} messages, received {t['received_bytes']} bytes; "
       f"peak RSS {run['rank0_peak_rss_mb']:.0f} MiB")
+PY
+  # Threads chosen per node (run.threads = 0): 2 ranks on node1 share its CPUs, node2's one rank
+  # has them to itself.
+  on node1 timeout 300 mpirun --hostfile "$cluster/hostfile" --mca plm_rsh_agent "$cluster/rsh" -np 3 --bind-to none \
+    "$bin" run "$src/tests/tiny.toml" --set run.threads=0 --set 'run.output_dir="/tmp/auto"' --quiet --no-report ||
+    fail "the 3-rank run with automatic threads failed"
+  python3 - "$head_tmp/auto/tiny/run.json" << 'PY' || fail "threads per node wrong"
+import json, os, sys
+place = json.load(open(sys.argv[1]))["rank_placement"]
+cpus = len(os.sched_getaffinity(0))  # (nproc would answer OMP_NUM_THREADS, which the suite sets to 1)
+got = [(p["host"], p["local_rank"], p["local_size"], p["threads"]) for p in place]
+want = [("node1", 0, 2, max(1, cpus // 2)), ("node1", 1, 2, max(1, cpus // 2)), ("node2", 0, 1, cpus)]
+print("automatic threads:", got)
+assert got == want, f"expected {want}"
 PY
   [ -f "$head_tmp/two/demo/results.jsonl" ] || fail "no run directory on the head node"
   [ ! -e "$cluster/nodes/node2/tmp/two" ] || fail "node2 has a run directory: $(ls -R "$cluster/nodes/node2/tmp/two" | head)"
@@ -107,10 +122,10 @@ faults)
       grep -q '"type":"trial"' "$journal" && break
     sleep 0.05
   done
-  grep -qE '"rank":[23],' "$journal" 2> /dev/null && grep -q '"type":"trial"' "$journal" ||
-    fail "no trial, or nothing from node2, journaled within 30 s: $(cat killed.log)"
+  grep -qE '"rank":[23],"task":"[a-z]+-s[0-9]+","type":"checkpoint"' "$journal" 2> /dev/null && grep -q '"type":"trial"' "$journal" ||
+    fail "no trial, or no checkpoint from node2, journaled within 30 s: $(cat killed.log)"
   sleep 0.2
-  victims=$("$src/tests/cluster/pids" "$cluster" node2 anchorsweep)
+  victims=$("$src/tests/cluster/pids" "$cluster" node2 anchorsweep) || fail "tests/cluster/pids failed"
   [ "$(echo "$victims" | wc -w)" -eq 2 ] || fail "expected 2 ranks on node2, found: $victims"
   t0=$(date +%s.%N)
   kill -9 $victims
@@ -118,6 +133,8 @@ faults)
   wait $job || rc=$?
   t1=$(date +%s.%N)
   [ $rc -ne 0 ] || fail "the job went on as if nothing had happened"
+  [ $rc -ne 124 ] || fail "the job hung after node2's ranks died, until timeout ended it"
+  python3 -c "import sys; sys.exit(0 if $(date +%s.%N) - $t0 < 60 else 1)" || fail "the job took over 60 s to end"
   python3 -c "print(f'killed both ranks of node2; the job ended {$t1 - $t0:.1f} s later (exit $rc)')"
   before=$(grep -c '"type":"trial"' "$journal" || true)
   echo "trials journaled before the kill: $before"
@@ -130,6 +147,7 @@ assert len(trials) == 21 and len(set(trials)) == 21, f"{len(trials)} trial lines
 assert 0 < int(sys.argv[2]) < 21, "the kill landed before the first or after the last trial, not mid-run"
 resumed = sum(r.get("resumed_from_epoch", 0) for r in recs if r["type"] in ("trial", "pretrain"))
 print(f"after --resume: 21 trials, each once; {resumed} epoch(s) continued from checkpoints")
+assert resumed >= 1, "no task continued from the checkpoint node2 had sent before it died"
 PY
   python3 compare.py "$head_tmp/ref/demo" "$head_tmp/killed/demo" || fail "the resumed run's results differ"
 

@@ -55,18 +55,27 @@ t1=$(date +%s.%N)
 stop_s=$(python3 -c "print(f'{$t1 - $t0:.2f}')")
 echo "SIGUSR1 to the sweep's exit under srun: $stop_s s"
 # SLURM holds a requeued job about 120 s before it may start again: wait up to 420 s.
-for _ in $(seq 2100); do [ "$(state)" = COMPLETED ] && break; sleep 0.2; done
+for _ in $(seq 2100); do
+  case "$(state)" in
+    COMPLETED) break ;;
+    FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL | DEADLINE) fail "the job ended $(state)" ;;
+  esac
+  sleep 0.2
+done
 [ "$(state)" = COMPLETED ] || fail "job did not complete after the requeue (state $(state))"
 
 grep -q "stopped ahead of the time limit; requeueing" "$out/job.out" || fail "the sweep did not stop and requeue"
 grep -q "(restart 1)" "$out/job.out" || fail "the job did not start a second time"
-total=$(grep -c '"type":"trial"' "$run/results.jsonl")
-unique=$(grep -o '"id":"[^"]*"' "$run/results.jsonl" | sort -u | wc -l)
-ok=$(grep -c '"status":"ok"' "$run/results.jsonl")
+read -r total unique ok < <(python3 -c "
+import json
+t = [json.loads(l) for l in open('$run/results.jsonl') if '\"trial\"' in l]
+t = [x for x in t if x['type'] == 'trial']
+print(len(t), len({x['id'] for x in t}), sum(x['status'] == 'ok' for x in t))")
 ranks=$(python3 -c "import json; print(json.load(open('$run/run.json'))['ranks'])")
 echo "journal: $total trial lines, $unique distinct trials, $ok ok; ranks: $ranks"
 [ "$unique" -eq 16 ] || fail "expected 16 distinct trials, got $unique"
 [ "$total" -eq 16 ] || fail "a finished trial ran again ($total lines for $unique trials)"
+[ "$ok" -eq 16 ] || fail "only $ok of 16 trials ok"
 [ "$ranks" -eq 4 ] || fail "expected 4 ranks from srun, got $ranks"
 hosts=$(python3 -c "
 import json

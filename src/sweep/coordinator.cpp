@@ -121,6 +121,7 @@ bool Coordinator::epoch_done(int64_t rank, const std::string& task_id, int64_t e
     writer_.journal({{"type", "checkpoint"}, {"task", task_id}, {"epoch", epoch}, {"rank", rank}});
     checkpointed_[task_id] = epoch;
   }
+  progress_.epoch(rank, epoch);
   return !stopping_;
 }
 

@@ -16,8 +16,58 @@ void Progress::emit(const std::string& text_line, const std::string& json_line) 
   std::cout << (format_ == "json" ? json_line : text_line) << std::endl;
 }
 
-void Progress::started(int64_t rank, const std::string& task) { running_[rank] = task; }
-void Progress::finished(int64_t rank) { running_.erase(rank); }
+void Progress::started(int64_t rank, const std::string& task) {
+  std::lock_guard<std::mutex> lock(mu_);
+  running_[rank] = task;
+  since_[rank] = std::chrono::steady_clock::now();
+  epoch_.erase(rank);
+}
+
+void Progress::epoch(int64_t rank, int64_t epoch) {
+  std::lock_guard<std::mutex> lock(mu_);
+  epoch_[rank] = epoch;
+}
+
+void Progress::finished(int64_t rank) {
+  std::lock_guard<std::mutex> lock(mu_);
+  running_.erase(rank);
+  since_.erase(rank);
+  epoch_.erase(rank);
+}
+
+void Progress::set_context(std::vector<std::string> hosts, int64_t done_before) {
+  std::lock_guard<std::mutex> lock(mu_);
+  hosts_ = std::move(hosts);
+  done_before_ = done_before;
+}
+
+nlohmann::json Progress::snapshot(const std::string& state) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto now = std::chrono::steady_clock::now();
+  const double elapsed = std::chrono::duration<double>(now - start_).count();
+  const double rate = elapsed > 0 ? done_ / elapsed : 0.0;  // trials/s of this attempt
+  nlohmann::json running = nlohmann::json::array();
+  for (const auto& [rank, task] : running_) {
+    const auto s = since_.find(rank);
+    running.push_back({{"rank", rank},
+                       {"host", rank < static_cast<int64_t>(hosts_.size()) ? hosts_[rank] : ""},
+                       {"task", task},
+                       {"elapsed_s", s == since_.end() ? 0.0 : std::chrono::duration<double>(now - s->second).count()}});
+    if (const auto e = epoch_.find(rank); e != epoch_.end()) running.back()["epochs_done"] = e->second;
+  }
+  return {{"state", state},
+          {"updated_unix", static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                   std::chrono::system_clock::now().time_since_epoch()).count()) / 1000.0},
+          {"total", done_before_ + total_},
+          {"done", done_before_ + done_},
+          {"done_this_attempt", done_},
+          {"failed_this_attempt", failed_},
+          {"ranks", ranks_},
+          {"elapsed_s", elapsed},
+          {"trials_per_s", rate},
+          {"eta_s", rate > 0 ? nlohmann::json((total_ - done_) / rate) : nlohmann::json(nullptr)},
+          {"running", running}};
+}
 
 void Progress::note(const std::string& text) {
   emit("note: " + text, nlohmann::json{{"event", "note"}, {"text", text}}.dump());
@@ -39,8 +89,11 @@ void Progress::pretrain(const PretrainRecord& p) {
 }
 
 void Progress::trial(const TrialResult& r) {
-  ++done_;
-  if (r.status != Status::ok) ++failed_;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++done_;
+    if (r.status != Status::ok) ++failed_;
+  }
   char line[512];
   if (r.status == Status::ok) {
     const auto dev = r.metrics.count("dev") ? r.metrics.at("dev").micro_f1 : 0.0;

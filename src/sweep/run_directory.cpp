@@ -133,6 +133,10 @@ void RunDirectory::write_run_facts(const nlohmann::json& facts) {
   write_file_atomic(dir_ + "/run.json", facts.dump(2) + "\n");
 }
 
+void RunDirectory::write_status(const nlohmann::json& status) {
+  write_file_atomic(dir_ + "/status.json", status.dump(2) + "\n");
+}
+
 void RunDirectory::append(const nlohmann::json& record) { journal_->append(record); }
 void RunDirectory::append_many(const std::vector<nlohmann::json>& records) { journal_->append_many(records); }
 

@@ -3,6 +3,7 @@
 //   config.toml         the resolved config (after --set)
 //   run.json            run facts: labels, ranks, hosts, devices, versions, times
 //   lock                flock'ed while a sweep runs; holds the owner's host and pid
+//   status.json         rank 0's progress, rewritten every 2 s while it runs (`anchorsweep status`)
 //   results.jsonl       the journal
 //   encoders/seed-<s>.pt, trials/<id>/adapter.pt (or encoder.pt for scratch)
 //   checkpoints/<task>.ckpt  the last epoch state of an unfinished pretrain or scratch task
@@ -48,6 +49,7 @@ class RunDirectory {
   const nlohmann::json& data_files() const { return data_files_; }
 
   void write_run_facts(const nlohmann::json& facts);   // run.json, atomically
+  void write_status(const nlohmann::json& status);     // status.json, atomically
   void append(const nlohmann::json& record);            // the journal, fsynced
   void append_many(const std::vector<nlohmann::json>& records);  // one write, one fsync
   void write_encoder(int64_t seed, const std::vector<char>& bytes);

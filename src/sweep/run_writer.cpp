@@ -7,8 +7,8 @@
 
 namespace anchorsweep {
 
-RunWriter::RunWriter(RunDirectory& dir, std::function<void()> refresh_tables)
-    : dir_(dir), refresh_tables_(std::move(refresh_tables)), thread_([this] { loop(); }) {}
+RunWriter::RunWriter(RunDirectory& dir, std::function<void()> refresh_tables, std::function<nlohmann::json()> status)
+    : dir_(dir), refresh_tables_(std::move(refresh_tables)), status_(std::move(status)), thread_([this] { loop(); }) {}
 
 RunWriter::~RunWriter() {
   {
@@ -50,7 +50,7 @@ std::string RunWriter::error() const {
 
 void RunWriter::loop() {
   using clock = std::chrono::steady_clock;
-  clock::time_point last_tables{};
+  clock::time_point last_tables{}, last_status{};
   clock::duration tables_cost{};
   while (true) {
     std::deque<Job> batch;
@@ -82,6 +82,10 @@ void RunWriter::loop() {
         }
       }
       commit();
+      if (status_ && clock::now() - last_status >= std::chrono::seconds(2)) {
+        dir_.write_status(status_());
+        last_status = clock::now();
+      }
       if (refresh && refresh_tables_) {
         const auto t0 = clock::now();
         refresh_tables_();

@@ -29,7 +29,9 @@ class RunWriter {
  public:
   // `refresh_tables` rewrites the CSV views of the journal; it is called at most every 2 s and
   // never for more than a tenth of the writer's time. May be empty.
-  RunWriter(RunDirectory& dir, std::function<void()> refresh_tables);
+  // `status` gives status.json's content; the writer rewrites that file (atomically) every 2 s,
+  // so its age tells `anchorsweep status` that rank 0 is alive. May be empty.
+  RunWriter(RunDirectory& dir, std::function<void()> refresh_tables, std::function<nlohmann::json()> status = {});
   ~RunWriter();  // drains the queue, then joins
   RunWriter(const RunWriter&) = delete;
   RunWriter& operator=(const RunWriter&) = delete;
@@ -56,6 +58,7 @@ class RunWriter {
 
   RunDirectory& dir_;
   std::function<void()> refresh_tables_;
+  std::function<nlohmann::json()> status_;
   mutable std::mutex mu_;
   std::condition_variable wake_, idle_;
   std::deque<Job> queue_;

@@ -294,6 +294,7 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
   facts["rank_placement"] = rank_placement;
   dir->write_run_facts(facts);
   Progress progress(plan.trial_count(), ranks, options.log_format, options.quiet);
+  progress.set_context(hosts, static_cast<int64_t>(prior.done_trials.size()));
   if (options.resume)
     progress.note("resuming " + dir->path() + ": " + std::to_string(prior.done_trials.size()) + " trials already done, " +
                   std::to_string(plan.trial_count()) + " to run, " + std::to_string(prior.checkpoints.size()) +
@@ -306,7 +307,8 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
   int64_t left = 0, failed = 0;
   {
     const std::string path = dir->path();
-    RunWriter writer(*dir, options.refresh_tables ? [&] { options.refresh_tables(path); } : std::function<void()>{});
+    RunWriter writer(*dir, options.refresh_tables ? [&] { options.refresh_tables(path); } : std::function<void()>{},
+                     [&] { return progress.snapshot("running"); });
     Coordinator coord(cfg, plan, *dir, writer, progress);
     std::thread service;
     if (mpi && ranks > 1)
@@ -330,6 +332,7 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
   facts["finished"] = now_iso();
   facts["wall_s"] = wall;
   facts["rank0_peak_rss_mb"] = peak_rss_mb();
+  dir->write_status(progress.snapshot(left > 0 ? "stopped" : "finished"));
   if (mpi) {
     const auto t = mpi->traffic();
     facts["rank0_traffic"] = {{"sent_bytes", t.sent_bytes}, {"sent_messages", t.sent_messages},
