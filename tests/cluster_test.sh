@@ -37,8 +37,8 @@ demo=(run "$src/configs/demo.toml" --set 'run.seeds=[1,2,3]' --set data.syntheti
 one_node() {  # one_node OUT: the demo on node1 alone, 2 ranks
   on node1 timeout 300 mpirun -np 2 "$bin" "${demo[@]}" --set "run.output_dir=\"/tmp/$1\""
 }
-two_nodes() {  # two_nodes ARGS...: 2 ranks on each node (the host file's slots), from node1
-  on node1 timeout 300 mpirun --hostfile "$cluster/hostfile" --mca plm_rsh_agent "$cluster/rsh" -np 4 "$bin" "$@"
+two_nodes() {  # two_nodes ARGS...: 2 ranks on each node (the host file's slots), from node1 (CLUSTER/mpirun)
+  timeout 300 "$cluster/mpirun" -np 4 "$bin" "$@"
 }
 
 # compare.py REF RUN: the metric columns of results.csv, row by row (host, rank and wall time left out).
@@ -93,7 +93,7 @@ print(f"rank 0 sent {t['sent_bytes']} bytes in {t['sent_messages']} messages, re
 PY
   # Threads chosen per node (run.threads = 0): 2 ranks on node1 share its CPUs, node2's one rank
   # has them to itself.
-  on node1 timeout 300 mpirun --hostfile "$cluster/hostfile" --mca plm_rsh_agent "$cluster/rsh" -np 3 --bind-to none \
+  timeout 300 "$cluster/mpirun" -np 3 --bind-to none \
     "$bin" run "$src/tests/tiny.toml" --set run.threads=0 --set 'run.output_dir="/tmp/auto"' --quiet --no-report ||
     fail "the 3-rank run with automatic threads failed"
   python3 - "$head_tmp/auto/tiny/run.json" << 'PY' || fail "threads per node wrong"

@@ -17,8 +17,9 @@ cluster=$("$src/tests/cluster/start" 2 --owner $$) || rc=$?
 [ $rc -eq 0 ] || { echo "scale: no namespace cluster here (exit $rc); skipped"; exit "$rc"; }
 trap '"$src/tests/cluster/stop" "$cluster"' EXIT
 cd "$cluster/shared"
-on() { "$src/tests/cluster/on" "$cluster" node1 timeout 600 "$@"; }
-across=(mpirun --hostfile "$cluster/hostfile" --mca plm_rsh_agent "$cluster/rsh")
+on() { timeout 600 "$@"; }
+node1=("$src/tests/cluster/on" "$cluster" node1 mpirun)   # mpirun on node1 alone
+across=("$cluster/mpirun")                                 # mpirun on node1, ranks on both nodes
 facts() { python3 -c "import json,sys; r=json.load(open('$cluster/nodes/node1/tmp/$1/run.json')); print($2)"; }
 
 echo "-- scheduling overhead: 10,000 empty tasks (mpirun, --simulate-ms 0)"
@@ -33,7 +34,7 @@ overhead() {  # overhead LABEL NAME MPIRUN-ARGS...
   many=$(facts "${name}n/overhead" "r['wall_s']")
   python3 -c "print(f\"{'$label':40s} {$many:6.2f} s; 1 task {$one:.3f} s -> {($many - $one) / 9999 * 1000:.3f} ms per task\")"
 }
-overhead "1 node x 4 ranks" o_one mpirun -np 4 --oversubscribe
+overhead "1 node x 4 ranks" o_one "${node1[@]}" -np 4 --oversubscribe
 overhead "2 nodes x 2 ranks" o_two "${across[@]}" -np 4
 
 echo
