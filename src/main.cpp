@@ -1,7 +1,7 @@
 // anchorsweep: the command line. Each subcommand hands off to one stage's entry point.
 #include <CLI/CLI.hpp>
 
-#include <unistd.h>
+#include <unistd.h>  // isatty
 
 #include <algorithm>
 #include <chrono>
@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "comm/mpi_comm.hpp"
+#include "common/files.hpp"
 #include "config/config.hpp"
 #include "data/example.hpp"
 #include "report/report.hpp"
@@ -83,8 +84,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*status_cmd) {
-      char host[256] = {0};
-      ::gethostname(host, sizeof host - 1);
+      const std::string host = local_host();
       while (true) {
         const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
         const RunStatus st = inspect_run(run_dir, now, host);

@@ -149,4 +149,10 @@ std::string fnv1a_hex(const void* data, size_t size) {
   return hex64(fnv1a(kFnvOffset, data, size));
 }
 
+std::string local_host() {
+  char h[256] = {0};
+  ::gethostname(h, sizeof h - 1);
+  return h;
+}
+
 }  // namespace anchorsweep

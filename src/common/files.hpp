@@ -1,4 +1,4 @@
-// Small file and hashing helpers shared by every stage.
+// Small file, hashing and host helpers shared by every stage.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +24,9 @@ void fsync_directory(const std::string& dir);
 void remove_file_durably(const std::string& path);
 
 bool file_exists(const std::string& path);
+
+// This machine's host name (what the lock file and `anchorsweep status` name rank 0's host by).
+std::string local_host();
 
 // Size and 64-bit FNV-1a of a file's bytes, read in chunks: what resume compares, so that a
 // data file replaced under the same path is noticed. Throws InputError when unreadable.

@@ -121,9 +121,7 @@ void RunDirectory::acquire_lock() {
                      (owner.empty() ? std::string("an unknown process") : owner) + ")");
   }
   // flock dies with the process, so a SIGKILLed sweep never leaves a stale lock behind.
-  char host[256] = {0};
-  ::gethostname(host, sizeof host - 1);
-  const std::string who = std::string(host) + " pid " + std::to_string(::getpid()) + "\n";
+  const std::string who = local_host() + " pid " + std::to_string(::getpid()) + "\n";
   if (::ftruncate(lock_fd_, 0) == 0 && ::write(lock_fd_, who.data(), who.size()) < 0) {
     // The owner note is a courtesy; the flock is what excludes.
   }

@@ -5,10 +5,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include "common/errors.hpp"
+#include "common/files.hpp"
 #include "config/config.hpp"
 #include "sweep/journal.hpp"
 #include "sweep/plan.hpp"
@@ -18,13 +18,6 @@ namespace anchorsweep {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // A status.json older than this, from a sweep on another host, means rank 0 is gone (it is
 // rewritten every 2 s while the sweep runs).
@@ -58,7 +51,7 @@ RunStatus inspect_run(const std::string& dir, double now_unix, const std::string
   nlohmann::json status;
   if (fs::exists(dir + "/status.json")) {
     try {
-      status = nlohmann::json::parse(slurp(dir + "/status.json"));
+      status = nlohmann::json::parse(read_file(dir + "/status.json"));
       s.status_age_s = now_unix - status.value("updated_unix", 0.0);
     } catch (const std::exception&) {
       status = nullptr;  // written atomically, so only a foreign file gets here; ignore it
@@ -72,13 +65,13 @@ RunStatus inspect_run(const std::string& dir, double now_unix, const std::string
   }
 
   // Who ran it last: "HOST pid N" in the lock (kept after the sweep ends).
-  std::istringstream owner(slurp(dir + "/lock"));
+  std::istringstream owner(file_exists(dir + "/lock") ? read_file(dir + "/lock") : "");
   std::string word;
   owner >> s.owner_host >> word >> s.owner_pid;
 
   const bool finished = [&] {
     try {
-      auto facts = nlohmann::json::parse(slurp(dir + "/run.json"));
+      auto facts = nlohmann::json::parse(read_file(dir + "/run.json"));
       return facts.contains("finished") && !facts["finished"].is_null();
     } catch (const std::exception&) {
       return false;

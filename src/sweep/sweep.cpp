@@ -20,6 +20,7 @@
 #ifdef ANCHORSWEEP_WITH_NCCL
 #include "comm/nccl_comm.hpp"
 #endif
+#include "common/files.hpp"
 #include "data/example.hpp"
 #include "sweep/coordinator.hpp"
 #include "sweep/journal.hpp"
@@ -43,12 +44,6 @@ std::string now_iso() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return buf;
-}
-
-std::string local_host() {
-  char h[256] = {0};
-  ::gethostname(h, sizeof h - 1);
-  return h;
 }
 
 // A request, result or epoch note that also says "this rank was asked to stop".
@@ -242,7 +237,8 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
   // Every rank's placement, in rank order: host, place among its node's ranks, threads, device.
   nlohmann::json rank_placement = nlohmann::json::array();
   std::vector<std::string> hosts, devices;
-  for (const auto& text : mpi ? mpi->all_gather(placement_json(placement).dump()) : std::vector<std::string>{placement_json(placement).dump()}) {
+  const std::string mine = placement_json(placement).dump();
+  for (const auto& text : mpi ? mpi->all_gather(mine) : std::vector<std::string>{mine}) {
     rank_placement.push_back(nlohmann::json::parse(text));
     hosts.push_back(rank_placement.back()["host"]);
     devices.push_back(rank_placement.back()["device"]);
