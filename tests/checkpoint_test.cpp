@@ -3,13 +3,13 @@
 // scheduling path. Pure functions and modules; the whole-process tests are in hardening_test.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <fstream>
 
 #include "common/errors.hpp"
 #include "common/files.hpp"
 #include "common/trial_result.hpp"
 #include "fixtures.hpp"
+#include "posix_fs.hpp"
 #include "sweep/journal.hpp"
 #include "sweep/placement.hpp"
 #include "sweep/run_directory.hpp"
@@ -169,20 +169,41 @@ TEST(Truncate, FarApartEntitiesGetAWindowEach) {
 }
 
 TEST(Files, AtomicWriteReportsFailures) {
-  auto dir = std::filesystem::temp_directory_path() / ("anchorsweep-files-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  make_dirs((dir / "a" / "b").string());
-  EXPECT_TRUE(std::filesystem::is_directory(dir / "a" / "b"));
-  write_file_atomic((dir / "a" / "b" / "f").string(), "hello");
-  EXPECT_EQ(read_file((dir / "a" / "b" / "f").string()), "hello");
+  const auto dir = temp_dir() + "/anchorsweep-files-" + std::to_string(::getpid());
+  fs::remove_all(dir);
+  make_dirs(dir + "/a/./b");
+  EXPECT_TRUE(is_directory(dir + "/a/b"));
+  write_file_atomic(dir + "/a/b/f", "hello");
+  EXPECT_EQ(read_file(dir + "/a/b/f"), "hello");
+  EXPECT_EQ(list_dir(dir + "/a/b"), std::vector<std::string>{"f"});
   // A directory where the file should go: rename fails, and says so.
-  std::filesystem::create_directories(dir / "taken" / "x");
-  EXPECT_THROW(write_file_atomic((dir / "taken").string(), "x"), std::runtime_error);
-  EXPECT_THROW(write_file_atomic((dir / "missing" / "f").string(), "x"), std::runtime_error);
-  auto f1 = fingerprint_file((dir / "a" / "b" / "f").string());
+  make_dirs(dir + "/taken/x");
+  EXPECT_THROW(write_file_atomic(dir + "/taken", "x"), std::runtime_error);
+  EXPECT_THROW(write_file_atomic(dir + "/missing/f", "x"), std::runtime_error);
+  EXPECT_THROW(make_dirs(dir + "/a/b/f/g"), std::runtime_error) << "a file in the way";
+  auto f1 = fingerprint_file(dir + "/a/b/f");
   EXPECT_EQ(f1.size, 5u);
   EXPECT_EQ(f1.hash, fnv1a_hex(std::string("hello")));
-  std::filesystem::remove_all(dir);
+  remove_tree(dir);
+  EXPECT_FALSE(file_exists(dir));
+  EXPECT_NO_THROW(remove_tree(dir)) << "a missing path is not an error";
+}
+
+TEST(Files, PathsAreNormalizedLexically) {
+  EXPECT_EQ(normalize_path("a/./b/../c"), "a/c");
+  EXPECT_EQ(normalize_path("/x/../y//z/"), "/y/z");
+  EXPECT_EQ(normalize_path("/.."), "/");
+  EXPECT_EQ(normalize_path("a/.."), ".");
+  EXPECT_EQ(normalize_path("../../a"), "../../a");
+  EXPECT_EQ(normalize_path("a/../../b"), "../b");
+  EXPECT_EQ(parent_dir("a/b/c.toml"), "a/b");
+  EXPECT_EQ(parent_dir("c.toml"), "");
+  EXPECT_EQ(parent_dir("/c.toml"), "/");
+  EXPECT_EQ(join_path("configs", "../data/a.json"), "data/a.json");
+  EXPECT_EQ(join_path("configs", "/abs/a.json"), "/abs/a.json");
+  EXPECT_EQ(join_path("", "a.json"), "a.json");
+  EXPECT_EQ(read_link("/proc/self/exe").empty(), false);
+  EXPECT_EQ(read_link("/proc/self/status"), "") << "not a link";
 }
 
 TEST(Journal, ReaderKeepsCheckpointLinesAndSkipsATornTail) {

@@ -8,7 +8,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -16,6 +15,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "posix_fs.hpp"
 
 namespace anchorsweep::testing {
 
@@ -59,7 +60,7 @@ class ScratchDirs : public ::testing::Environment {
   void add(const std::string& d) { dirs_.push_back(d); }
   void TearDown() override {
     if (::testing::UnitTest::GetInstance()->Failed()) return;
-    for (const auto& d : dirs_) std::filesystem::remove_all(d);
+    for (const auto& d : dirs_) fs::remove_all(d);
   }
 
  private:
@@ -68,11 +69,11 @@ class ScratchDirs : public ::testing::Environment {
 
 // A fresh, empty directory for one test.
 inline std::string fresh_dir(const std::string& name) {
-  auto d = std::filesystem::temp_directory_path() / ("anchorsweep-test-" + name + "-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(d);
-  std::filesystem::create_directories(d);
-  ScratchDirs::get().add(d.string());
-  return d.string();
+  const auto d = fs::temp_directory_path() + "/anchorsweep-test-" + name + "-" + std::to_string(::getpid());
+  fs::remove_all(d);
+  fs::create_directories(d);
+  ScratchDirs::get().add(d);
+  return d;
 }
 
 inline std::string slurp(const std::string& path) {

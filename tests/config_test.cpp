@@ -5,15 +5,17 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include "common/files.hpp"
+#include "posix_fs.hpp"
+
 namespace anchorsweep {
 namespace {
 
-namespace fs = std::filesystem;
+namespace fs = anchorsweep::testing::fs;
 
 // A fresh directory under /tmp per test, removed afterwards.
 class ConfigTest : public ::testing::Test {
@@ -24,16 +26,15 @@ class ConfigTest : public ::testing::Test {
     dir_ = tmpl;
   }
   void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
+    fs::remove_all(dir_);
   }
 
   // Writes `text` to dir/name (creating subdirectories) and returns the full path.
   std::string write(const std::string& name, const std::string& text) {
-    const fs::path p = fs::path(dir_) / name;
-    fs::create_directories(p.parent_path());
+    const std::string p = dir_ + "/" + name;
+    fs::create_directories(parent_dir(p));
     std::ofstream(p) << text;
-    return p.string();
+    return p;
   }
 
   SweepConfig load(const std::string& text, const std::vector<std::string>& sets = {}) {

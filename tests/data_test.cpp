@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -14,31 +13,31 @@
 #include "common/files.hpp"
 #include "config/config.hpp"
 #include "data/example.hpp"
+#include "posix_fs.hpp"
 
 namespace anchorsweep {
 namespace {
 
-namespace fs = std::filesystem;
+namespace fs = anchorsweep::testing::fs;
 
 // A fresh directory per test, so tests can run in parallel and leave nothing behind.
 class DataTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("anchorsweep_data_test_" + std::to_string(::getpid()) + "_" + info->name());
+    dir_ = fs::temp_directory_path() + "/anchorsweep_data_test_" + std::to_string(::getpid()) + "_" + info->name();
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
 
   std::string write(const std::string& name, const std::string& content) {
-    const std::string path = (dir_ / name).string();
+    const std::string path = dir_ + "/" + name;
     std::ofstream(path, std::ios::binary) << content;
     return path;
   }
 
-  fs::path dir_;
+  std::string dir_;
 };
 
 // Runs `fn`, expects an InputError, returns its message.
@@ -157,7 +156,7 @@ TEST_F(DataTest, TacredNotAnArray) {
 }
 
 TEST_F(DataTest, MissingFile) {
-  const std::string path = (dir_ / "nope.json").string();
+  const std::string path = dir_ + "/nope.json";
   EXPECT_CONTAINS(error_of([&] { read_tacred(path); }), path + ": cannot read: ");
   EXPECT_CONTAINS(error_of([&] { read_jsonl(path); }), path + ": cannot read: ");
 }
@@ -394,7 +393,7 @@ TEST_F(LoadCorpusTest, BuildsSortedLabelSet) {
   EXPECT_EQ(c.negative_index, 1);
   EXPECT_EQ(c.a_train.name, "a_train");
   EXPECT_EQ(c.b_test.name, "b_test");
-  EXPECT_EQ(c.b_test.path, (dir_ / "b_test.json").string());
+  EXPECT_EQ(c.b_test.path, dir_ + "/b_test.json");
   EXPECT_EQ(c.b_test.examples.size(), 2u);
 }
 

@@ -165,7 +165,7 @@ TEST(Group, PlanShowsGroupsAndTooFewRanksAreRefused) {
   auto r = run(bin() + " run " + tiny_config() + " --set run.output_dir=" + out + " --set pretrain.ranks=2");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("pretrain.ranks = 2 needs at least 2 ranks; this run has 1"), std::string::npos) << r.output;
-  EXPECT_FALSE(std::filesystem::exists(out + "/tiny")) << "a refused run wrote its directory";
+  EXPECT_FALSE(fs::exists(out + "/tiny")) << "a refused run wrote its directory";
 
   auto bad = run(bin() + " run " + tiny_config() + " --set pretrain.ranks=2 --set model.layers=2 --dry-run");
   EXPECT_EQ(bad.code, 2) << bad.output;

@@ -14,7 +14,6 @@
 #include "cli.hpp"
 
 using namespace anchorsweep::testing;
-namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -85,10 +84,10 @@ bool wait_for(const std::function<bool()>& cond, double seconds) {
 // anchorsweep processes whose command line mentions `marker`.
 std::vector<pid_t> processes_with(const std::string& marker) {
   std::vector<pid_t> pids;
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    pid_t pid = std::atoi(e.path().filename().c_str());
+  for (const auto& name : anchorsweep::list_dir("/proc")) {
+    pid_t pid = std::atoi(name.c_str());
     if (pid <= 0 || pid == getpid()) continue;
-    auto cmd = slurp((e.path() / "cmdline").string());
+    auto cmd = slurp("/proc/" + name + "/cmdline");
     for (auto& c : cmd) if (c == '\0') c = ' ';
     if (cmd.find(marker) != std::string::npos && cmd.find("anchorsweep") != std::string::npos) pids.push_back(pid);
   }

@@ -9,7 +9,6 @@
 #include "cli.hpp"
 
 using namespace anchorsweep::testing;
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -65,13 +64,13 @@ pid_t rank0_pid(const std::string& run_dir) {
 // anchorsweep processes of this test (their command line names `out`) other than rank 0.
 std::vector<pid_t> worker_pids(const std::string& out, pid_t rank0) {
   std::vector<pid_t> pids;
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    pid_t pid = std::atoi(e.path().filename().c_str());
+  const auto base = [](const std::string& p) { return p.substr(p.find_last_of('/') + 1); };
+  for (const auto& name : anchorsweep::list_dir("/proc")) {
+    pid_t pid = std::atoi(name.c_str());
     if (pid <= 0 || pid == rank0) continue;
-    std::error_code ec;
-    auto exe = fs::read_symlink(e.path() / "exe", ec);
-    if (ec || exe.filename() != fs::path(bin()).filename()) continue;
-    auto cmd = slurp((e.path() / "cmdline").string());
+    const auto exe = anchorsweep::read_link("/proc/" + name + "/exe");
+    if (exe.empty() || base(exe) != base(bin())) continue;
+    auto cmd = slurp("/proc/" + name + "/cmdline");
     if (cmd.find(out) != std::string::npos) pids.push_back(pid);
   }
   return pids;

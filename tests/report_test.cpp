@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <filesystem>
 #include <map>
 #include <sstream>
 #include <string>
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "common/files.hpp"
+#include "posix_fs.hpp"
 #include "config/config.hpp"
 #include "report/headline.hpp"
 #include "report/report.hpp"
@@ -23,7 +23,7 @@
 namespace anchorsweep {
 namespace {
 
-namespace fs = std::filesystem;
+namespace fs = anchorsweep::testing::fs;
 using nlohmann::json;
 
 // ---------- fixtures ----------

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -18,7 +17,6 @@
 
 using namespace anchorsweep;
 using namespace anchorsweep::testing;
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -47,7 +45,7 @@ const std::string& finished_run() {
 
 std::string copy_of(const std::string& name) {
   const auto dir = fresh_dir("status_" + name) + "/tiny";
-  fs::copy(finished_run(), dir, fs::copy_options::recursive);
+  fs::copy_tree(finished_run(), dir);
   return dir;
 }
 

@@ -5,7 +5,6 @@
 #include "cli.hpp"
 
 using namespace anchorsweep::testing;
-namespace fs = std::filesystem;
 
 namespace {
 

@@ -121,21 +121,26 @@ bool MpiComm::poll(int* source) {
   return flag != 0;
 }
 
-std::vector<std::string> MpiComm::all_gather(const std::string& s) {
+namespace {
+// Every rank's string, in rank order, over `comm` of `size` ranks.
+std::vector<std::string> all_gather_strings(const std::string& s, int size, MPI_Comm comm) {
   int len = static_cast<int>(s.size());
-  std::vector<int> lens(size_), offs(size_, 0);
-  MPI_CHECK(MPI_Allgather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, MPI_COMM_WORLD));
+  std::vector<int> lens(size), offs(size, 0);
+  MPI_CHECK(MPI_Allgather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, comm));
   int total = 0;
-  for (int i = 0; i < size_; ++i) {
+  for (int i = 0; i < size; ++i) {
     offs[i] = total;
     total += lens[i];
   }
   std::vector<char> all(std::max(total, 1));
-  MPI_CHECK(MPI_Allgatherv(s.data(), len, MPI_CHAR, all.data(), lens.data(), offs.data(), MPI_CHAR, MPI_COMM_WORLD));
+  MPI_CHECK(MPI_Allgatherv(s.data(), len, MPI_CHAR, all.data(), lens.data(), offs.data(), MPI_CHAR, comm));
   std::vector<std::string> out;
-  for (int i = 0; i < size_; ++i) out.emplace_back(all.data() + offs[i], lens[i]);
+  for (int i = 0; i < size; ++i) out.emplace_back(all.data() + offs[i], lens[i]);
   return out;
 }
+}  // namespace
+
+std::vector<std::string> MpiComm::all_gather(const std::string& s) { return all_gather_strings(s, size_, MPI_COMM_WORLD); }
 
 void MpiComm::broadcast(std::string& s, int root) {
   uint64_t n = s.size();
@@ -198,6 +203,10 @@ void GroupComm::all_reduce_sum(float* data, int64_t count) {
 
 void GroupComm::all_reduce_sum(double* data, int64_t count) {
   MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_DOUBLE, MPI_SUM, as_comm(comm_)));
+}
+
+std::vector<std::string> GroupComm::all_gather(const std::string& s) {
+  return all_gather_strings(s, size_, as_comm(comm_));
 }
 
 void GroupComm::broadcast(std::string& s, int root) {

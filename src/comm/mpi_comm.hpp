@@ -41,6 +41,8 @@ class GroupComm {
   void all_reduce_sum(float* data, int64_t count);
   void all_reduce_sum(double* data, int64_t count);
   void broadcast(std::string& s, int root = 0);
+  // Every member's string, in group rank order.
+  std::vector<std::string> all_gather(const std::string& s);
 
  private:
   void* comm_ = nullptr;  // MPI_Comm

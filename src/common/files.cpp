@@ -4,11 +4,14 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
+#include <algorithm>
+#include <cstdlib>
+#include <dirent.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -79,22 +82,21 @@ void write_file_atomic(const std::string& path, const std::string& content) {
     ::unlink(tmp.c_str());
     io_error(path + ": rename failed", e);
   }
-  fsync_directory(std::filesystem::path(path).parent_path().string());
+  fsync_directory(parent_dir(path));
 }
 
 void make_dirs(const std::string& path) {
   // Create one level at a time so that each new entry is fsynced into its parent: a crash
   // must not lose a directory that already holds fsynced files.
-  std::filesystem::path p = std::filesystem::path(path).lexically_normal();
-  std::filesystem::path built;
-  for (const auto& part : p) {
-    built /= part;
-    if (part.empty() || part == "/" ) continue;
-    std::error_code ec;
-    if (std::filesystem::is_directory(built, ec)) continue;
-    if (!std::filesystem::create_directory(built, ec) && ec)
-      throw std::runtime_error(built.string() + ": cannot create directory: " + ec.message());
-    fsync_directory(built.parent_path().string());
+  const std::string p = normalize_path(path);
+  for (size_t end = p.find('/', 1);; end = p.find('/', end + 1)) {
+    const std::string built = p.substr(0, end);
+    if (!built.empty() && built != "." && built != ".." && !is_directory(built)) {
+      if (::mkdir(built.c_str(), 0777) != 0 && !(errno == EEXIST && is_directory(built)))
+        io_error(built + ": cannot create directory", errno);
+      fsync_directory(parent_dir(built));
+    }
+    if (end == std::string::npos) break;
   }
 }
 
@@ -103,12 +105,89 @@ void remove_file_durably(const std::string& path) {
     if (errno == ENOENT) return;
     io_error(path + ": cannot remove", errno);
   }
-  fsync_directory(std::filesystem::path(path).parent_path().string());
+  fsync_directory(parent_dir(path));
 }
 
 bool file_exists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
+}
+
+std::string normalize_path(const std::string& p) {
+  const bool absolute = !p.empty() && p[0] == '/';
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i <= p.size()) {
+    size_t j = p.find('/', i);
+    if (j == std::string::npos) j = p.size();
+    const std::string part = p.substr(i, j - i);
+    i = j + 1;
+    if (part.empty() || part == ".") continue;
+    if (part == ".." && !parts.empty() && parts.back() != "..") {
+      parts.pop_back();
+    } else if (part == ".." && absolute) {
+      continue;  // "/.." is "/"
+    } else {
+      parts.push_back(part);
+    }
+  }
+  std::string out = absolute ? "/" : "";
+  for (size_t k = 0; k < parts.size(); ++k) out += (k ? "/" : "") + parts[k];
+  if (out.empty() && !p.empty()) out = ".";
+  return out;
+}
+
+std::string parent_dir(const std::string& p) {
+  const size_t slash = p.find_last_of('/');
+  if (slash == std::string::npos) return "";
+  return slash == 0 ? "/" : p.substr(0, slash);
+}
+
+std::string join_path(const std::string& dir, const std::string& p) {
+  if (dir.empty() || (!p.empty() && p[0] == '/')) return normalize_path(p);
+  return normalize_path(dir + "/" + p);
+}
+
+bool is_directory(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::vector<std::string> list_dir(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) io_error(dir + ": cannot list directory", errno);
+  std::vector<std::string> names;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name != "." && name != "..") names.push_back(name);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+void remove_tree(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return;
+    io_error(path + ": cannot remove", errno);
+  }
+  // Depth first (a directory after its entries), never following links.
+  const int rc = ::nftw(path.c_str(), [](const char* f, const struct stat*, int, struct FTW*) {
+    return ::remove(f) == 0 || errno == ENOENT ? 0 : errno;
+  }, 16, FTW_DEPTH | FTW_PHYS);
+  if (rc != 0) io_error(path + ": cannot remove", rc > 0 ? rc : errno);
+}
+
+std::string read_link(const std::string& path) {
+  std::vector<char> buf(4096);
+  const ssize_t n = ::readlink(path.c_str(), buf.data(), buf.size());
+  return n > 0 ? std::string(buf.data(), static_cast<size_t>(n)) : std::string();
+}
+
+std::string temp_dir() {
+  const char* t = std::getenv("TMPDIR");
+  return t && *t ? std::string(t) : std::string("/tmp");
 }
 
 namespace {

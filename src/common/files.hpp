@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace anchorsweep {
 
@@ -24,6 +25,28 @@ void fsync_directory(const std::string& dir);
 void remove_file_durably(const std::string& path);
 
 bool file_exists(const std::string& path);
+
+// Paths and directories on POSIX calls alone: anchorsweep does not use std::filesystem. Upstream
+// LibTorch (the pip wheels since 2.5, pytorch/pytorch#133437) exports its own statically linked
+// copies of std::filesystem's functions; a program may bind to them, and with LibTorch 2.11 on
+// a GPU machine std::filesystem::remove_all called address 0.
+//
+// `p` with "." and empty parts dropped and "name/.." folded, as std::filesystem's
+// lexically_normal ("a/./b/../c" -> "a/c", "/x/../y" -> "/y", "a/.." -> ".").
+std::string normalize_path(const std::string& p);
+// Everything before the last '/': "" for a bare name, "/" for "/name".
+std::string parent_dir(const std::string& p);
+// `p` when absolute or `dir` is empty, else dir/p; normalized.
+std::string join_path(const std::string& dir, const std::string& p);
+bool is_directory(const std::string& path);
+// The names in a directory, sorted, without "." and ".."; throws std::runtime_error.
+std::vector<std::string> list_dir(const std::string& dir);
+// rm -rf: a missing path is not an error; anything left behind throws std::runtime_error.
+void remove_tree(const std::string& path);
+// A symbolic link's target; "" when `path` is not a link.
+std::string read_link(const std::string& path);
+// $TMPDIR, else /tmp.
+std::string temp_dir();
 
 // This machine's host name (what the lock file and `anchorsweep status` name rank 0's host by).
 std::string local_host();

@@ -13,7 +13,6 @@
 #include <cstring>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <limits>
 #include <optional>
 #include <set>
@@ -32,7 +31,6 @@
 namespace anchorsweep {
 namespace {
 
-namespace fs = std::filesystem;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr int64_t kMaxRangeCount = 10000;  // guards against a typo allocating a giant grid
@@ -350,18 +348,13 @@ void read_choice(const Section& s, const std::string& k, std::string& out,
 // Paths
 
 std::string resolve_path(const std::string& p, const std::string& config_path) {
-  const fs::path path(p);
-  const fs::path dir = fs::path(config_path).parent_path();
-  if (path.is_absolute() || dir.empty()) return path.lexically_normal().string();
-  return (dir / path).lexically_normal().string();
+  return join_path(parent_dir(config_path), p);
 }
 
 // "" when the file is usable, else what is wrong with it.
 std::string file_problem(const std::string& resolved) {
-  std::error_code ec;
-  const auto st = fs::status(resolved, ec);
-  if (ec || !fs::exists(st)) return "file not found: " + resolved;
-  if (fs::is_directory(st)) return "is a directory, not a file: " + resolved;
+  if (!file_exists(resolved)) return "file not found: " + resolved;
+  if (is_directory(resolved)) return "is a directory, not a file: " + resolved;
   return "";
 }
 
@@ -1047,10 +1040,9 @@ SweepConfig parse_config(const std::string& toml_text, const std::string& path,
 }
 
 SweepConfig load_config(const std::string& path, const std::vector<std::string>& sets) {
-  std::error_code ec;
   // An ifstream opens a directory without complaint and reads nothing, which would parse as an
   // empty config of all defaults.
-  if (fs::is_directory(path, ec)) throw ConfigError(path + ": cannot read: is a directory");
+  if (is_directory(path)) throw ConfigError(path + ": cannot read: is a directory");
   std::string text;
   try {
     text = read_file(path);

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <map>
 #include <sstream>
-#include <filesystem>
 #include <stdexcept>
 #include <unistd.h>
 
@@ -104,7 +103,7 @@ Journal::Journal(const std::string& path) : path_(path) {
   const bool created = !file_exists(path);
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (fd_ < 0) throw std::runtime_error(path + ": cannot open journal: " + std::strerror(errno));
-  if (created) fsync_directory(std::filesystem::path(path).parent_path().string());  // the entry too
+  if (created) fsync_directory(parent_dir(path));  // the entry too
 }
 
 Journal::~Journal() {

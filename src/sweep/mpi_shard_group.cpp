@@ -1,5 +1,7 @@
 #include "sweep/mpi_shard_group.hpp"
 
+#include <algorithm>
+#include <set>
 #include <stdexcept>
 
 #include "common/files.hpp"
@@ -11,7 +13,13 @@ MpiShardGroup::MpiShardGroup(comm::MpiComm& mpi, const std::vector<int64_t>& mem
     : members_(members) {
   comm_ = std::make_unique<comm::GroupComm>(mpi, std::vector<int>(members.begin(), members.end()), tag);
 #ifdef ANCHORSWEEP_WITH_NCCL
-  if (device.is_cuda()) nccl_ = std::make_unique<comm::NcclComm>(*comm_, device.index());
+  // NCCL when every member holds a GPU of its own: it refuses two ranks of one communicator on
+  // one GPU ("invalid usage"), so members that share a GPU sum through host memory and MPI.
+  const auto where = comm_->all_gather(local_host() + " " + (device.is_cuda() ? device.str() : "cpu"));
+  const std::set<std::string> distinct(where.begin(), where.end());
+  const bool all_gpu = std::all_of(where.begin(), where.end(),
+                                   [](const std::string& w) { return w.find(" cuda") != std::string::npos; });
+  if (all_gpu && distinct.size() == where.size()) nccl_ = std::make_unique<comm::NcclComm>(*comm_, device.index());
 #else
   (void)device;
 #endif

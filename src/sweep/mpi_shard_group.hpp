@@ -1,6 +1,7 @@
 // MpiShardGroup: a data-parallel group's transport. Gradients on CPU ranks are summed with
 // MPI_Allreduce over the group's own communicator; on GPU ranks with NCCL (bootstrapped over
-// that communicator) when anchorsweep was built with it, else through host memory.
+// that communicator) when anchorsweep was built with it and every member has a GPU of its own,
+// else through host memory.
 #pragma once
 
 #include <memory>

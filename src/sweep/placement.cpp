@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <cmath>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <stdexcept>
@@ -17,6 +16,8 @@
 #ifdef ANCHORSWEEP_WITH_CUDA
 #include <cuda_runtime_api.h>
 #endif
+
+#include "common/files.hpp"
 
 namespace anchorsweep {
 
@@ -116,9 +117,8 @@ void prefer_passive_openmp_wait(char** argv) {
   ::setenv("ANCHORSWEEP_OMP_WAIT_WHY", why.c_str(), 1);
   // Through the binary's real path: exec of /proc/self/exe would rename the process "exe" in ps,
   // top and pkill.
-  std::error_code ec;
-  const std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
-  ::execv(ec ? "/proc/self/exe" : self.c_str(), argv);
+  const std::string self = read_link("/proc/self/exe");
+  ::execv(self.empty() ? "/proc/self/exe" : self.c_str(), argv);
   // exec failed (no /proc?): go on with the default policy.
 }
 

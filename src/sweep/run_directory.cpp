@@ -3,7 +3,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <filesystem>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -95,11 +94,10 @@ RunDirectory::RunDirectory(const SweepConfig& cfg, bool resume)
         prior_.checkpoints.erase("scratch-" + id.substr(0, id.size() - 8));
   }
   // Leftovers of a crash: temporary files, and checkpoints no journaled line vouches for.
-  for (const auto& e : std::filesystem::directory_iterator(dir_ + "/checkpoints")) {
-    const std::string name = e.path().filename().string();
+  for (const auto& name : list_dir(dir_ + "/checkpoints")) {
     const bool vouched = name.size() > 5 && name.compare(name.size() - 5, 5, ".ckpt") == 0 &&
                          prior_.checkpoints.count(name.substr(0, name.size() - 5));
-    if (!vouched) remove_file_durably(e.path().string());
+    if (!vouched) remove_file_durably(dir_ + "/checkpoints/" + name);
   }
   write_file_atomic(config_path, cfg.resolved_toml);
 }

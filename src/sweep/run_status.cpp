@@ -4,7 +4,6 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <filesystem>
 #include <sstream>
 
 #include "common/errors.hpp"
@@ -17,7 +16,6 @@ namespace anchorsweep {
 
 namespace {
 
-namespace fs = std::filesystem;
 
 // A status.json older than this, from a sweep on another host, means rank 0 is gone (it is
 // rewritten every 2 s while the sweep runs).
@@ -41,15 +39,15 @@ std::string seconds(double s) {
 RunStatus inspect_run(const std::string& dir, double now_unix, const std::string& this_host) {
   RunStatus s;
   s.dir = dir;
-  if (!fs::exists(dir + "/config.toml"))
+  if (!file_exists(dir + "/config.toml"))
     throw InputError(dir + ": not a run directory (no config.toml; `anchorsweep run` makes one)");
 
   // Progress: the journal is the truth; the plan of the resolved config gives the total.
-  if (fs::exists(dir + "/results.jsonl")) {
+  if (file_exists(dir + "/results.jsonl")) {
     for (const auto& t : read_results(dir).trials) (t.status == Status::ok ? s.done : s.failed) += 1;
   }
   nlohmann::json status;
-  if (fs::exists(dir + "/status.json")) {
+  if (file_exists(dir + "/status.json")) {
     try {
       status = nlohmann::json::parse(read_file(dir + "/status.json"));
       s.status_age_s = now_unix - status.value("updated_unix", 0.0);
@@ -88,7 +86,7 @@ RunStatus inspect_run(const std::string& dir, double now_unix, const std::string
       s.state = "stopped";
       s.why = "it ended with trials left; --resume continues it";
     }
-  } else if (s.owner_pid == 0 && !fs::exists(dir + "/results.jsonl")) {
+  } else if (s.owner_pid == 0 && !file_exists(dir + "/results.jsonl")) {
     s.state = "not started";
     s.why = "no sweep has journaled anything here yet";
   } else if (local) {

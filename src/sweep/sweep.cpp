@@ -5,7 +5,6 @@
 #include <csignal>
 #include <cstdlib>
 #include <ctime>
-#include <filesystem>
 #include <iostream>
 #include <set>
 #include <optional>
@@ -189,9 +188,9 @@ void install_stop_handlers() {
 
 std::string describe_run_directory(const SweepConfig& cfg) {
   const std::string dir = cfg.run_dir();
-  if (!std::filesystem::exists(dir + "/config.toml")) return "run directory " + dir + ": new\n";
+  if (!file_exists(dir + "/config.toml")) return "run directory " + dir + ": new\n";
   std::set<std::string> done;
-  if (std::filesystem::exists(dir + "/results.jsonl"))
+  if (file_exists(dir + "/results.jsonl"))
     for (const auto& r : read_results(dir).trials)
       if (r.status == Status::ok) done.insert(r.key.id());
   const auto all = make_plan(cfg, 1).trial_count();

@@ -157,7 +157,13 @@ ClassifierRun train_classifier(Encoder& encoder, const TrainConfig& cfg, const E
       torch::Tensor loss;
       if (!group) {
         auto batch = train.rows(order.slice(i, n)).to(device);  // a no-op when train lives on `device`
-        loss = torch::nn::functional::cross_entropy(encoder->forward(batch).logits, batch.labels);
+        // On the CPU the module's dropout draws exactly draw_masks' noise. On a GPU ATen's fused
+        // dropout draws other numbers, so there the masks are drawn explicitly, and one rank
+        // trains what a data-parallel group trains (which must draw the whole batch's masks).
+        DropoutMasks gpu_masks;
+        if (device.is_cuda()) gpu_masks = encoder->draw_masks(n, batch.tokens.size(1), device);
+        loss = torch::nn::functional::cross_entropy(
+            encoder->forward(batch, device.is_cuda() ? &gpu_masks : nullptr).logits, batch.labels);
         opt->zero_grad();
         loss.backward();
       } else {

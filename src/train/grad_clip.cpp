@@ -12,7 +12,7 @@ torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& parameters, doubl
   for (const auto& g : grads) norms.push_back(g.norm(2));
   // ‖g‖₂ = ‖(‖g₁‖₂, …, ‖gₙ‖₂)‖₂: the norm of the per-tensor norms.
   auto total = norms.size() == 1 ? norms[0] : torch::stack(norms).norm(2);
-  auto coef = torch::clamp(max_norm / (total + 1e-6), c10::nullopt, 1.0);
+  auto coef = torch::clamp_max(max_norm / (total + 1e-6), 1.0);
   torch::NoGradGuard no_grad;
   for (auto& g : grads) g.mul_(coef);
   return total;

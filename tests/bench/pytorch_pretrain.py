@@ -97,12 +97,13 @@ def main():
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-masking", action="store_true", help="keep entity words (model.entity_masking = false)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda[:N]: the data live there, as in anchorsweep")
     a = ap.parse_args()
     dev = torch.device(a.device)
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
-    train = load(a.data_dir + "/a_train.json")
+    train = load(a.data_dir + "/a_train.json", masking=not a.no_masking)
     counts = collections.Counter(w for s in train for w in s[0])
     vocab = {w: i + 2 for i, (w, _) in enumerate(counts.most_common())}
     labels = {l: i for i, l in enumerate(sorted({s[1] for s in train}))}
