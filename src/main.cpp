@@ -13,6 +13,7 @@
 #include "common/files.hpp"
 #include "config/config.hpp"
 #include "data/example.hpp"
+#include "report/compare.hpp"
 #include "report/report.hpp"
 #include "report/summary_table.hpp"
 #include "sweep/memory_estimate.hpp"
@@ -67,8 +68,13 @@ int main(int argc, char** argv) {
   status_cmd->add_flag("--watch", watch, "print it again every --interval seconds until the sweep is no longer running");
   status_cmd->add_option("--interval", interval_s, "seconds between two prints with --watch (default 2)")->check(CLI::PositiveNumber);
   status_cmd->add_option("--log-format", log_format, "text for people, or one JSON object a print")->check(CLI::IsMember({"text", "json"}));
-  auto* report_cmd = app.add_subcommand("report", "Write results.csv, summary.csv and report.md/.html for RUN_DIR and print its summary table.");
-  report_cmd->add_option("run_dir", run_dir, "a run directory, e.g. runs/demo")->required();
+  auto* report_cmd = app.add_subcommand("report", "Write results.csv, summary.csv and report.md/.html for RUN_DIR and print its summary "
+                                                  "table; with several RUN_DIRs and --out DIR, one report comparing them.");
+  std::vector<std::string> run_dirs;
+  std::string compare_out;
+  report_cmd->add_option("run_dir", run_dirs, "a run directory, e.g. runs/demo; or several, with --out")->required();
+  report_cmd->add_option("--out", compare_out, "write one aggregated report of the RUN_DIRs (two or more) to this directory: "
+                                               "report.md/.html, compare.csv, plots/");
 
   try {
     app.parse(argc, argv);
@@ -96,7 +102,16 @@ int main(int argc, char** argv) {
         std::this_thread::sleep_for(std::chrono::duration<double>(interval_s));
       }
     }
+    if (*report_cmd && (run_dirs.size() > 1 || !compare_out.empty())) {
+      if (compare_out.empty()) throw InputError("report: several run directories need --out DIR for the aggregated report");
+      auto paths = write_comparison(run_dirs, compare_out);
+      for (const auto& w : paths.warnings) std::cout << "note: " << w << "\n";
+      std::cout << "aggregated report of " << run_dirs.size() << " runs: " << paths.report_md << "\n        "
+                << paths.report_html << "\n        " << paths.table_csv << std::endl;
+      return 0;
+    }
     if (*report_cmd) {
+      run_dir = run_dirs.front();
       auto paths = write_report(run_dir);
       for (const auto& w : paths.warnings) std::cout << "note: " << w << "\n";
       std::cout << "report: " << paths.report_md << "\n        " << paths.report_html << "\n"

@@ -14,6 +14,7 @@
 #include "common/files.hpp"
 #include "posix_fs.hpp"
 #include "config/config.hpp"
+#include "report/compare.hpp"
 #include "report/headline.hpp"
 #include "report/report.hpp"
 #include "report/summary_table.hpp"
@@ -776,6 +777,123 @@ TEST(Diagnostics, BothInitsAreCompared) {
   // Both inits live side by side: neither overwrote the other in results.csv.
   EXPECT_EQ(read_csv(read_file(p.results_csv)).size(), 12u * 4 + 2 * 2 + 2 * 4 + 1);
   EXPECT_TRUE(contains(read_file(p.report_md), "init=anchor"));
+}
+
+
+// ---------- several runs, one report ----------
+
+std::vector<TrialResult> sweep_trials(const std::vector<double>& lambdas, const std::string& init) {
+  std::vector<TrialResult> out;
+  for (int64_t seed : {1, 2}) {
+    for (double l : lambdas) out.push_back(make_trial(seed, "anchored", l, init));
+    out.push_back(make_trial(seed, "pretrained", 0, init));
+    out.push_back(make_trial(seed, "scratch", 0));
+  }
+  return out;
+}
+
+// A run directory of these trials alone (no stale or failed lines).
+void setup_run(const RunDir& d, const std::vector<TrialResult>& trials) {
+  d.setup(trials);
+  std::string j;
+  for (int64_t seed : {1, 2}) j += to_json(make_pretrain(seed)).dump() + "\n";
+  for (const auto& t : trials) j += to_json(t).dump() + "\n";
+  d.write("results.jsonl", j);
+}
+
+double mean_f1(const std::string& split, double lambda, const std::string& init) {
+  return (make_trial(1, "anchored", lambda, init).metrics.at(split).micro_f1 +
+          make_trial(2, "anchored", lambda, init).metrics.at(split).micro_f1) / 2;
+}
+
+// The text of a report.md section, from its heading to the next one.
+std::string section(const std::string& md, const std::string& heading) {
+  const size_t at = md.find("## " + heading);
+  if (at == std::string::npos) return "";
+  const size_t end = md.find("\n## ", at + 3);
+  return md.substr(at, end == std::string::npos ? std::string::npos : end - at);
+}
+
+std::string line_containing(const std::string& text, const std::string& needle) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.find(needle) != std::string::npos) return line;
+  return "";
+}
+
+TEST(Compare, TwoRunsGiveOneReportWithBestLambdaSharedLambdasAndConfigDifferences) {
+  RunDir a("cmp_loss"), b("cmp_decoupled"), out("cmp_out");
+  setup_run(a, sweep_trials({0, 0.01, 1}, "random"));
+  setup_run(b, sweep_trials({0.01, 0.1}, "anchor"));
+  a.write("config.toml", std::string(kConfig) + "\n[penalty]\nmode = \"loss\"\n");
+  b.write("config.toml", std::string(kConfig) + "\n[penalty]\nmode = \"decoupled\"\n[adapter]\ninit = \"anchor\"\n");
+
+  const ComparisonPaths p = write_comparison({a.path(), b.path()}, out.path());
+  const std::string md = read_file(p.report_md);
+  EXPECT_TRUE(contains(read_file(p.report_html), "<table>"));
+
+  // Runs at a glance: each run's best λ on dev (F1 falls with λ here), test read there.
+  const std::string glance = section(md, "Runs at a glance");
+  const std::string row_b = line_containing(glance, "cmp\\_decoupled |");
+  ASSERT_FALSE(row_b.empty()) << glance;
+  EXPECT_TRUE(contains(row_b, "| decoupled |")) << row_b;
+  EXPECT_TRUE(contains(row_b, "| 0.01 | " + pct(mean_f1("dev", 0.01, "anchor")))) << row_b;
+  EXPECT_TRUE(contains(row_b, pct(mean_f1("test", 0.01, "anchor")))) << row_b;
+  const std::string row_loss = line_containing(glance, "cmp\\_loss |");
+  EXPECT_TRUE(contains(row_loss, "| 0 | " + pct(mean_f1("dev", 0, "random")))) << row_loss;
+
+  // Only λ = 0.01 occurs in both runs.
+  const std::string shared = section(md, "Micro-F1 at shared λ values");
+  EXPECT_TRUE(contains(shared, "| 0.01 | " + pct(mean_f1("dev", 0.01, "random")))) << shared;
+  EXPECT_FALSE(contains(shared, "| 1 |")) << shared;
+  EXPECT_FALSE(contains(shared, "| 0.1 |")) << shared;
+
+  // What was varied: the penalty mode and the init, nothing else.
+  const std::string diffs = section(md, "What differs between the runs' configs");
+  EXPECT_TRUE(contains(diffs, "penalty.mode")) << diffs;
+  EXPECT_TRUE(contains(diffs, "adapter.init")) << diffs;
+  EXPECT_FALSE(contains(diffs, "run.seeds")) << diffs;
+
+  // compare.csv: 3 + 2 anchored settings and 2 baselines per run, dev and test each.
+  const auto rows = read_csv(read_file(p.table_csv));
+  EXPECT_EQ(rows.size(), (3u + 2u + 2u * 2u) * 2u);
+  bool seen = false;
+  for (const Row& r : rows)
+    if (r.at("kind") == "anchored" && r.at("lambda") == "0.1" && r.at("split") == "test") {
+      seen = true;
+      EXPECT_NEAR(num(r.at("micro_f1_mean")), mean_f1("test", 0.1, "anchor"), 1e-12);
+      EXPECT_EQ(r.at("init"), "anchor");
+    }
+  EXPECT_TRUE(seen);
+  if (have_gnuplot()) EXPECT_EQ(p.pngs.size(), 1u);
+}
+
+TEST(Compare, RunsOnOtherLabelsOrAnotherNegativeLabelAreRefused) {
+  RunDir a("cmp_ref_a"), b("cmp_ref_b"), out("cmp_ref_out");
+  setup_run(a, sweep_trials({0, 1}, "random"));
+  setup_run(b, sweep_trials({0, 1}, "random"));
+  auto refusal = [&](const std::vector<std::string>& dirs, const std::string& to) {
+    try {
+      write_comparison(dirs, to);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_TRUE(refusal({a.path(), b.path()}, out.path()).empty());
+  std::string other = kRunJson;
+  other.replace(other.find("per:age"), 7, "per:origin");
+  b.write("run.json", other);
+  EXPECT_TRUE(contains(refusal({a.path(), b.path()}, out.path()), "different label sets")) << refusal({a.path(), b.path()}, out.path());
+  std::string neg = kRunJson;
+  const std::string from = "\"negative_label\":\"no_relation\"";
+  neg.replace(neg.find(from), from.size(), "\"negative_label\":\"per:title\"");
+  b.write("run.json", neg);
+  EXPECT_TRUE(contains(refusal({a.path(), b.path()}, out.path()), "negative label")) << refusal({a.path(), b.path()}, out.path());
+  EXPECT_TRUE(contains(refusal({a.path()}, out.path()), "two or more"));
+  EXPECT_TRUE(contains(refusal({a.path(), b.path()}, a.path()), "one of the runs"));
+  EXPECT_FALSE(file_exists(a.path() + "/report.md")) << "a refused comparison wrote into a run";
 }
 
 }  // namespace

@@ -10,35 +10,6 @@
 
 namespace anchorsweep {
 
-namespace {
-
-// Where each lambda sits on the log x axis: itself, or for 0 one decade left of the
-// smallest positive lambda.
-struct XAxis {
-  std::set<double> lambdas;
-  double zero_x = 1, lo = 0.1, hi = 10;
-  bool has_zero = false, has_positive = false;
-
-  explicit XAxis(const std::set<double>& lams) : lambdas(lams) {
-    for (double l : lams) (l > 0 ? has_positive : has_zero) = true;
-    double min_pos = 0, max_pos = 0;
-    for (double l : lams)
-      if (l > 0) {
-        if (min_pos == 0) min_pos = l;
-        max_pos = l;
-      }
-    zero_x = has_positive ? min_pos / 10 : 1;
-    const double first = has_zero ? zero_x : min_pos, last = has_positive ? max_pos : zero_x;
-    if (!lams.empty()) {
-      lo = first / std::sqrt(10.0);
-      hi = last * std::sqrt(10.0);
-    }
-  }
-  double x(double lambda) const { return lambda > 0 ? lambda : zero_x; }
-  bool broken() const { return has_zero && has_positive; }
-};
-
-}  // namespace
 
 Figure plot_f1_vs_lambda(const std::string& run_dir, const std::vector<Group>& groups,
                          const std::string& gnuplot) {
@@ -55,7 +26,7 @@ Figure plot_f1_vs_lambda(const std::string& run_dir, const std::vector<Group>& g
       baselines.push_back(&g);
     }
   }
-  const XAxis ax(lams);
+  const LambdaAxis ax(lams);
   const bool several_inits = series.size() > 1;
 
   // Data: one block per init (gnuplot `index`), percent units.
@@ -97,28 +68,12 @@ Figure plot_f1_vs_lambda(const std::string& run_dir, const std::vector<Group>& g
   write_file_atomic(dir + "f1_vs_lambda.dat", sum);
   write_file_atomic(dir + "f1_vs_lambda_seeds.dat", pts);
 
-  const bool rotate_tics = lams.size() > 6;
-  std::string b = "reset\nset datafile separator comma\nset logscale x\n";
-  b += "set xrange [" + fmt_num(ax.lo) + ":" + fmt_num(ax.hi) + "]\n";
-  if (!lams.empty()) {
-    std::string tics;
-    for (double l : lams) tics += (tics.empty() ? "" : ", ") + gp_str(fmt_lambda(l)) + " " + fmt_num(ax.x(l));
-    b += "set xtics (" + tics + ")" + (rotate_tics ? " rotate by 90 right" : "") + "\nset mxtics 1\n";
-  } else {
-    b += "unset xtics\n";
-  }
+  std::string b = "reset\nset datafile separator comma\n" + ax.gnuplot_axis();
   b += "set grid ytics lc rgb '#dddddd'\nset border 3\nset tics nomirror\n";
   b += "set offsets 0, 0, graph 0.08, graph 0.08\n";
   b += "set ylabel 'micro-F1 (%)'\n";
-  b += std::string("set xlabel ") +
-       gp_str(ax.broken() ? "λ (log scale; λ = 0 drawn left of the dotted break)" : "λ (log scale)") + "\n";
-  if (ax.broken()) {
-    const double brk = std::sqrt(ax.zero_x * *std::next(lams.begin(), ax.has_zero ? 1 : 0));
-    b += "set arrow 1 from " + fmt_num(brk) + ", graph 0 to " + fmt_num(brk) +
-         ", graph 1 nohead dt 3 lw 1.5 lc rgb '#888888'\n";
-  }
   const TwoPanels layout =
-      two_panels((series.empty() ? 0 : 1 + series.size()) + baselines.size(), 480, rotate_tics ? 110 : 62);
+      two_panels((series.empty() ? 0 : 1 + series.size()) + baselines.size(), 480, lams.size() > 6 ? 110 : 62);
   b += "set multiplot title " + gp_str("B micro-F1 against the penalty weight λ (mean ± std over seeds)") + "\n";
 
   static const char* init_colours[] = {"#1f4e9c", "#e07b00", "#7b3294", "#008837"};

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 
 #include "common/files.hpp"
+#include "report/format.hpp"
 #include "report/gnuplot.hpp"
 
 namespace anchorsweep {
@@ -60,6 +62,41 @@ TwoPanels two_panels(size_t legend_entries, int base_height, int bottom_px) {
   p.panel[0] += key;
   p.panel[1] += "set key off\n";
   return p;
+}
+
+LambdaAxis::LambdaAxis(const std::set<double>& lams) : lambdas(lams) {
+  for (double l : lams) (l > 0 ? has_positive : has_zero) = true;
+  double min_pos = 0, max_pos = 0;
+  for (double l : lams)
+    if (l > 0) {
+      if (min_pos == 0) min_pos = l;
+      max_pos = l;
+    }
+  zero_x = has_positive ? min_pos / 10 : 1;
+  const double first = has_zero ? zero_x : min_pos, last = has_positive ? max_pos : zero_x;
+  if (!lams.empty()) {
+    lo = first / std::sqrt(10.0);
+    hi = last * std::sqrt(10.0);
+  }
+}
+
+std::string LambdaAxis::gnuplot_axis() const {
+  std::string b = "set logscale x\nset xrange [" + fmt_num(lo) + ":" + fmt_num(hi) + "]\n";
+  if (!lambdas.empty()) {
+    std::string tics;
+    for (double l : lambdas) tics += (tics.empty() ? "" : ", ") + gp_str(fmt_lambda(l)) + " " + fmt_num(x(l));
+    b += "set xtics (" + tics + ")" + (lambdas.size() > 6 ? " rotate by 90 right" : "") + "\nset mxtics 1\n";
+  } else {
+    b += "unset xtics\n";
+  }
+  b += std::string("set xlabel ") +
+       gp_str(broken() ? "λ (log scale; λ = 0 drawn left of the dotted break)" : "λ (log scale)") + "\n";
+  if (broken()) {
+    const double brk = std::sqrt(zero_x * *std::next(lambdas.begin(), has_zero ? 1 : 0));
+    b += "set arrow 1 from " + fmt_num(brk) + ", graph 0 to " + fmt_num(brk) +
+         ", graph 1 nohead dt 3 lw 1.5 lc rgb '#888888'\n";
+  }
+  return b;
 }
 
 std::string series_colour(size_t i, size_t n) {

@@ -2,6 +2,7 @@
 // (inlined in report.html). Plot data goes to plots/NAME.dat (comma separated) beside NAME.gp.
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,20 @@ struct TwoPanels {
   std::string panel[2];
 };
 TwoPanels two_panels(size_t legend_entries, int base_height, int bottom_px = 62);
+
+// Where each lambda sits on the log x axis of the F1 plots: itself, or for 0 one decade left of
+// the smallest positive lambda (behind a dotted break when both occur).
+struct LambdaAxis {
+  std::set<double> lambdas;
+  double zero_x = 1, lo = 0.1, hi = 10;
+  bool has_zero = false, has_positive = false;
+
+  explicit LambdaAxis(const std::set<double>& lams);
+  double x(double lambda) const { return lambda > 0 ? lambda : zero_x; }
+  bool broken() const { return has_zero && has_positive; }
+  // gnuplot lines: log x range, a tic per lambda, the x label and the break.
+  std::string gnuplot_axis() const;
+};
 
 // Distinct colours for an ordered series (dark blue -> green -> olive), as '#rrggbb'.
 std::string series_colour(size_t i, size_t n);
