@@ -13,6 +13,7 @@
 #include "common/files.hpp"
 #include "config/config.hpp"
 #include "data/example.hpp"
+#include "data/feature_files.hpp"
 #include "report/compare.hpp"
 #include "report/report.hpp"
 #include "report/summary_table.hpp"
@@ -121,8 +122,10 @@ int main(int argc, char** argv) {
     if (*validate) {
       auto cfg = load_config(config_path, sets);
       auto corpus = load_corpus(cfg.data);
+      const auto b_rows = corpus.features ? corpus.features->train.x.size(0)
+                                          : static_cast<int64_t>(corpus.b_train.examples.size());
       std::cout << config_path << ": ok (" << corpus.num_classes() << " labels, " << corpus.a_train.examples.size()
-                << " A-train / " << corpus.b_train.examples.size() << " B-train examples, " << cfg.sweep.lambdas.size()
+                << " A-train / " << b_rows << " B-train examples, " << cfg.sweep.lambdas.size()
                 << " λ values x " << cfg.run.seeds.size() << " seeds)\n";
       if (corpus.truncated > 0)
         std::cout << "  " << corpus.truncated << " sentence(s) longer than data.max_tokens = " << cfg.data.max_tokens

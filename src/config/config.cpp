@@ -469,10 +469,16 @@ void read_data_path(const Section& s, const std::string& k, const std::string& c
 void read_data(const Section& root, const std::string& config_path, DataConfig& data,
                RawInputs& raw) {
   const Section s = open_section(root, "data");
-  read_choice(s, "format", data.format, {"tacred", "jsonl", "synthetic"});
+  read_choice(s, "format", data.format, {"tacred", "jsonl", "synthetic", "features"});
   for (auto [k, field] : {std::pair<const char*, std::string*>{"a_train", &data.a_train},
                           {"a_dev", &data.a_dev}, {"b_train", &data.b_train},
                           {"b_dev", &data.b_dev}, {"b_test", &data.b_test}}) {
+    // Features come from the user's own frozen model: there is no data set A to pretrain on.
+    if (data.format == "features" && k[0] == 'a') {
+      if (const toml::node* n = s.get(k))
+        s.fail(k, *n, "is not used when data.format is \"features\" (the frozen model is yours: nothing is pretrained)");
+      continue;
+    }
     read_data_path(s, k, config_path, *field, raw, data.format);
   }
   read_string(s, "negative_label", data.negative_label, true);
@@ -702,10 +708,31 @@ void read_baselines(const Section& s, std::vector<std::string>& out) {
   out = baselines;
 }
 
-void read_sweep(const Section& root, SweepSpec& sweep, RawInputs& raw) {
+void read_sweep(const Section& root, SweepSpec& sweep, RawInputs& raw, const DataConfig& data) {
   const Section s = open_section(root, "sweep");
   read_lambdas(s, sweep.lambdas, raw.range);
+  if (data.format == "features") sweep.baselines = {"pretrained"};  // scratch needs sentences
   read_baselines(s, sweep.baselines);
+  if (data.format != "features") return;
+  for (size_t i = 0; i < sweep.baselines.size(); ++i)
+    if (sweep.baselines[i] == "scratch")
+      if (const toml::array* a = s.get("baselines")->as_array())
+        s.ctx->fail(s.key("baselines") + "[" + std::to_string(i) + "]", (*a)[i].source(),
+                    "\"scratch\" trains the whole model on B's sentences, and data.format = \"features\" gives "
+                    "only the frozen model's features: refused");
+}
+
+// With data.format = "features" the adapters read the given features; nothing may need the
+// frozen model itself.
+void check_features_mode(const Section& root, const FinetuneConfig& f) {
+  const Section s = open_section(root, "finetune");
+  if (f.mode == FinetuneMode::naive)
+    if (const toml::node* n = s.get("mode"))
+      s.fail("mode", *n, "must be \"cached\" when data.format is \"features\" (\"naive\" reruns the frozen model, "
+                         "which anchorsweep does not have)");
+  if (f.frozen_dropout)
+    if (const toml::node* n = s.get("frozen_dropout"))
+      s.fail("frozen_dropout", *n, "must be false when data.format is \"features\" (the features are fixed)");
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -1029,7 +1056,8 @@ SweepConfig parse_config(const std::string& toml_text, const std::string& path,
   read_finetune(top, c.finetune);
   read_adapter(top, path, c.adapter, raw);
   read_penalty(top, c.penalty);
-  read_sweep(top, c.sweep, raw);
+  read_sweep(top, c.sweep, raw, c.data);
+  if (c.data.format == "features") check_features_mode(top, c.finetune);
 
   if (auto unknown = first_unknown(ctx, root)) throw ConfigError(*unknown);
   ctx.throw_if_failed();

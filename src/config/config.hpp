@@ -44,7 +44,7 @@ struct SyntheticSizes {
 };
 
 struct DataConfig {
-  std::string format = "synthetic";    // tacred | jsonl | synthetic
+  std::string format = "synthetic";    // tacred | jsonl | synthetic | features
   std::string a_train, a_dev, b_train, b_dev, b_test;  // resolved relative to the config file
   std::string negative_label = "no_relation";
   int64_t min_word_count = 1;          // rarer training words map to UNK

@@ -7,14 +7,14 @@
 
 #include "config/config.hpp"
 #include "data/example.hpp"
+#include "data/feature_files.hpp"
 
 namespace anchorsweep {
 
 int64_t Corpus::label_index(const std::string& label) const {
-  // labels is sorted, so a binary search finds it.
-  auto it = std::lower_bound(labels.begin(), labels.end(), label);
-  if (it == labels.end() || *it != label) return -1;
-  return static_cast<int64_t>(it - labels.begin());
+  // A linear search: given features keep their model's column order, which need not be sorted.
+  auto it = std::find(labels.begin(), labels.end(), label);
+  return it == labels.end() ? -1 : static_cast<int64_t>(it - labels.begin());
 }
 
 namespace {
@@ -77,6 +77,7 @@ void bound_lengths(Corpus& corpus, int64_t max_tokens) {
 }  // namespace
 
 Corpus load_corpus(const DataConfig& data) {
+  if (data.format == "features") return features_corpus(data);
   if (data.format == "synthetic") {
     Corpus corpus = generate_synthetic(data.synthetic, data.negative_label);
     bound_lengths(corpus, data.max_tokens);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,13 +27,17 @@ struct Split {
   std::vector<Example> examples;
 };
 
+struct FeatureData;  // data/feature_files.hpp
+
 // The five splits of an experiment and the shared label set.
 struct Corpus {
   Split a_train, a_dev, b_train, b_dev, b_test;
   int64_t truncated = 0;             // sentences cut to data.max_tokens
   int64_t longest = 0;               // longest sentence before cutting
-  std::vector<std::string> labels;   // sorted; labels[negative_index] is the negative label
+  std::vector<std::string> labels;   // sorted (features: in column order); labels[negative_index] is the negative label
   int64_t negative_index = 0;
+  // data.format = "features": B's splits as given features (no sentences in the splits above).
+  std::shared_ptr<const FeatureData> features;
 
   int64_t num_classes() const { return static_cast<int64_t>(labels.size()); }
   int64_t label_index(const std::string& label) const;  // -1 when unknown

@@ -47,8 +47,9 @@ struct EncodedSplit {
   std::string name;
   Batch all;                  // all.host_lengths: every row's length, on the host
   std::vector<int64_t> gold;  // labels as a plain vector, for metrics
-  int64_t size() const { return all.size(); }
-  torch::Device device() const { return all.tokens.device(); }
+  // From the labels, which every split has (a split of given features has no tokens).
+  int64_t size() const { return all.labels.size(0); }
+  torch::Device device() const { return all.labels.device(); }
   // The same split on `device` (once per run; a no-op on the CPU).
   EncodedSplit to(const torch::Device& device) const;
   // Rows `index` trimmed to the longest sentence among them, on the split's device. The width

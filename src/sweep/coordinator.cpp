@@ -13,6 +13,12 @@ Coordinator::Coordinator(const SweepConfig& cfg, TrialPlan plan, RunDirectory& d
     encoders_[seed] = dir.read_encoder(seed);
     pretrained_.insert(seed);
   }
+  // Given features: every seed's finetune tasks are ready at once, with no encoder to ship.
+  if (cfg.data.format == "features")
+    for (int64_t seed : cfg.run.seeds) {
+      encoders_[seed] = {};
+      pretrained_.insert(seed);
+    }
 }
 
 const std::vector<char>* Coordinator::encoder_for(int64_t seed) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "data/feature_files.hpp"
 #include "data/vocab.hpp"
 #include "model/encoder.hpp"
 
@@ -22,6 +23,12 @@ double split_bytes(const Split& s) {
 
 MemoryEstimate estimate_memory(const SweepConfig& cfg, const Corpus& corpus) {
   MemoryEstimate m;
+  if (corpus.features) {  // given features: only the feature matrices, and no encoder
+    const FeatureData& f = *corpus.features;
+    m.features_mb = static_cast<double>(f.train.x.numel() + f.dev.x.numel() + f.test.x.numel()) * 4 / kMB;
+    m.data_mb = static_cast<double>(f.train.y.numel() + f.dev.y.numel() + f.test.y.numel()) * 8 / kMB;
+    return m;
+  }
   int64_t longest = 0;
   for (const Split* s : {&corpus.a_train, &corpus.a_dev, &corpus.b_train, &corpus.b_dev, &corpus.b_test}) {
     m.data_mb += split_bytes(*s) / kMB;

@@ -57,7 +57,8 @@ TrialPlan make_plan(const SweepConfig& cfg, int64_t ranks, const std::set<std::s
     std::vector<TrialKey> todo;
     for (auto& t : trials)
       if (!done.count(t.id())) todo.push_back(t);
-    if (!todo.empty() && !pretrained_seeds.count(seed))
+    // Given features (data.format = "features") need no pretraining: the frozen model is the user's.
+    if (!todo.empty() && !pretrained_seeds.count(seed) && cfg.data.format != "features")
       pretrain.push_back({"pretrain-s" + std::to_string(seed), TaskType::pretrain, seed, {}});
     for (size_t i = 0, g = 0; i < todo.size(); i += plan.fuse_width, ++g) {
       Task t{"finetune-s" + std::to_string(seed) + "-g" + std::to_string(g), TaskType::finetune, seed, {}};

@@ -3,6 +3,9 @@
 //   pretrain(seed)  ──>  finetune(seed, [λ1..λG] (+ the pretrained baseline))   (needs the encoder)
 //   scratch(seed)                                                              (needs nothing)
 //
+// With data.format = "features" there is no pretrain task: the finetune tasks read the given
+// features, and the config refuses the scratch baseline.
+//
 // A finetune task carries G trials of one seed, trained together (fused). The plan depends on
 // the config and the number of ranks only through the automatic fuse width; a trial's result
 // never depends on which task carries it.

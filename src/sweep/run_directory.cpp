@@ -19,6 +19,7 @@ nlohmann::json data_fingerprints(const SweepConfig& cfg) {
     for (auto [key, path] : {std::pair<const char*, const std::string*>{"a_train", &cfg.data.a_train},
                              {"a_dev", &cfg.data.a_dev}, {"b_train", &cfg.data.b_train},
                              {"b_dev", &cfg.data.b_dev}, {"b_test", &cfg.data.b_test}}) {
+      if (path->empty()) continue;  // data.format = "features" has no A
       const auto f = fingerprint_file(*path);
       files[key] = {{"path", *path}, {"size", f.size}, {"fnv1a", f.hash}};
     }

@@ -207,7 +207,8 @@ std::string describe_plan(const SweepConfig& cfg, int64_t ranks) {
     << (cfg.finetune.frozen_dropout ? ", frozen_dropout: full forward" : "") << ")\n";
   for (const auto& t : plan.tasks) {
     s << "  " << t.id << "  [" << to_string(t.type) << "]";
-    if (t.type == TaskType::finetune) s << "  needs pretrain-s" << t.seed;
+    if (t.type == TaskType::finetune)
+      s << (cfg.data.format == "features" ? "  reads the given features" : "  needs pretrain-s" + std::to_string(t.seed));
     if (cfg.pretrain.ranks > 1 && t.type != TaskType::finetune)
       s << "  on a group of " << cfg.pretrain.ranks << " ranks (data-parallel)";
     if (!t.trials.empty()) {

@@ -6,6 +6,7 @@
 
 #include "common/errors.hpp"
 #include "common/files.hpp"
+#include "data/feature_files.hpp"
 #include "model/adapter.hpp"
 #include "model/encoder.hpp"
 #include "model/tensor_file.hpp"
@@ -54,6 +55,25 @@ TaskOutput empty_output(const Task& task, bool member, bool stopped) {
 Worker::Worker(const SweepConfig& cfg, const Corpus& corpus, Placement placement, WorkerHooks hooks)
     : cfg_(cfg), corpus_(corpus), placement_(std::move(placement)), hooks_(std::move(hooks)),
       device_(placement_.device) {
+  const int64_t K = corpus.num_classes();
+  if (corpus.features) {
+    // Given features: B's labels and features go to the device once; no sentences, no vocabulary.
+    const FeatureData& f = *corpus.features;
+    auto labels_only = [&](const FeatureSplit& s) {
+      EncodedSplit e;
+      e.name = s.name;
+      e.all.labels = s.y.to(device_);
+      e.gold.assign(s.y.data_ptr<int64_t>(), s.y.data_ptr<int64_t>() + s.y.numel());
+      return e;
+    };
+    b_train_ = labels_only(f.train);
+    b_dev_ = labels_only(f.dev);
+    b_test_ = labels_only(f.test);
+    const torch::Tensor x[3] = {f.train.x.to(device_), f.dev.x.to(device_), f.test.x.to(device_)};
+    given_ = std::make_unique<GivenFeatures>(x, b_train_, b_dev_, b_test_);
+    anchor_ = make_anchor(cfg.adapter.anchor, K, f.K + f.H).to(device_);
+    return;
+  }
   vocab_ = Vocabulary::build({&corpus.a_train, &corpus.b_train}, cfg.data.min_word_count,
                              cfg.model.entity_masking);
   const bool mask = cfg.model.entity_masking;
@@ -64,7 +84,6 @@ Worker::Worker(const SweepConfig& cfg, const Corpus& corpus, Placement placement
   b_train_ = encode(corpus.b_train, vocab_, corpus, mask).to(device_);
   b_dev_ = encode(corpus.b_dev, vocab_, corpus, mask).to(device_);
   b_test_ = encode(corpus.b_test, vocab_, corpus, mask).to(device_);
-  const int64_t K = corpus.num_classes();
   const int64_t D = K + cfg.model.hidden * (cfg.model.bidirectional ? 2 : 1);
   anchor_ = make_anchor(cfg.adapter.anchor, K, D).to(device_);
 }
@@ -204,6 +223,7 @@ TaskOutput Worker::pretrain(const Task& task, const std::vector<char>* resume, S
 }
 
 FeatureSource& Worker::features_for(int64_t seed) {
+  if (given_) return *given_;
   if (feature_seed_ == seed && features_) return *features_;
   auto it = encoders_.find(seed);
   if (it == encoders_.end()) throw std::runtime_error("no pretrained encoder for seed " + std::to_string(seed));

@@ -86,6 +86,8 @@ class Worker {
   int64_t feature_seed_ = -1;
   std::optional<Encoder> feature_encoder_;
   std::unique_ptr<FeatureSource> features_;
+  // data.format = "features": the given features, for every seed.
+  std::unique_ptr<GivenFeatures> given_;
 };
 
 // Seeds of the random streams a trial uses, derived from the run seed and a stream name, so

@@ -18,6 +18,19 @@ torch::Tensor CachedFeatures::rows(Part part, const RowIndex& index, bool) {
   return c.index_select(0, index.device.to(c.device()));
 }
 
+GivenFeatures::GivenFeatures(const torch::Tensor x[3], const EncodedSplit& train, const EncodedSplit& dev,
+                             const EncodedSplit& test) {
+  splits_[0] = &train;
+  splits_[1] = &dev;
+  splits_[2] = &test;
+  for (int i = 0; i < 3; ++i) x_[i] = x[i];
+}
+
+torch::Tensor GivenFeatures::rows(Part part, const RowIndex& index, bool) {
+  const auto& x = x_[static_cast<int>(part)];
+  return x.index_select(0, index.device.to(x.device()));
+}
+
 LiveFeatures::LiveFeatures(Encoder& encoder, const EncodedSplit& train, const EncodedSplit& dev,
                            const EncodedSplit& test, bool frozen_dropout)
     : encoder_(encoder), frozen_dropout_(frozen_dropout) {

@@ -40,6 +40,20 @@ class CachedFeatures : public FeatureSource {
   torch::Tensor cache_[3];
 };
 
+// data.format = "features": the user's frozen model ran elsewhere and its features are given
+// (data/feature_files.hpp). The splits carry the labels only.
+class GivenFeatures : public FeatureSource {
+ public:
+  // x[i]: [N_i, K + H] on the splits' device, for train, dev and test.
+  GivenFeatures(const torch::Tensor x[3], const EncodedSplit& train, const EncodedSplit& dev,
+                const EncodedSplit& test);
+  torch::Tensor rows(Part part, const RowIndex& index, bool training) override;
+  torch::Tensor all(Part part) override { return x_[static_cast<int>(part)]; }
+
+ private:
+  torch::Tensor x_[3];
+};
+
 class LiveFeatures : public FeatureSource {
  public:
   // frozen_dropout: training steps run the frozen encoder in train mode (the classic mistake).
