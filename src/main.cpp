@@ -18,6 +18,7 @@
 #include "report/report.hpp"
 #include "report/summary_table.hpp"
 #include "sweep/memory_estimate.hpp"
+#include "sweep/merge.hpp"
 #include "sweep/placement.hpp"
 #include "sweep/run_status.hpp"
 #include "sweep/sweep.hpp"
@@ -41,6 +42,9 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "Run (or resume) the sweep of CONFIG. Under mpirun/srun the grid is spread over the ranks.");
   run->add_option("config", config_path, "TOML config file")->required();
   run->add_option("--set", sets, "override a config key, e.g. --set finetune.lr=0.01 (repeatable)");
+  std::string shard;
+  run->add_option("--shard", shard, "run part i of n of the plan (a SLURM array task: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT), "
+                                    "in RUN_DIR-shard<i>of<n>; the same as --set run.shard=\"i/n\"; join the parts with merge");
   run->add_flag("--resume", resume, "continue the run directory: skip finished trials, run the rest and any added seeds/λ");
   run->add_flag("--dry-run", dry_run, "print the plan (tasks, fusing, ranks), each rank's memory estimate and what the run directory already holds; train nothing");
   run->add_option("--ranks", ranks_for_plan, "with --dry-run: plan for this many ranks")->check(CLI::PositiveNumber);
@@ -69,6 +73,13 @@ int main(int argc, char** argv) {
   status_cmd->add_flag("--watch", watch, "print it again every --interval seconds until the sweep is no longer running");
   status_cmd->add_option("--interval", interval_s, "seconds between two prints with --watch (default 2)")->check(CLI::PositiveNumber);
   status_cmd->add_option("--log-format", log_format, "text for people, or one JSON object a print")->check(CLI::IsMember({"text", "json"}));
+  auto* merge_cmd = app.add_subcommand("merge", "Join the shard directories of one sweep (run --shard i/n, e.g. a SLURM job array) into one "
+                                                "run directory OUT, write its report, and list duplicates, missing shards and gaps.");
+  std::string merge_out;
+  std::vector<std::string> shard_dirs;
+  merge_cmd->add_option("OUT", merge_out, "the merged run directory to write (new or empty); use the unsharded run's "
+                                          "directory (runs/<name>) to --resume it with the same config")->required();
+  merge_cmd->add_option("RUN_DIR", shard_dirs, "shard directories, e.g. runs/demo-shard1of3 runs/demo-shard2of3 ...")->required();
   auto* report_cmd = app.add_subcommand("report", "Write results.csv, summary.csv and report.md/.html for RUN_DIR and print its summary "
                                                   "table; with several RUN_DIRs and --out DIR, one report comparing them.");
   std::vector<std::string> run_dirs;
@@ -82,6 +93,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : kExitBadInput;
   }
+  if (!shard.empty()) sets.push_back("run.shard=\"" + shard + "\"");
 
   try {
     if (*score_cmd) {
@@ -102,6 +114,22 @@ int main(int argc, char** argv) {
         if (!watch || (st.state != "running" && st.state != "stalled")) return 0;
         std::this_thread::sleep_for(std::chrono::duration<double>(interval_s));
       }
+    }
+    if (*merge_cmd) {
+      const MergeResult m = merge_shards(merge_out, shard_dirs);
+      std::cout << "merged " << m.shards << " of " << m.shard_count << " shard(s) into " << m.out_dir << ": " << m.trials
+                << " trials; checkpoints: " << m.linked << " linked, " << m.copied << " copied\n";
+      for (const auto& d : m.duplicates) std::cout << "duplicate: " << d << "\n";
+      for (const auto& s : m.missing_shards) std::cout << "WARNING: shard " << s << " is missing\n";
+      if (!m.gaps.empty()) {
+        std::cout << "WARNING: " << m.gaps.size() << " planned trial(s) have no result:";
+        for (size_t i = 0; i < m.gaps.size() && i < 10; ++i) std::cout << " " << m.gaps[i];
+        std::cout << (m.gaps.size() > 10 ? " ..." : "") << "\n         `anchorsweep run CONFIG --resume` on " << m.out_dir
+                  << " runs them\n";
+      }
+      const auto paths = write_report(m.out_dir);
+      std::cout << "report: " << paths.report_md << "\n" << summary_table(m.out_dir) << std::flush;
+      return 0;
     }
     if (*report_cmd && (run_dirs.size() > 1 || !compare_out.empty())) {
       if (compare_out.empty()) throw InputError("report: several run directories need --out DIR for the aggregated report");

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The SLURM batch script for real, across two nodes: a namespace cluster (tests/cluster/) of two
+# The SLURM batch scripts for real, across two nodes (tests/slurm_test.sh requeue | array): a namespace cluster (tests/cluster/) of two
 # nodes, each with its own host name, address and /tmp, runs a private SLURM (munged, slurmctld on
 # node1, one slurmd per node). slurm/sweep.sbatch runs with -N 2 (CPU variant: 2 ranks a node via
 # srun --mpi=pmix; 2 seeds x (6 λ + 2 baselines)), its run directory in node1's /tmp, which node2
@@ -10,7 +10,13 @@
 # Exit 77 (skipped) where slurm-wlm/munge are not installed, we are not root or namespaces cannot
 # be made. The cluster and SLURM are private (tests/cluster/start, tests/slurm/start-local-slurm)
 # and are stopped, by pid, however the test ends.
+#
+# `array`: slurm/sweep-array.sbatch as a 3-task job array (one node, one rank per task, the run
+# directories on storage both nodes see), `anchorsweep merge` of the three shards, and the merged
+# results.csv must equal one unsharded run's in every metric column; report and --resume work on
+# the merged directory.
 set -euo pipefail
+mode="${1:-requeue}"
 src="${ANCHORSWEEP_SOURCE:-$(cd "$(dirname "$0")/.." && pwd)}"
 bin="${ANCHORSWEEP_BIN:-$src/build/anchorsweep}"
 if [ "$(id -u)" -ne 0 ] || ! command -v slurmctld > /dev/null || ! command -v munged > /dev/null; then
@@ -32,63 +38,111 @@ on() { local node=$1; shift; "$src/tests/cluster/on" "$cluster" "$node" "$@"; }
 # daemons, stopped by pid on every exit; /etc/slurm, /etc/munge and any running SLURM are left alone.
 slurm=$("$src/tests/slurm/start-local-slurm" --cluster "$cluster")
 export SLURM_CONF="$slurm/slurm.conf"
-out="$cluster/shared"
-# The CPU variant of the script, as slurm/README.md says: no GPUs, one core per rank; two nodes.
-sed -e '/--gpus-per-node/d' -e 's/--nodes=1/--nodes=2/' -e 's/--ntasks-per-node=4/--ntasks-per-node=2/' -e 's/--cpus-per-task=8/--cpus-per-task=1/' \
-  "$src/slurm/sweep.sbatch" > "$out/sweep.sbatch"
-cd "$out"
-job=$(ANCHORSWEEP_BIN="$bin" on node1 sbatch --parsable --job-name=astest --output="$out/job.out" \
-  "$out/sweep.sbatch" "$src/tests/tiny.toml" --set 'run.output_dir="/tmp/runs"' --set finetune.fuse=1 --set "sweep.lambdas=[0,0.001,0.01,0.1,1,10]" \
-  --set data.synthetic.a_train=2500 --set pretrain.epochs=6 --no-report)
-run="$cluster/nodes/node1/tmp/runs/astest-$job"   # node1's /tmp, seen from outside
-fail() { echo "FAIL: $*"; on node1 scontrol show job "$job" || true; cat "$out/job.out" || true; exit 1; }
-state() { on node1 scontrol show job "$job" -o 2> /dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
-checkpoints() { local n; n=$(grep -c '"type":"checkpoint"' "$run/results.jsonl" 2> /dev/null || true); echo "${n:-0}"; }
+requeue_test() {
+  out="$cluster/shared"
+  # The CPU variant of the script, as slurm/README.md says: no GPUs, one core per rank; two nodes.
+  sed -e '/--gpus-per-node/d' -e 's/--nodes=1/--nodes=2/' -e 's/--ntasks-per-node=4/--ntasks-per-node=2/' -e 's/--cpus-per-task=8/--cpus-per-task=1/' \
+    "$src/slurm/sweep.sbatch" > "$out/sweep.sbatch"
+  cd "$out"
+  job=$(ANCHORSWEEP_BIN="$bin" on node1 sbatch --parsable --job-name=astest --output="$out/job.out" \
+    "$out/sweep.sbatch" "$src/tests/tiny.toml" --set 'run.output_dir="/tmp/runs"' --set finetune.fuse=1 --set "sweep.lambdas=[0,0.001,0.01,0.1,1,10]" \
+    --set data.synthetic.a_train=2500 --set pretrain.epochs=6 --no-report)
+  run="$cluster/nodes/node1/tmp/runs/astest-$job"   # node1's /tmp, seen from outside
+  fail() { echo "FAIL: $*"; on node1 scontrol show job "$job" || true; cat "$out/job.out" || true; exit 1; }
+  state() { on node1 scontrol show job "$job" -o 2> /dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
+  checkpoints() { local n; n=$(grep -c '"type":"checkpoint"' "$run/results.jsonl" 2> /dev/null || true); echo "${n:-0}"; }
 
-for _ in $(seq 900); do [ "$(checkpoints)" -ge 1 ] && break; sleep 0.1; done
-[ "$(checkpoints)" -ge 1 ] || fail "no pretraining epoch finished within 90 s"
-sleep 0.3
-t0=$(date +%s.%N)
-on node1 scancel --signal=USR1 "$job"          # what --signal=USR1@600 does ahead of the time limit
-for _ in $(seq 1200); do grep -q "stopped ahead of the time limit" "$out/job.out" 2> /dev/null && break; sleep 0.05; done
-t1=$(date +%s.%N)
-stop_s=$(python3 -c "print(f'{$t1 - $t0:.2f}')")
-echo "SIGUSR1 to the sweep's exit under srun: $stop_s s"
-# SLURM holds a requeued job about 120 s before it may start again: wait up to 420 s.
-for _ in $(seq 2100); do
-  case "$(state)" in
-    COMPLETED) break ;;
-    FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL | DEADLINE) fail "the job ended $(state)" ;;
-  esac
-  sleep 0.2
-done
-[ "$(state)" = COMPLETED ] || fail "job did not complete after the requeue (state $(state))"
+  for _ in $(seq 900); do [ "$(checkpoints)" -ge 1 ] && break; sleep 0.1; done
+  [ "$(checkpoints)" -ge 1 ] || fail "no pretraining epoch finished within 90 s"
+  sleep 0.3
+  t0=$(date +%s.%N)
+  on node1 scancel --signal=USR1 "$job"          # what --signal=USR1@600 does ahead of the time limit
+  for _ in $(seq 1200); do grep -q "stopped ahead of the time limit" "$out/job.out" 2> /dev/null && break; sleep 0.05; done
+  t1=$(date +%s.%N)
+  stop_s=$(python3 -c "print(f'{$t1 - $t0:.2f}')")
+  echo "SIGUSR1 to the sweep's exit under srun: $stop_s s"
+  # SLURM holds a requeued job about 120 s before it may start again: wait up to 420 s.
+  for _ in $(seq 2100); do
+    case "$(state)" in
+      COMPLETED) break ;;
+      FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL | DEADLINE) fail "the job ended $(state)" ;;
+    esac
+    sleep 0.2
+  done
+  [ "$(state)" = COMPLETED ] || fail "job did not complete after the requeue (state $(state))"
 
-grep -q "stopped ahead of the time limit; requeueing" "$out/job.out" || fail "the sweep did not stop and requeue"
-grep -q "(restart 1)" "$out/job.out" || fail "the job did not start a second time"
-read -r total unique ok < <(python3 -c "
-import json
-t = [json.loads(l) for l in open('$run/results.jsonl') if '\"trial\"' in l]
-t = [x for x in t if x['type'] == 'trial']
-print(len(t), len({x['id'] for x in t}), sum(x['status'] == 'ok' for x in t))")
-ranks=$(python3 -c "import json; print(json.load(open('$run/run.json'))['ranks'])")
-echo "journal: $total trial lines, $unique distinct trials, $ok ok; ranks: $ranks"
-[ "$unique" -eq 16 ] || fail "expected 16 distinct trials, got $unique"
-[ "$total" -eq 16 ] || fail "a finished trial ran again ($total lines for $unique trials)"
-[ "$ok" -eq 16 ] || fail "only $ok of 16 trials ok"
-[ "$ranks" -eq 4 ] || fail "expected 4 ranks from srun, got $ranks"
-hosts=$(python3 -c "
-import json
-r = [json.loads(l) for l in open('$run/results.jsonl')]
-print(' '.join(sorted({x['host'] for x in r if x['type'] in ('trial', 'pretrain')})))")
-echo "hosts in the journal: $hosts"
-[ "$hosts" = "node1 node2" ] || fail "expected records from node1 and node2, got '$hosts'"
-[ ! -e "$cluster/nodes/node2/tmp/runs" ] || fail "node2 has a run directory"
-resumed=$(python3 -c "
-import json
-r=[json.loads(l) for l in open('$run/results.jsonl')]
-print(sum(x.get('resumed_from_epoch', 0) for x in r if x['type'] in ('pretrain', 'trial')))")
-echo "epochs continued from checkpoints after the requeue: $resumed"
-[ "$resumed" -ge 1 ] || fail "the requeued job did not continue any task from its epoch checkpoint"
-python3 -c "import sys; sys.exit(0 if $stop_s < 20 else 1)" || fail "the stop took $stop_s s, more than an epoch"
-echo "slurm test: 1 passed, 0 failed"
+  grep -q "stopped ahead of the time limit; requeueing" "$out/job.out" || fail "the sweep did not stop and requeue"
+  grep -q "(restart 1)" "$out/job.out" || fail "the job did not start a second time"
+  read -r total unique ok < <(python3 -c "
+  import json
+  t = [json.loads(l) for l in open('$run/results.jsonl') if '\"trial\"' in l]
+  t = [x for x in t if x['type'] == 'trial']
+  print(len(t), len({x['id'] for x in t}), sum(x['status'] == 'ok' for x in t))")
+  ranks=$(python3 -c "import json; print(json.load(open('$run/run.json'))['ranks'])")
+  echo "journal: $total trial lines, $unique distinct trials, $ok ok; ranks: $ranks"
+  [ "$unique" -eq 16 ] || fail "expected 16 distinct trials, got $unique"
+  [ "$total" -eq 16 ] || fail "a finished trial ran again ($total lines for $unique trials)"
+  [ "$ok" -eq 16 ] || fail "only $ok of 16 trials ok"
+  [ "$ranks" -eq 4 ] || fail "expected 4 ranks from srun, got $ranks"
+  hosts=$(python3 -c "
+  import json
+  r = [json.loads(l) for l in open('$run/results.jsonl')]
+  print(' '.join(sorted({x['host'] for x in r if x['type'] in ('trial', 'pretrain')})))")
+  echo "hosts in the journal: $hosts"
+  [ "$hosts" = "node1 node2" ] || fail "expected records from node1 and node2, got '$hosts'"
+  [ ! -e "$cluster/nodes/node2/tmp/runs" ] || fail "node2 has a run directory"
+  resumed=$(python3 -c "
+  import json
+  r=[json.loads(l) for l in open('$run/results.jsonl')]
+  print(sum(x.get('resumed_from_epoch', 0) for x in r if x['type'] in ('pretrain', 'trial')))")
+  echo "epochs continued from checkpoints after the requeue: $resumed"
+  [ "$resumed" -ge 1 ] || fail "the requeued job did not continue any task from its epoch checkpoint"
+  python3 -c "import sys; sys.exit(0 if $stop_s < 20 else 1)" || fail "the stop took $stop_s s, more than an epoch"
+  echo "slurm test: 1 passed, 0 failed"
+}
+
+array_test() {
+  local out="$cluster/shared" runs="$cluster/shared/runs"
+  sed -e '/--gpus-per-node/d' -e 's/--array=1-4/--array=1-3/' -e 's/--ntasks-per-node=4/--ntasks-per-node=1/' \
+    -e 's/--cpus-per-task=8/--cpus-per-task=1/' "$src/slurm/sweep-array.sbatch" > "$out/sweep-array.sbatch"
+  cd "$out"
+  local args=(--set "run.output_dir=\"$runs\"" --set "sweep.lambdas=[0,0.01,0.1,1]" --set "run.seeds=[1,2]" --no-report)
+  job=$(ANCHORSWEEP_BIN="$bin" on node1 sbatch --parsable --job-name=astest-array --output="$out/array-%a.out" \
+    "$out/sweep-array.sbatch" "$src/tests/tiny.toml" "${args[@]}")
+  fail() { echo "FAIL: $*"; on node1 squeue || true; cat "$out"/array-*.out || true; exit 1; }
+  for _ in $(seq 1200); do [ -z "$(on node1 squeue -h -j "$job" 2> /dev/null)" ] && break; sleep 0.25; done
+  [ -z "$(on node1 squeue -h -j "$job")" ] || fail "the array did not finish within 300 s"
+  local shards=("$runs"/tiny-shard{1,2,3}of3)
+  for d in "${shards[@]}"; do
+    python3 -c "import json, sys; sys.exit(0 if json.load(open('$d/run.json'))['finished'] else 1)" 2> /dev/null ||
+      fail "$d did not finish"
+  done
+  echo "array tasks ran on: $(cat "$out"/array-*.out | sed -n 's/.* on \(node[0-9]*\): shard.*/\1/p' | sort | uniq -c | xargs)"
+  "$bin" merge "$runs/tiny" "${shards[@]}" | tee "$out/merge.out"
+  grep -q "merged 3 of 3 shard(s)" "$out/merge.out" || fail "merge did not take the three shards"
+  ! grep -q "WARNING" "$out/merge.out" || fail "merge reported gaps or missing shards"
+  # One unsharded run of the same config, as the reference.
+  "$bin" run "$src/tests/tiny.toml" "${args[@]}" --set "run.output_dir=\"$out/ref\"" --set run.threads=1 --quiet
+  python3 - "$runs/tiny/results.csv" "$out/ref/tiny/results.csv" << 'PY' || fail "merged results differ from the unsharded run"
+import csv, sys
+def rows(p):
+    return {(r["trial"], r["split"]): {k: v for k, v in r.items() if k not in ("host", "rank", "device", "wall_s")}
+            for r in csv.DictReader(open(p))}
+a, b = rows(sys.argv[1]), rows(sys.argv[2])
+print(f"merged {len(a)} rows, unsharded {len(b)} rows, identical: {a == b}")
+sys.exit(0 if a == b and len(a) == 2 * 6 * 4 else 1)
+PY
+  # --resume on the merged directory with the unsharded config: nothing left to run.
+  "$bin" run "$src/tests/tiny.toml" "${args[@]}" --set run.threads=1 --resume > "$out/resume.out" 2>&1 ||
+    { cat "$out/resume.out"; fail "--resume on the merged directory failed"; }
+  grep -q "12 trials already done, 0 to run" "$out/resume.out" ||
+    { cat "$out/resume.out"; fail "--resume on the merged directory found work left"; }
+  [ -f "$runs/tiny/report.md" ] || fail "merge wrote no report"
+  echo "slurm array test: 1 passed, 0 failed"
+}
+
+case "$mode" in
+  requeue) requeue_test ;;
+  array) array_test ;;
+  *) echo "usage: tests/slurm_test.sh [requeue|array]"; exit 2 ;;
+esac

@@ -2,7 +2,11 @@
 #include <sys/file.h>
 #include <fcntl.h>
 
+#include <map>
+#include <set>
+
 #include "cli.hpp"
+#include "sweep/plan.hpp"
 
 using namespace anchorsweep::testing;
 
@@ -268,4 +272,87 @@ TEST(Sweep, LauncherRerunIsSafeAndFriendly) {
   EXPECT_NE(interrupted.output.find("interrupted sweep (4 of 5 trials done, 1 to run"), std::string::npos)
       << interrupted.output;
   EXPECT_NE(interrupted.output.find("--resume"), std::string::npos);
+}
+
+// ---------- shards (run --shard i/n) and merge ----------
+
+TEST(Shard, TrialsArePartitionedAndEachShardPretrainsAtMostOneSeedWhenSeedsAreFew) {
+  for (int64_t seeds = 1; seeds <= 5; ++seeds)
+    for (int64_t shards = 1; shards <= 7; ++shards)
+      for (int64_t per_seed : {1, 3, 9}) {
+        std::map<int64_t, std::set<int64_t>> seeds_of_shard;
+        std::map<int64_t, int64_t> load;
+        for (int64_t s = 0; s < seeds; ++s)
+          for (int64_t t = 0; t < per_seed; ++t) {
+            const int64_t j = anchorsweep::trial_shard(s, t, seeds, shards);
+            ASSERT_GE(j, 0);
+            ASSERT_LT(j, shards);
+            seeds_of_shard[j].insert(s);
+            ++load[j];
+          }
+        // Pretrainings in all: one per seed when seeds >= shards, else one per shard in use.
+        int64_t pretrainings = 0;
+        for (auto& [j, ss] : seeds_of_shard) pretrainings += static_cast<int64_t>(ss.size());
+        if (seeds >= shards) {
+          EXPECT_EQ(pretrainings, seeds) << seeds << " seeds, " << shards << " shards";
+        } else {
+          for (auto& [j, ss] : seeds_of_shard) EXPECT_EQ(ss.size(), 1u) << "shard " << j << " serves several seeds";
+          // Every shard gets work when each seed has at least as many trials as shards serving it.
+          if (per_seed * seeds >= shards * 2) EXPECT_EQ(static_cast<int64_t>(load.size()), shards);
+        }
+      }
+}
+
+TEST(Shard, TwoShardsMergeIntoTheUnshardedResultsAndBadMergesAreRefused) {
+  const auto out = fresh_dir("shards"), ref = fresh_dir("shards-ref");
+  const std::string opts = " --set run.threads=1 --quiet";
+  ASSERT_EQ(run(sweep(ref, opts)).code, 0);
+  for (int i : {1, 2}) {
+    auto r = run(sweep(out, opts + " --shard " + std::to_string(i) + "/2"));
+    ASSERT_EQ(r.code, 0) << r.output;
+  }
+  const std::string s1 = out + "/tiny-shard1of2", s2 = out + "/tiny-shard2of2";
+  // Two seeds on two shards: a seed each, so each shard pretrains one seed.
+  EXPECT_EQ(journal_lines(s1, "pretrain").size(), 1u);
+  EXPECT_EQ(journal_lines(s2, "pretrain").size(), 1u);
+  EXPECT_EQ(journal_lines(s1).size() + journal_lines(s2).size(), 10u);
+
+  auto refused = [&](const std::string& args, const std::string& says) {
+    auto r = run(bin() + " merge " + args);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find(says), std::string::npos) << args << "\n" << r.output;
+  };
+  refused(out + "/m1 " + s1 + " " + s1, "given twice");
+  refused(out + "/m2 " + s1 + " " + ref + "/tiny", "not a shard");
+  refused(s2 + " " + s1, "not empty");
+  ASSERT_EQ(run(sweep(out, opts + " --shard 2/2 --set run.name=other --set sweep.lambdas=[0,1]")).code, 0);
+  refused(out + "/m3 " + s1 + " " + out + "/other-shard2of2", "differs");
+  auto bad = run(sweep(out, "--shard 3/2"));
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.output.find("run.shard: must be \"i/n\""), std::string::npos) << bad.output;
+
+  // The merge: into the unsharded run directory, so --resume with the same config accepts it.
+  auto m = run(bin() + " merge " + out + "/tiny " + s1 + " " + s2);
+  ASSERT_EQ(m.code, 0) << m.output;
+  EXPECT_NE(m.output.find("merged 2 of 2 shard(s)"), std::string::npos) << m.output;
+  EXPECT_EQ(m.output.find("WARNING"), std::string::npos) << m.output;
+  EXPECT_EQ(metric_columns(out + "/tiny/results.csv"), metric_columns(ref + "/tiny/results.csv"));
+  auto resumed = run(sweep(out, "--set run.threads=1 --resume"));
+  ASSERT_EQ(resumed.code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("10 trials already done, 0 to run"), std::string::npos) << resumed.output;
+}
+
+TEST(Shard, AMissingShardIsAGapThatResumeFills) {
+  const auto out = fresh_dir("shards-gap"), ref = fresh_dir("shards-gap-ref");
+  const std::string opts = " --set run.threads=1 --quiet";
+  ASSERT_EQ(run(sweep(ref, opts)).code, 0);
+  ASSERT_EQ(run(sweep(out, opts + " --shard 1/3")).code, 0);
+  ASSERT_EQ(run(sweep(out, opts + " --shard 3/3")).code, 0);
+  auto m = run(bin() + " merge " + out + "/tiny " + out + "/tiny-shard1of3 " + out + "/tiny-shard3of3");
+  ASSERT_EQ(m.code, 0) << m.output;
+  EXPECT_NE(m.output.find("WARNING: shard 2/3 is missing"), std::string::npos) << m.output;
+  EXPECT_NE(m.output.find("planned trial(s) have no result"), std::string::npos) << m.output;
+  auto resumed = run(sweep(out, opts + " --resume"));
+  ASSERT_EQ(resumed.code, 0) << resumed.output;
+  EXPECT_EQ(metric_columns(out + "/tiny/results.csv"), metric_columns(ref + "/tiny/results.csv"));
 }

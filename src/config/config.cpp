@@ -284,7 +284,7 @@ const Bounds kClip{0, false, 1e6, false};
 // Upper bounds on sizes: a typo (an extra zero or three) must fail here, not as an
 // out-of-memory kill on every rank an hour later.
 constexpr int64_t kMaxEpochs = 100000, kMaxBatch = 1000000, kMaxWidth = 16384, kMaxLayers = 16;
-constexpr int64_t kMaxGroup = 1024;
+constexpr int64_t kMaxGroup = 1024, kMaxShards = 10000;
 constexpr int64_t kMaxThreads = 1024, kMaxFuse = 4096, kMaxExamples = 100000000, kMaxTokens = 100000;
 
 // ------------------------------------------------------------------------------------------------
@@ -418,6 +418,19 @@ void read_run(const Section& root, RunConfig& run) {
   read_string(s, "output_dir", run.output_dir, true);
   read_seeds(s, run.seeds);
   read_int(s, "threads", run.threads, 0, kMaxThreads);
+  std::string shard;
+  if (read_string(s, "shard", shard, true) && !shard.empty()) {
+    long long i = 0, n = 0;
+    char rest = 0;
+    if (std::sscanf(shard.c_str(), "%lld/%lld%c", &i, &n, &rest) != 2 || i < 1 || n < 1 || i > n || n > kMaxShards) {
+      s.fail("shard", *s.table->get("shard"),
+             "must be \"i/n\" with 1 <= i <= n <= " + std::to_string(kMaxShards) + " (this run is part i of n), got " +
+                 quote(shard));
+    } else {
+      run.shard_index = i;
+      run.shard_count = n;
+    }
+  }
 }
 
 void read_synthetic(const Section& data, SyntheticSizes& syn) {
@@ -879,6 +892,7 @@ std::string resolved_toml(const SweepConfig& c, const RawInputs& raw) {
   w.str("output_dir", c.run.output_dir);
   w.integers("seeds", c.run.seeds);
   w.integer("threads", c.run.threads);
+  if (c.run.sharded()) w.str("shard", std::to_string(c.run.shard_index) + "/" + std::to_string(c.run.shard_count));
 
   w.section("data");
   w.str("format", c.data.format);

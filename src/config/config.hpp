@@ -30,6 +30,10 @@ struct RunConfig {
   std::string output_dir = "runs";     // the run directory is output_dir/name
   std::vector<int64_t> seeds = {1};
   int64_t threads = 0;                 // intra-op threads per rank; 0 = cores of the node / ranks on it
+  // run.shard = "i/n" (`--shard i/n`): this run is the i-th of n deterministic parts of the plan
+  // (a SLURM job array's task); 0/0 = the whole plan. See sweep/plan.hpp, trial_shard.
+  int64_t shard_index = 0, shard_count = 0;
+  bool sharded() const { return shard_count > 0; }
 };
 
 struct SyntheticSizes {
@@ -115,7 +119,12 @@ struct SweepConfig {
   std::string resolved_toml;           // the config after --set, as TOML text (written to the run dir)
   std::string hash;                    // FNV-1a hex of resolved_toml
 
-  std::string run_dir() const { return run.output_dir + "/" + run.name; }
+  // output_dir/name, and for a shard output_dir/name-shard<i>of<n>: the shards of one sweep
+  // never share a directory (anchorsweep merge joins them).
+  std::string run_dir() const {
+    return run.output_dir + "/" + run.name +
+           (run.sharded() ? "-shard" + std::to_string(run.shard_index) + "of" + std::to_string(run.shard_count) : "");
+  }
 };
 
 // Parse and validate. `sets` are "a.b=value" overrides applied to the TOML table before

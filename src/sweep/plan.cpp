@@ -43,20 +43,33 @@ int64_t fuse_width(const SweepConfig& cfg, int64_t ranks) {
   return std::clamp<int64_t>((per_seed + tasks_per_seed - 1) / tasks_per_seed, 1, 32);
 }
 
+int64_t trial_shard(int64_t seed_pos, int64_t trial_pos, int64_t seeds, int64_t shards) {
+  if (seeds >= shards) return seed_pos % shards;
+  const int64_t serving = (shards - seed_pos + seeds - 1) / seeds;  // shards j < n with j mod seeds == seed_pos
+  return seed_pos + seeds * (trial_pos % serving);
+}
+
 TrialPlan make_plan(const SweepConfig& cfg, int64_t ranks, const std::set<std::string>& done,
                     const std::set<int64_t>& pretrained_seeds) {
   TrialPlan plan;
   plan.fuse_width = fuse_width(cfg, ranks);
   std::vector<Task> pretrain, finetune, scratch;
-  for (int64_t seed : cfg.run.seeds) {
+  const int64_t seeds = static_cast<int64_t>(cfg.run.seeds.size());
+  for (int64_t seed_pos = 0; seed_pos < seeds; ++seed_pos) {
+    const int64_t seed = cfg.run.seeds[seed_pos];
     std::vector<TrialKey> trials;
     if (has_baseline(cfg, "pretrained")) trials.push_back({seed, "pretrained", 0, ""});
     const bool tag = cfg.adapter.inits.size() > 1;  // ids name the init only when there are several
     for (const auto& init : cfg.adapter.inits)
       for (double lam : cfg.sweep.lambdas) trials.push_back({seed, "anchored", lam, tag ? init : ""});
+    // A shard keeps its part of the seed's trials (scratch counts as the seed's last trial).
+    auto mine = [&](size_t pos) {
+      return !cfg.run.sharded() ||
+             trial_shard(seed_pos, static_cast<int64_t>(pos), seeds, cfg.run.shard_count) == cfg.run.shard_index - 1;
+    };
     std::vector<TrialKey> todo;
-    for (auto& t : trials)
-      if (!done.count(t.id())) todo.push_back(t);
+    for (size_t i = 0; i < trials.size(); ++i)
+      if (!done.count(trials[i].id()) && mine(i)) todo.push_back(trials[i]);
     // Given features (data.format = "features") need no pretraining: the frozen model is the user's.
     if (!todo.empty() && !pretrained_seeds.count(seed) && cfg.data.format != "features")
       pretrain.push_back({"pretrain-s" + std::to_string(seed), TaskType::pretrain, seed, {}});
@@ -66,7 +79,7 @@ TrialPlan make_plan(const SweepConfig& cfg, int64_t ranks, const std::set<std::s
       finetune.push_back(t);
     }
     TrialKey sk{seed, "scratch", 0, ""};
-    if (has_baseline(cfg, "scratch") && !done.count(sk.id()))
+    if (has_baseline(cfg, "scratch") && !done.count(sk.id()) && mine(trials.size()))
       scratch.push_back({"scratch-s" + std::to_string(seed), TaskType::scratch, seed, {sk}});
   }
   for (auto* part : {&pretrain, &finetune, &scratch})

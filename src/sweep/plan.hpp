@@ -41,8 +41,17 @@ struct TrialPlan {
 // have one (at most 32 per task), and 1 for finetune.mode = naive.
 int64_t fuse_width(const SweepConfig& cfg, int64_t ranks);
 
+// Which shard (0-based) of `shards` runs trial `trial_pos` of seed `seed_pos` (positions in the
+// config's seed list and in the seed's trial list: pretrained, the λ grid per init, scratch).
+// With at least as many seeds as shards a seed's trials stay together (seed_pos mod shards), so
+// every seed is pretrained once in all; with fewer, each shard serves one seed (shard j serves
+// seed j mod seeds) and that seed's trials are dealt round-robin over its shards, so every shard
+// pretrains exactly one seed. Pure: every shard of an array computes the same split.
+int64_t trial_shard(int64_t seed_pos, int64_t trial_pos, int64_t seeds, int64_t shards);
+
 // All tasks of the config. Trials in `done` (by TrialKey::id) are left out, and so are
 // pretrain tasks of `pretrained_seeds`; a finetune task whose trials are all done disappears.
+// With run.shard = "i/n" only the trials of shard i are planned, and the pretraining they need.
 TrialPlan make_plan(const SweepConfig& cfg, int64_t ranks, const std::set<std::string>& done = {},
                     const std::set<int64_t>& pretrained_seeds = {});
 

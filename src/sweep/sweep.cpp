@@ -140,6 +140,21 @@ void serve_remote_ranks(comm::MpiComm& mpi, Coordinator& coord) {
   }
 }
 
+// The config without its run.shard: the whole sweep a shard is part of.
+SweepConfig whole_sweep(SweepConfig cfg) {
+  cfg.run.shard_index = cfg.run.shard_count = 0;
+  return cfg;
+}
+
+// Every trial this run's config plans (its shard's, for a shard), done or not: what
+// `anchorsweep merge` checks the shards against for gaps.
+std::vector<std::string> planned_trial_ids(const SweepConfig& cfg) {
+  std::vector<std::string> ids;
+  for (const Task& t : make_plan(cfg, 1).tasks)
+    for (const TrialKey& k : t.trials) ids.push_back(k.id());
+  return ids;
+}
+
 nlohmann::json run_facts(const SweepConfig& cfg, const Corpus& corpus, const SweepOptions& o, int ranks,
                          const std::vector<std::string>& hosts, const std::vector<std::string>& devices,
                          const std::string& mpi_version, const Placement& placement, const std::string& nccl,
@@ -163,7 +178,12 @@ nlohmann::json run_facts(const SweepConfig& cfg, const Corpus& corpus, const Swe
           {"finished", nullptr},
           {"wall_s", nullptr},
           {"config_hash", cfg.hash},
-          {"command", o.command_line}};
+          {"command", o.command_line},
+          {"shard", cfg.run.sharded() ? nlohmann::json(std::to_string(cfg.run.shard_index) + "/" +
+                                                       std::to_string(cfg.run.shard_count))
+                                      : nlohmann::json(nullptr)},
+          {"planned_trials", planned_trial_ids(cfg)},
+          {"sweep_trials", planned_trial_ids(whole_sweep(cfg))}};
 }
 
 nlohmann::json placement_json(const Placement& p) {
