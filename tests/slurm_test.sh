@@ -39,66 +39,67 @@ on() { local node=$1; shift; "$src/tests/cluster/on" "$cluster" "$node" "$@"; }
 slurm=$("$src/tests/slurm/start-local-slurm" --cluster "$cluster")
 export SLURM_CONF="$slurm/slurm.conf"
 requeue_test() {
-  out="$cluster/shared"
-  # The CPU variant of the script, as slurm/README.md says: no GPUs, one core per rank; two nodes.
-  sed -e '/--gpus-per-node/d' -e 's/--nodes=1/--nodes=2/' -e 's/--ntasks-per-node=4/--ntasks-per-node=2/' -e 's/--cpus-per-task=8/--cpus-per-task=1/' \
-    "$src/slurm/sweep.sbatch" > "$out/sweep.sbatch"
-  cd "$out"
-  job=$(ANCHORSWEEP_BIN="$bin" on node1 sbatch --parsable --job-name=astest --output="$out/job.out" \
-    "$out/sweep.sbatch" "$src/tests/tiny.toml" --set 'run.output_dir="/tmp/runs"' --set finetune.fuse=1 --set "sweep.lambdas=[0,0.001,0.01,0.1,1,10]" \
-    --set data.synthetic.a_train=2500 --set pretrain.epochs=6 --no-report)
-  run="$cluster/nodes/node1/tmp/runs/astest-$job"   # node1's /tmp, seen from outside
-  fail() { echo "FAIL: $*"; on node1 scontrol show job "$job" || true; cat "$out/job.out" || true; exit 1; }
-  state() { on node1 scontrol show job "$job" -o 2> /dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
-  checkpoints() { local n; n=$(grep -c '"type":"checkpoint"' "$run/results.jsonl" 2> /dev/null || true); echo "${n:-0}"; }
+# (not indented: the python -c programs below must start at column 0)
+out="$cluster/shared"
+# The CPU variant of the script, as slurm/README.md says: no GPUs, one core per rank; two nodes.
+sed -e '/--gpus-per-node/d' -e 's/--nodes=1/--nodes=2/' -e 's/--ntasks-per-node=4/--ntasks-per-node=2/' -e 's/--cpus-per-task=8/--cpus-per-task=1/' \
+  "$src/slurm/sweep.sbatch" > "$out/sweep.sbatch"
+cd "$out"
+job=$(ANCHORSWEEP_BIN="$bin" on node1 sbatch --parsable --job-name=astest --output="$out/job.out" \
+  "$out/sweep.sbatch" "$src/tests/tiny.toml" --set 'run.output_dir="/tmp/runs"' --set finetune.fuse=1 --set "sweep.lambdas=[0,0.001,0.01,0.1,1,10]" \
+  --set data.synthetic.a_train=2500 --set pretrain.epochs=6 --no-report)
+run="$cluster/nodes/node1/tmp/runs/astest-$job"   # node1's /tmp, seen from outside
+fail() { echo "FAIL: $*"; on node1 scontrol show job "$job" || true; cat "$out/job.out" || true; exit 1; }
+state() { on node1 scontrol show job "$job" -o 2> /dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
+checkpoints() { local n; n=$(grep -c '"type":"checkpoint"' "$run/results.jsonl" 2> /dev/null || true); echo "${n:-0}"; }
 
-  for _ in $(seq 900); do [ "$(checkpoints)" -ge 1 ] && break; sleep 0.1; done
-  [ "$(checkpoints)" -ge 1 ] || fail "no pretraining epoch finished within 90 s"
-  sleep 0.3
-  t0=$(date +%s.%N)
-  on node1 scancel --signal=USR1 "$job"          # what --signal=USR1@600 does ahead of the time limit
-  for _ in $(seq 1200); do grep -q "stopped ahead of the time limit" "$out/job.out" 2> /dev/null && break; sleep 0.05; done
-  t1=$(date +%s.%N)
-  stop_s=$(python3 -c "print(f'{$t1 - $t0:.2f}')")
-  echo "SIGUSR1 to the sweep's exit under srun: $stop_s s"
-  # SLURM holds a requeued job about 120 s before it may start again: wait up to 420 s.
-  for _ in $(seq 2100); do
-    case "$(state)" in
-      COMPLETED) break ;;
-      FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL | DEADLINE) fail "the job ended $(state)" ;;
-    esac
-    sleep 0.2
-  done
-  [ "$(state)" = COMPLETED ] || fail "job did not complete after the requeue (state $(state))"
+for _ in $(seq 900); do [ "$(checkpoints)" -ge 1 ] && break; sleep 0.1; done
+[ "$(checkpoints)" -ge 1 ] || fail "no pretraining epoch finished within 90 s"
+sleep 0.3
+t0=$(date +%s.%N)
+on node1 scancel --signal=USR1 "$job"          # what --signal=USR1@600 does ahead of the time limit
+for _ in $(seq 1200); do grep -q "stopped ahead of the time limit" "$out/job.out" 2> /dev/null && break; sleep 0.05; done
+t1=$(date +%s.%N)
+stop_s=$(python3 -c "print(f'{$t1 - $t0:.2f}')")
+echo "SIGUSR1 to the sweep's exit under srun: $stop_s s"
+# SLURM holds a requeued job about 120 s before it may start again: wait up to 420 s.
+for _ in $(seq 2100); do
+  case "$(state)" in
+    COMPLETED) break ;;
+    FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL | DEADLINE) fail "the job ended $(state)" ;;
+  esac
+  sleep 0.2
+done
+[ "$(state)" = COMPLETED ] || fail "job did not complete after the requeue (state $(state))"
 
-  grep -q "stopped ahead of the time limit; requeueing" "$out/job.out" || fail "the sweep did not stop and requeue"
-  grep -q "(restart 1)" "$out/job.out" || fail "the job did not start a second time"
-  read -r total unique ok < <(python3 -c "
-  import json
-  t = [json.loads(l) for l in open('$run/results.jsonl') if '\"trial\"' in l]
-  t = [x for x in t if x['type'] == 'trial']
-  print(len(t), len({x['id'] for x in t}), sum(x['status'] == 'ok' for x in t))")
-  ranks=$(python3 -c "import json; print(json.load(open('$run/run.json'))['ranks'])")
-  echo "journal: $total trial lines, $unique distinct trials, $ok ok; ranks: $ranks"
-  [ "$unique" -eq 16 ] || fail "expected 16 distinct trials, got $unique"
-  [ "$total" -eq 16 ] || fail "a finished trial ran again ($total lines for $unique trials)"
-  [ "$ok" -eq 16 ] || fail "only $ok of 16 trials ok"
-  [ "$ranks" -eq 4 ] || fail "expected 4 ranks from srun, got $ranks"
-  hosts=$(python3 -c "
-  import json
-  r = [json.loads(l) for l in open('$run/results.jsonl')]
-  print(' '.join(sorted({x['host'] for x in r if x['type'] in ('trial', 'pretrain')})))")
-  echo "hosts in the journal: $hosts"
-  [ "$hosts" = "node1 node2" ] || fail "expected records from node1 and node2, got '$hosts'"
-  [ ! -e "$cluster/nodes/node2/tmp/runs" ] || fail "node2 has a run directory"
-  resumed=$(python3 -c "
-  import json
-  r=[json.loads(l) for l in open('$run/results.jsonl')]
-  print(sum(x.get('resumed_from_epoch', 0) for x in r if x['type'] in ('pretrain', 'trial')))")
-  echo "epochs continued from checkpoints after the requeue: $resumed"
-  [ "$resumed" -ge 1 ] || fail "the requeued job did not continue any task from its epoch checkpoint"
-  python3 -c "import sys; sys.exit(0 if $stop_s < 20 else 1)" || fail "the stop took $stop_s s, more than an epoch"
-  echo "slurm test: 1 passed, 0 failed"
+grep -q "stopped ahead of the time limit; requeueing" "$out/job.out" || fail "the sweep did not stop and requeue"
+grep -q "(restart 1)" "$out/job.out" || fail "the job did not start a second time"
+read -r total unique ok < <(python3 -c "
+import json
+t = [json.loads(l) for l in open('$run/results.jsonl') if '\"trial\"' in l]
+t = [x for x in t if x['type'] == 'trial']
+print(len(t), len({x['id'] for x in t}), sum(x['status'] == 'ok' for x in t))")
+ranks=$(python3 -c "import json; print(json.load(open('$run/run.json'))['ranks'])")
+echo "journal: $total trial lines, $unique distinct trials, $ok ok; ranks: $ranks"
+[ "$unique" -eq 16 ] || fail "expected 16 distinct trials, got $unique"
+[ "$total" -eq 16 ] || fail "a finished trial ran again ($total lines for $unique trials)"
+[ "$ok" -eq 16 ] || fail "only $ok of 16 trials ok"
+[ "$ranks" -eq 4 ] || fail "expected 4 ranks from srun, got $ranks"
+hosts=$(python3 -c "
+import json
+r = [json.loads(l) for l in open('$run/results.jsonl')]
+print(' '.join(sorted({x['host'] for x in r if x['type'] in ('trial', 'pretrain')})))")
+echo "hosts in the journal: $hosts"
+[ "$hosts" = "node1 node2" ] || fail "expected records from node1 and node2, got '$hosts'"
+[ ! -e "$cluster/nodes/node2/tmp/runs" ] || fail "node2 has a run directory"
+resumed=$(python3 -c "
+import json
+r=[json.loads(l) for l in open('$run/results.jsonl')]
+print(sum(x.get('resumed_from_epoch', 0) for x in r if x['type'] in ('pretrain', 'trial')))")
+echo "epochs continued from checkpoints after the requeue: $resumed"
+[ "$resumed" -ge 1 ] || fail "the requeued job did not continue any task from its epoch checkpoint"
+python3 -c "import sys; sys.exit(0 if $stop_s < 20 else 1)" || fail "the stop took $stop_s s, more than an epoch"
+echo "slurm test: 1 passed, 0 failed"
 }
 
 array_test() {
