@@ -4,12 +4,10 @@
 #include <algorithm>
 #include <map>
 #include <set>
-#include <sstream>
-
-#include <toml++/toml.h>
 
 #include "common/errors.hpp"
 #include "common/files.hpp"
+#include "config/config.hpp"
 #include "report/document.hpp"
 #include "report/format.hpp"
 #include "report/gnuplot.hpp"
@@ -26,7 +24,7 @@ struct RunView {
   std::string dir, name;
   RunResults journal;
   RunInfo info;
-  std::map<std::string, std::string> config;  // "section.key" -> value as TOML writes it
+  std::map<std::string, std::string> config;  // "section.key" -> value (flatten_toml)
   std::vector<Group> groups;                  // points into journal.trials
 };
 
@@ -37,29 +35,15 @@ struct Series {
   std::vector<const Group*> anchored;  // by lambda
 };
 
-void flatten(const toml::table& t, const std::string& prefix, std::map<std::string, std::string>& out) {
-  for (auto&& [k, v] : t) {
-    const std::string key = prefix + std::string(k.str());
-    if (const toml::table* sub = v.as_table()) {
-      flatten(*sub, key + ".", out);
-    } else {
-      std::ostringstream os;
-      v.visit([&](auto&& x) { os << x; });
-      out[key] = os.str();
-    }
-  }
-}
-
+// The resolved config as "section.key" -> canonical value text: config/'s own flattening, the
+// one resume compares configs with.
 std::map<std::string, std::string> read_config(const std::string& dir) {
   const std::string path = dir + "/config.toml";
   if (!file_exists(path)) throw InputError(dir + ": no config.toml (not a run directory?)");
   try {
-    const toml::table t = toml::parse(read_file(path), path);
-    std::map<std::string, std::string> out;
-    flatten(t, "", out);
-    return out;
-  } catch (const toml::parse_error& e) {
-    throw InputError(path + ": " + std::string(e.description()));
+    return flatten_toml(read_file(path));
+  } catch (const ConfigError& e) {
+    throw InputError(path + ": " + e.what());
   }
 }
 

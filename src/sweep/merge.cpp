@@ -1,6 +1,6 @@
 #include "sweep/merge.hpp"
 
-#include <errno.h>
+#include <cstdio>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 
 #include "common/errors.hpp"
 #include "common/files.hpp"
+#include "config/config.hpp"
 
 namespace anchorsweep {
 
@@ -20,9 +21,10 @@ namespace {
 using json = nlohmann::json;
 
 struct Shard {
-  std::string dir, config;  // config: config.toml as written
+  std::string dir, config;                    // config: config.toml as written
+  std::map<std::string, std::string> values;  // the same, flattened (flatten_toml)
   int64_t index = 0, count = 0;
-  json facts;               // run.json
+  json facts;                                 // run.json
 };
 
 std::vector<std::string> lines_of(const std::string& text) {
@@ -42,13 +44,16 @@ Shard read_shard(const std::string& dir) {
   if (!file_exists(dir + "/results.jsonl")) throw InputError(dir + ": no results.jsonl (nothing ran here)");
   if (!file_exists(dir + "/run.json")) throw InputError(dir + ": no run.json (the run never started)");
   s.config = read_file(dir + "/config.toml");
-  for (const auto& line : lines_of(s.config)) {
-    if (!is_shard_line(line)) continue;
-    long long i = 0, n = 0;
-    if (std::sscanf(line.c_str(), "shard = \"%lld/%lld\"", &i, &n) == 2) {
-      s.index = i;
-      s.count = n;
-    }
+  try {
+    s.values = flatten_toml(s.config);
+  } catch (const ConfigError& e) {
+    throw InputError(dir + "/config.toml: " + e.what());
+  }
+  long long i = 0, n = 0;
+  if (auto it = s.values.find("run.shard");
+      it != s.values.end() && std::sscanf(it->second.c_str(), "\"%lld/%lld\"", &i, &n) == 2) {
+    s.index = i;
+    s.count = n;
   }
   if (s.count == 0)
     throw InputError(dir + ": not a shard (its config.toml has no run.shard; run it with --shard i/n)");
@@ -57,12 +62,16 @@ Shard read_shard(const std::string& dir) {
   return s;
 }
 
-// "" when equal, else where the two configs first differ.
+// "" when equal but for run.shard, else the first key whose values differ.
 std::string config_difference(const Shard& a, const Shard& b) {
-  const auto la = lines_of(without_shard_line(a.config)), lb = lines_of(without_shard_line(b.config));
-  for (size_t i = 0; i < std::max(la.size(), lb.size()); ++i) {
-    const std::string x = i < la.size() ? la[i] : "(end)", y = i < lb.size() ? lb[i] : "(end)";
-    if (x != y) return "line " + std::to_string(i + 1) + ": '" + x + "' vs '" + y + "'";
+  std::set<std::string> keys;
+  for (const auto* m : {&a.values, &b.values})
+    for (const auto& [k, v] : *m) keys.insert(k);
+  for (const auto& k : keys) {
+    if (k == "run.shard") continue;
+    auto x = a.values.find(k), y = b.values.find(k);
+    const std::string vx = x == a.values.end() ? "(not set)" : x->second, vy = y == b.values.end() ? "(not set)" : y->second;
+    if (vx != vy) return k + ": " + vx + " vs " + vy;
   }
   return "";
 }
