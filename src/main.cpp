@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
   // Before anything loads OpenMP: a dry run trains nothing, so it skips the CPU sample.
   if (argc > 1 && std::string(argv[1]) == "run" &&
       std::none_of(argv + 2, argv + argc, [](const char* a) { return std::string(a) == "--dry-run"; }))
-    prefer_passive_openmp_wait(argv);
+    tune_cpu_libraries(argv);
   CLI::App app{"anchorsweep: sweep the anchored-adapter transfer experiment over a λ grid, seeds and MPI ranks.\n"
                "Exit codes: 0 ok, 1 some trial failed, 2 bad input, 3 stopped early (rerun with --resume)."};
   app.require_subcommand(1);

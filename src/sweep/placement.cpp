@@ -1,5 +1,6 @@
 #include "sweep/placement.hpp"
 
+#include <dlfcn.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -92,34 +93,86 @@ int ranks_on_node_from_env() {
 
 }  // namespace
 
-void prefer_passive_openmp_wait(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT") || std::getenv("ANCHORSWEEP_KEEP_OMP_WAIT")) return;
+std::string openblas_core() {
+  using CoreName = char* (*)();
+  auto get = reinterpret_cast<CoreName>(::dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  const char* name = get ? get() : nullptr;
+  return name ? std::string(name) : std::string();
+}
+
+std::string better_openblas_core(const std::string& current) {
+  // How wide the kernels are: 0 SSE, 1 AVX, 2 AVX2 + FMA, 3 AVX-512 (4 with BF16).
+  auto level = [](std::string core) {
+    std::transform(core.begin(), core.end(), core.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (core == "cooperlake" || core == "sapphirerapids") return 4;
+    if (core == "skylakex") return 3;
+    if (core == "haswell" || core == "zen" || core == "skylake") return 2;
+    if (core == "sandybridge") return 1;
+    return 0;  // prescott, core2, penryn, nehalem, atom, ... and names this list does not know
+  };
+  __builtin_cpu_init();
+  std::string best;
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+    best = __builtin_cpu_supports("avx512bf16") ? "Cooperlake" : "SkylakeX";
+  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    best = "Haswell";
+  if (best.empty() || current.empty() || level(best) <= level(current)) return "";
+  return best;
+}
+
+void tune_cpu_libraries(char** argv) {
+  if (std::getenv("ANCHORSWEEP_KEEP_OMP_WAIT")) return;
   ::setenv("ANCHORSWEEP_KEEP_OMP_WAIT", "1", 1);  // decide once: never loop
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  const int mask = ::sched_getaffinity(0, sizeof set, &set) == 0 ? std::max(1, CPU_COUNT(&set)) : 1;
-  const int online = std::max<int>(1, static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)));
-  const int ranks = ranks_on_node_from_env();
-  std::string why;
-  if (mask == online && ranks > mask) {
-    why = std::to_string(ranks) + " ranks share " + std::to_string(mask) + " CPUs";
-  } else if (const double busy = busy_cpus(150); busy > 0.5 + 0.5 * (ranks - 1)) {
-    // Someone else computes on this node (the other ranks starting up count for at most half a CPU each).
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.1f CPUs already busy at start", busy);
-    why = buf;
+  bool reexec = false;
+
+  if (std::getenv("OPENBLAS_CORETYPE")) {
+    ::setenv("ANCHORSWEEP_BLAS_WHY", "OPENBLAS_CORETYPE set by the user", 1);
+  } else if (const std::string core = openblas_core(); core.empty()) {
+    ::setenv("ANCHORSWEEP_BLAS_WHY", "LibTorch's BLAS is not OpenBLAS", 1);
+  } else if (const std::string better = better_openblas_core(core); better.empty()) {
+    ::setenv("ANCHORSWEEP_BLAS_WHY", ("OpenBLAS chose " + core + " kernels for this CPU").c_str(), 1);
+  } else {
+    ::setenv("OPENBLAS_CORETYPE", better.c_str(), 1);
+    ::setenv("ANCHORSWEEP_BLAS_WHY", ("OpenBLAS chose " + core + " kernels; this CPU runs " + better + "'s").c_str(), 1);
+    reexec = true;
   }
-  if (why.empty()) {
-    ::setenv("ANCHORSWEEP_OMP_WAIT_WHY", "the CPUs looked free at start: libgomp's default spinning", 1);
-    return;  // no re-exec: nothing changes
+
+  if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) {
+    ::setenv("ANCHORSWEEP_OMP_WAIT_WHY", "set by the user", 1);
+  } else {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    const int mask = ::sched_getaffinity(0, sizeof set, &set) == 0 ? std::max(1, CPU_COUNT(&set)) : 1;
+    const int online = std::max<int>(1, static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)));
+    const int ranks = ranks_on_node_from_env();
+    // Someone else computes on this node (the other ranks starting up count for at most half a
+    // CPU each). Two windows, both busy: one 100 ms window sees a shell or a process's last
+    // moments as load.
+    const double allowed = 0.5 + 0.5 * (ranks - 1);
+    std::string why;
+    if (mask == online && ranks > mask) {
+      why = std::to_string(ranks) + " ranks share " + std::to_string(mask) + " CPUs";
+    } else if (const double busy = busy_cpus(100); busy > allowed) {
+      if (const double again = busy_cpus(100); again > allowed) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%.1f CPUs already busy at start", std::min(busy, again));
+        why = buf;
+      }
+    }
+    if (why.empty()) {
+      ::setenv("ANCHORSWEEP_OMP_WAIT_WHY", "the CPUs looked free at start: libgomp's default spinning", 1);
+    } else {
+      ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+      ::setenv("ANCHORSWEEP_OMP_WAIT_WHY", why.c_str(), 1);
+      reexec = true;
+    }
   }
-  ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-  ::setenv("ANCHORSWEEP_OMP_WAIT_WHY", why.c_str(), 1);
+  if (!reexec) return;
   // Through the binary's real path: exec of /proc/self/exe would rename the process "exe" in ps,
   // top and pkill.
   const std::string self = read_link("/proc/self/exe");
   ::execv(self.empty() ? "/proc/self/exe" : self.c_str(), argv);
-  // exec failed (no /proc?): go on with the default policy.
+  // exec failed (no /proc?): go on with the libraries' defaults.
 }
 
 GpuChoice choose_gpu(int local_rank, int local_size, int visible_gpus, const char* cuda_visible_devices) {

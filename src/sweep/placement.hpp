@@ -31,15 +31,30 @@ struct CpuBudget {
 };
 CpuBudget usable_cpus(int local_size);
 
-// OpenMP threads spin-wait for work between parallel regions. On CPUs the rank has to itself
-// that is fastest (measured: passive waiting costs about a quarter of the pretraining speed on
-// an idle 2-core node); on CPUs shared with other busy threads it collapses training (measured:
-// 80x slower beside another 2-thread training). libgomp reads OMP_WAIT_POLICY once, when it is
-// loaded, so `run` decides first thing: when the node's ranks outnumber the CPUs they share, or
-// other processes already keep CPUs busy, it sets OMP_WAIT_POLICY=PASSIVE and re-executes itself
-// (before MPI or LibTorch start). A user's OMP_WAIT_POLICY or GOMP_SPINCOUNT, or
-// ANCHORSWEEP_KEEP_OMP_WAIT=1, is left alone. Why it chose is in ANCHORSWEEP_OMP_WAIT_WHY.
-void prefer_passive_openmp_wait(char** argv);
+// Two CPU libraries read their settings once, when they are loaded, so `run` decides them first
+// thing and, where one must change, sets it and re-executes itself (before MPI or LibTorch start):
+//
+// - OpenMP threads spin-wait for work between parallel regions. On CPUs the rank has to itself
+//   that is fastest (measured: passive waiting costs about a quarter of the pretraining speed on
+//   an idle 2-core node); on CPUs shared with other busy threads it collapses training (measured:
+//   80x slower beside another 2-thread training). When the node's ranks outnumber the CPUs they
+//   share, or other processes keep CPUs busy (in two samples), OMP_WAIT_POLICY=PASSIVE.
+// - OpenBLAS (DYNAMIC_ARCH builds, e.g. Debian's) picks its kernels by CPU model. A CPU newer than
+//   the library gets the generic SSE3 "Prescott" kernels: measured on an Emerald Rapids VM with
+//   Debian 12's OpenBLAS 0.3.21, 28 GFLOP/s instead of 160-230 (OPENBLAS_CORETYPE=Cooperlake). When
+//   the CPU's instruction sets (AVX-512 with BF16, AVX-512, AVX2 + FMA) are better than the
+//   kernels OpenBLAS chose, OPENBLAS_CORETYPE names the kernels they allow. Float results differ
+//   from the generic kernels' only in summation order.
+//
+// A user's OMP_WAIT_POLICY, GOMP_SPINCOUNT or OPENBLAS_CORETYPE is left alone, and
+// ANCHORSWEEP_KEEP_OMP_WAIT=1 turns both choices off. Why each was made is in
+// ANCHORSWEEP_OMP_WAIT_WHY and ANCHORSWEEP_BLAS_WHY (run.json records both).
+void tune_cpu_libraries(char** argv);
+
+// OpenBLAS's kernels: the core name it chose (empty if LibTorch's BLAS is not OpenBLAS), and the
+// better one this CPU's instruction sets allow (empty if none is better).
+std::string openblas_core();
+std::string better_openblas_core(const std::string& current);
 
 // The GPU of a rank: local_rank mod the GPUs it can see. Where SLURM or the user bound GPUs to
 // ranks (CUDA_VISIBLE_DEVICES per rank, e.g. srun --gpus-per-task=1) each rank sees one: GPU 0.

@@ -165,6 +165,10 @@ nlohmann::json run_facts(const SweepConfig& cfg, const Corpus& corpus, const Swe
           {"cpus", placement.cpus_why},
           {"omp_wait_policy", std::string(std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "libgomp default") +
                                   (std::getenv("ANCHORSWEEP_OMP_WAIT_WHY") ? std::string(" (") + std::getenv("ANCHORSWEEP_OMP_WAIT_WHY") + ")" : "")},
+          {"blas_kernels", openblas_core().empty() ? std::string("not OpenBLAS")
+                                                    : openblas_core() + (std::getenv("ANCHORSWEEP_BLAS_WHY")
+                                                                             ? std::string(" (") + std::getenv("ANCHORSWEEP_BLAS_WHY") + ")"
+                                                                             : std::string())},
           {"negative_label", cfg.data.negative_label},
           {"ranks", ranks},
           {"hosts", hosts},

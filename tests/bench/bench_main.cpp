@@ -26,6 +26,7 @@
 #include "model/encoder.hpp"
 #include "train/adapter_training.hpp"
 #include "train/features.hpp"
+#include "sweep/placement.hpp"
 
 using namespace anchorsweep;
 using Clock = std::chrono::steady_clock;
@@ -88,8 +89,10 @@ int blas_check() {
       blas = line.substr(line.find('/'));
       break;
     }
-  std::printf("blas-check: %.1f GFLOP/s for a %lldx%lld float matrix product with %d threads; BLAS: %s\n", gflops,
-              (long long)n, (long long)n, torch::get_num_threads(), blas.c_str());
+  const std::string core = anchorsweep::openblas_core();
+  std::printf("blas-check: %.1f GFLOP/s for a %lldx%lld float matrix product with %d threads; BLAS: %s%s\n", gflops,
+              (long long)n, (long long)n, torch::get_num_threads(), blas.c_str(),
+              core.empty() ? "" : (", OpenBLAS kernels " + core).c_str());
   if (blas.find("openblas") == std::string::npos && blas.find("mkl") == std::string::npos) {
     std::printf("blas-check: FAILED: LibTorch is not using OpenBLAS (reference BLAS runs ~35x slower)\n");
     return 1;
@@ -170,6 +173,7 @@ int export_corpus(const std::string& size, const std::string& dir) {
 
 int main(int argc, char** argv) {
   std::string cmd = argc > 1 ? argv[1] : "";
+  anchorsweep::tune_cpu_libraries(argv);  // the OpenMP wait and OpenBLAS kernels `anchorsweep run` gets
   // The same thread count a one-rank sweep uses: every core of the machine.
   torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   try {

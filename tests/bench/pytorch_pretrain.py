@@ -98,6 +98,8 @@ def main():
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-masking", action="store_true", help="keep entity words (model.entity_masking = false)")
+    ap.add_argument("--vocab-also", action="append", default=[], metavar="JSON",
+                    help="also count this file's words into the vocabulary (anchorsweep counts A and B train)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda[:N]: the data live there, as in anchorsweep")
     a = ap.parse_args()
     dev = torch.device(a.device)
@@ -105,6 +107,8 @@ def main():
     torch.manual_seed(1)
     train = load(a.data_dir + "/a_train.json", masking=not a.no_masking)
     counts = collections.Counter(w for s in train for w in s[0])
+    for path in a.vocab_also:
+        counts.update(w for s in load(path, masking=not a.no_masking) for w in s[0])
     vocab = {w: i + 2 for i, (w, _) in enumerate(counts.most_common())}
     labels = {l: i for i, l in enumerate(sorted({s[1] for s in train}))}
     tok, sp, op, lens, y = tensorize(train, vocab, labels)
@@ -135,7 +139,8 @@ def main():
         seconds += time.perf_counter() - t0
         print(f"epoch {epoch + 1}: loss {loss.item():.3f}")
     print(f"pytorch {torch.__version__} pretraining: {seen / seconds:.0f} examples/s "
-          f"({seen} examples, {a.threads} threads, {a.device}, batch {a.batch_size}, H={a.hidden})")
+          f"({seen} examples, {a.threads} threads, {a.device}, batch {a.batch_size}, H={a.hidden}, "
+          f"vocabulary {len(vocab) + 2})")
 
 
 if __name__ == "__main__":
