@@ -3,6 +3,7 @@
 
 #include "fixtures.hpp"
 #include "model/adapter.hpp"
+#include "model/fused_lstm.hpp"
 #include "model/tensor_file.hpp"
 #include "train/grad_clip.hpp"
 #include "train/adapter_training.hpp"
@@ -23,6 +24,82 @@ TEST(Encoder, ShapesAndPaddingDoesNotLeak) {
   // The same sentence alone (no padding) gives the same output as inside the padded batch.
   auto alone = x.encoder->forward(x.b_dev.rows(torch::tensor({2}, torch::kLong)));
   EXPECT_TRUE(torch::allclose(alone.logits[0], out.logits[2], 1e-5, 1e-6));
+}
+
+// The fused LSTM against ATen's packed one: same weights, unsorted lengths with ties and a
+// one-token sentence; a loss that reads every output (padding included) and the last state.
+TEST(FusedLstm, OutputsAndEveryGradientMatchAtensPackedLstm) {
+  torch::manual_seed(5);
+  const int64_t B = 6, L = 9, E = 7, H = 5;
+  torch::nn::LSTM ref(torch::nn::LSTMOptions(E, H).batch_first(true));
+  const auto lengths = torch::tensor({9, 3, 9, 1, 5, 7}, torch::kLong);
+  const auto x0 = torch::randn({B, L, E});
+  const auto r_h = torch::randn({B, L, H}), r_q = torch::randn({B, H});
+  auto grads_of = [&](bool fused) {
+    for (auto& p : ref->parameters()) p.mutable_grad() = torch::Tensor();
+    auto x = x0.clone().requires_grad_(true);
+    torch::Tensor h, q;
+    if (fused) {
+      auto named = ref->named_parameters();
+      auto out = fused_lstm(x, lengths, named["weight_ih_l0"], named["weight_hh_l0"], named["bias_ih_l0"],
+                            named["bias_hh_l0"]);
+      h = out.h;
+      q = out.last;
+    } else {
+      namespace rnn = torch::nn::utils::rnn;
+      auto packed = rnn::pack_padded_sequence(x, lengths, true, false);
+      auto [out, state] = ref->forward_with_packed_input(packed);
+      h = std::get<0>(rnn::pad_packed_sequence(out, true, 0.0, L));
+      q = std::get<0>(state)[0];
+    }
+    ((h * r_h).sum() + (q * r_q).pow(2).sum()).backward();
+    std::vector<torch::Tensor> all{h.detach(), q.detach(), x.grad()};
+    for (auto& p : ref->parameters()) all.push_back(p.grad().clone());
+    return all;
+  };
+  const auto fused = grads_of(true), aten = grads_of(false);
+  const char* names[] = {"h", "last state", "d x", "d weight_ih", "d weight_hh", "d bias_ih", "d bias_hh"};
+  ASSERT_EQ(fused.size(), aten.size());
+  for (size_t i = 0; i < fused.size(); ++i) {
+    EXPECT_EQ(fused[i].sizes(), aten[i].sizes()) << names[i];
+    EXPECT_TRUE(torch::allclose(fused[i], aten[i], 1e-4, 1e-5))
+        << names[i] << ": max difference " << (fused[i] - aten[i]).abs().max().item<double>();
+  }
+  // Zero past each sentence's end, and a gradient that reaches no padded input.
+  for (int64_t r = 0; r < B; ++r) {
+    const int64_t n = lengths[r].item<int64_t>();
+    if (n < L) {
+      EXPECT_EQ(fused[0][r].narrow(0, n, L - n).abs().max().item<float>(), 0.0f) << "row " << r;
+      EXPECT_EQ(fused[2][r].narrow(0, n, L - n).abs().max().item<float>(), 0.0f) << "row " << r;
+    }
+  }
+}
+
+// The whole encoder, model.lstm = "fused" against "aten" from the same weights: the logits and
+// every parameter's gradient of a cross-entropy step agree within float rounding.
+TEST(FusedLstm, EncoderGradientsMatchTheAtenEncoder) {
+  TinyExperiment x(false);
+  auto cfg_aten = x.cfg.model;
+  cfg_aten.lstm = LstmKernel::aten;
+  Encoder aten(cfg_aten, x.vocab.size(), x.corpus.num_classes());
+  load_state_dict_bytes(*aten, state_dict_bytes(*x.encoder));
+  auto batch = x.a_train.rows(torch::arange(0, 12, torch::kLong));
+  std::vector<torch::Tensor> logits;
+  for (Encoder* e : {&x.encoder, &aten}) {
+    (*e)->eval();  // no dropout: both sides see the same function
+    auto out = (*e)->forward(batch).logits;
+    torch::nn::functional::cross_entropy(out, batch.labels).backward();
+    logits.push_back(out.detach());
+  }
+  EXPECT_TRUE(torch::allclose(logits[0], logits[1], 1e-4, 1e-5));
+  auto fused_params = x.encoder->named_parameters(), aten_params = aten->named_parameters();
+  for (const auto& p : fused_params) {
+    const auto& g1 = p.value().grad();
+    const auto& g2 = aten_params[p.key()].grad();
+    ASSERT_TRUE(g1.defined() && g2.defined()) << p.key();
+    EXPECT_TRUE(torch::allclose(g1, g2, 1e-3, 1e-5)) << p.key() << ": max difference "
+                                                      << (g1 - g2).abs().max().item<double>();
+  }
 }
 
 TEST(Adapter, IdentityAnchorReproducesPretrainedLogitsExactly) {

@@ -511,6 +511,9 @@ void read_model(const Section& root, ModelConfig& m) {
   read_bool(s, "bidirectional", m.bidirectional);
   read_choice(s, "attention", m.attention, {"position-aware", "none"});
   read_double(s, "dropout", m.dropout, kFraction);
+  std::string lstm = to_string(m.lstm);
+  read_choice(s, "lstm", lstm, {"fused", "aten"});
+  m.lstm = lstm == "aten" ? LstmKernel::aten : LstmKernel::fused;
 }
 
 void read_train_fields(const Section& s, TrainConfig& t) {
@@ -926,6 +929,7 @@ std::string resolved_toml(const SweepConfig& c, const RawInputs& raw) {
   w.str("attention", c.model.attention);
   w.integer("attn_dim", c.model.attn_dim);
   w.number("dropout", c.model.dropout);
+  w.str("lstm", to_string(c.model.lstm));
 
   w.section("pretrain");
   write_train(w, c.pretrain);
@@ -1052,6 +1056,7 @@ bool compared_separately(const std::string& key) {
 const char* to_string(Optimizer o) { return o == Optimizer::sgd ? "sgd" : "adam"; }
 const char* to_string(FinetuneMode m) { return m == FinetuneMode::naive ? "naive" : "cached"; }
 const char* to_string(PenaltyMode m) { return m == PenaltyMode::decoupled ? "decoupled" : "loss"; }
+const char* to_string(LstmKernel k) { return k == LstmKernel::aten ? "aten" : "fused"; }
 
 SweepConfig parse_config(const std::string& toml_text, const std::string& path,
                          const std::vector<std::string>& sets) {

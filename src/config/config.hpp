@@ -21,7 +21,9 @@ namespace anchorsweep {
 enum class Optimizer { adam, sgd };
 enum class FinetuneMode { cached, naive };
 enum class PenaltyMode { loss, decoupled };
+enum class LstmKernel { fused, aten };
 const char* to_string(Optimizer o);
+const char* to_string(LstmKernel k);
 const char* to_string(FinetuneMode m);
 const char* to_string(PenaltyMode m);
 
@@ -66,6 +68,10 @@ struct ModelConfig {
   std::string attention = "position-aware";  // position-aware | none
   int64_t attn_dim = 200;              // width of the attention's tanh layer
   double dropout = 0.5;
+  // fused: a one-layer, one-direction LSTM on the CPU runs model/fused_lstm (one matrix product
+  // per step each way, the rest batched over steps; equal to ATen's within float rounding).
+  // aten: always nn::LSTM (GPUs, two layers or directions use it under either choice).
+  LstmKernel lstm = LstmKernel::fused;
 };
 
 struct TrainConfig {

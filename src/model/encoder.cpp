@@ -1,5 +1,6 @@
 #include "model/encoder.hpp"
 
+#include "model/fused_lstm.hpp"
 #include "model/tensor_file.hpp"
 
 namespace anchorsweep {
@@ -9,6 +10,7 @@ namespace nn = torch::nn;
 EncoderImpl::EncoderImpl(const ModelConfig& cfg, int64_t vocab_size, int64_t num_classes)
     : attention_(cfg.attention == "position-aware"),
       bidirectional_(cfg.bidirectional),
+      fused_lstm_(cfg.lstm == LstmKernel::fused && cfg.layers == 1 && !cfg.bidirectional),
       summary_dim_(cfg.hidden * (cfg.bidirectional ? 2 : 1)),
       num_classes_(num_classes),
       word_dim_(cfg.word_dim),
@@ -58,19 +60,24 @@ EncoderOutput EncoderImpl::forward(const Batch& b, const DropoutMasks* masks) {
   };
   auto x = dropped(word(b.tokens), masks ? masks->embedded : torch::Tensor());  // [B, L, E]
 
-  // Packing makes the LSTM stop at each sentence's end, so q is the true last state in both
-  // directions and padding never leaks into the summary.
-  // The lengths must be a CPU tensor; batches cut by EncodedSplit::rows carry them there.
+  // The LSTM stops at each sentence's end, so q is the true last state in both directions and
+  // padding never leaks into the summary. The lengths must be a CPU tensor; batches cut by
+  // EncodedSplit::rows carry them there.
   const auto lengths = b.host_lengths.defined() ? b.host_lengths : b.lengths.cpu();
-  auto packed = nn::utils::rnn::pack_padded_sequence(x, lengths, /*batch_first=*/true,
-                                                     /*enforce_sorted=*/false);
-  auto [packed_out, state] = lstm->forward_with_packed_input(packed);
-  auto [h, unused_lengths] = nn::utils::rnn::pad_packed_sequence(packed_out, /*batch_first=*/true,
-                                                                 0.0, b.tokens.size(1));
-  auto h_n = std::get<0>(state);  // [layers * dirs, B, H]
-  torch::Tensor q = bidirectional_
-                        ? torch::cat({h_n[h_n.size(0) - 2], h_n[h_n.size(0) - 1]}, 1)
-                        : h_n[h_n.size(0) - 1];  // [B, Hs]
+  torch::Tensor h, q;
+  if (fused_lstm_ && x.device().is_cpu() && x.scalar_type() == torch::kFloat) {
+    auto out = fused_lstm(x, lengths, lstm->named_parameters()["weight_ih_l0"], lstm->named_parameters()["weight_hh_l0"],
+                          lstm->named_parameters()["bias_ih_l0"], lstm->named_parameters()["bias_hh_l0"]);
+    h = out.h;
+    q = out.last;
+  } else {
+    auto packed = nn::utils::rnn::pack_padded_sequence(x, lengths, /*batch_first=*/true,
+                                                       /*enforce_sorted=*/false);
+    auto [packed_out, state] = lstm->forward_with_packed_input(packed);
+    h = std::get<0>(nn::utils::rnn::pad_packed_sequence(packed_out, /*batch_first=*/true, 0.0, b.tokens.size(1)));
+    auto h_n = std::get<0>(state);  // [layers * dirs, B, H]
+    q = bidirectional_ ? torch::cat({h_n[h_n.size(0) - 2], h_n[h_n.size(0) - 1]}, 1) : h_n[h_n.size(0) - 1];  // [B, Hs]
+  }
   h = dropped(h, masks ? masks->hidden : torch::Tensor());
 
   torch::Tensor summary;

@@ -6,6 +6,9 @@
 //   summary = Σ a_i h_i      (with attention = none: summary = q)
 //   logits  = dense(summary)  [K]
 // The adapter reads [logits ; summary], so forward() returns both.
+// The LSTM runs as model/fused_lstm on the CPU when model.lstm = "fused" and it has one layer and
+// one direction; otherwise as nn::LSTM on a packed sequence. Either way its parameters are
+// nn::LSTM's (lstm.weight_ih_l0, ...), so checkpoints do not depend on the choice.
 #pragma once
 
 #include <torch/torch.h>
@@ -49,7 +52,7 @@ struct EncoderImpl : torch::nn::Module {
   torch::nn::Linear dense{nullptr};
 
  private:
-  bool attention_, bidirectional_;
+  bool attention_, bidirectional_, fused_lstm_;
   int64_t summary_dim_, num_classes_, word_dim_;
   double dropout_;
 };

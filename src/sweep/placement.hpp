@@ -49,7 +49,12 @@ CpuBudget usable_cpus(int local_size);
 // A user's OMP_WAIT_POLICY, GOMP_SPINCOUNT or OPENBLAS_CORETYPE is left alone, and
 // ANCHORSWEEP_KEEP_OMP_WAIT=1 turns both choices off. Why each was made is in
 // ANCHORSWEEP_OMP_WAIT_WHY and ANCHORSWEEP_BLAS_WHY (run.json records both).
+// It also calls keep_freed_memory().
 void tune_cpu_libraries(char** argv);
+
+// Large freed blocks stay with the process instead of going back to the kernel, so training
+// steps reuse warm pages (mallopt; the peak memory is the same).
+void keep_freed_memory();
 
 // OpenBLAS's kernels: the core name it chose (empty if LibTorch's BLAS is not OpenBLAS), and the
 // better one this CPU's instruction sets allow (empty if none is better).
