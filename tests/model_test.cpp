@@ -5,6 +5,7 @@
 #include "model/adapter.hpp"
 #include "model/fused_lstm.hpp"
 #include "model/tensor_file.hpp"
+#include "train/fused_adam.hpp"
 #include "train/grad_clip.hpp"
 #include "train/adapter_training.hpp"
 #include "train/evaluate.hpp"
@@ -221,5 +222,84 @@ TEST(Batches, EpochOrderSlicesCutTheSameBatchesAsHostIndices) {
     EXPECT_TRUE(torch::equal(a.mask, b.mask));
     EXPECT_TRUE(torch::equal(a.host_lengths, a.lengths.cpu()));
     EXPECT_EQ(a.tokens.size(1), a.host_lengths.max().item<int64_t>()) << "trimmed to the batch's longest sentence";
+  }
+}
+
+// FusedAdam against torch::optim::Adam: the same parameters and gradient sequence; dense
+// gradients, and an embedding whose gradient arrives sparse on one side and dense on the other,
+// with rows that a step does not touch (they must still decay and move, as in Adam).
+TEST(FusedAdam, MatchesTorchAdamOnDenseAndSparseGradients) {
+  torch::manual_seed(8);
+  const auto w0 = torch::randn({7, 5}), b0 = torch::randn({5}), table0 = torch::randn({9, 4});
+  auto run = [&](bool fused) {
+    auto w = w0.clone().requires_grad_(true), b = b0.clone().requires_grad_(true);
+    auto table = table0.clone().requires_grad_(true);
+    std::unique_ptr<torch::optim::Optimizer> opt;
+    if (fused) opt = std::make_unique<FusedAdam>(std::vector<torch::Tensor>{w, b, table}, torch::optim::AdamOptions(0.05));
+    else opt = std::make_unique<torch::optim::Adam>(std::vector<torch::Tensor>{w, b, table}, torch::optim::AdamOptions(0.05));
+    torch::manual_seed(9);
+    for (int step = 0; step < 6; ++step) {
+      for (auto* t : {&w, &b, &table}) t->mutable_grad() = torch::Tensor();
+      const auto rows = step < 3 ? torch::tensor({1, 4, 4, 6}, torch::kLong) : torch::tensor({0, 6}, torch::kLong);
+      auto x = torch::randn({rows.size(0), 7});
+      auto emb = torch::nn::functional::embedding(rows, table, torch::nn::functional::EmbeddingFuncOptions().sparse(fused));
+      ((x.mm(w) + b).pow(2).sum() + emb.pow(3).sum()).backward();
+      EXPECT_EQ(table.grad().is_sparse(), fused);
+      opt->step();
+    }
+    return std::vector<torch::Tensor>{w.detach(), b.detach(), table.detach()};
+  };
+  const auto fused = run(true), torch_adam = run(false);
+  for (size_t i = 0; i < fused.size(); ++i) {
+    EXPECT_TRUE(torch::allclose(fused[i], torch_adam[i], 1e-5, 1e-6))
+        << "parameter " << i << ": max difference " << (fused[i] - torch_adam[i]).abs().max().item<double>();
+    EXPECT_FALSE(torch::equal(fused[i], i == 0 ? w0 : (i == 1 ? b0 : table0))) << "parameter " << i << " moved";
+  }
+  // Rows 2, 3, 5, 7 and 8 never had a gradient: their moments stayed zero, so they did not move.
+  for (int64_t r : {2, 3, 5, 7, 8}) EXPECT_TRUE(torch::equal(fused[2][r], table0[r])) << "row " << r;
+  // Row 1 had gradients only in the first steps and still moved after them, as in Adam.
+  EXPECT_TRUE(torch::allclose(fused[2][1], torch_adam[2][1], 1e-5, 1e-6));
+}
+
+// Saved after 3 steps and loaded into a new optimizer, FusedAdam continues exactly as if it had
+// never stopped; clipping a sparse gradient scales it as the dense one.
+TEST(FusedAdam, CheckpointResumesExactlyAndSparseClippingMatchesDense) {
+  torch::manual_seed(10);
+  const auto w0 = torch::randn({6, 3});
+  auto steps = [](torch::Tensor& w, torch::optim::Optimizer& opt, int from, int to) {
+    for (int s = from; s < to; ++s) {
+      torch::manual_seed(100 + s);
+      w.mutable_grad() = torch::randn(w.sizes());
+      opt.step();
+    }
+  };
+  auto w1 = w0.clone().requires_grad_(true);
+  FusedAdam straight({w1}, torch::optim::AdamOptions(0.1));
+  steps(w1, straight, 0, 6);
+  auto w2 = w0.clone().requires_grad_(true);
+  auto first = std::make_unique<FusedAdam>(std::vector<torch::Tensor>{w2}, torch::optim::AdamOptions(0.1));
+  steps(w2, *first, 0, 3);
+  torch::serialize::OutputArchive out;
+  first->save(out);
+  std::ostringstream bytes;
+  out.save_to(bytes);
+  first.reset();
+  FusedAdam second({w2}, torch::optim::AdamOptions(0.1));
+  torch::serialize::InputArchive in;
+  std::istringstream stream(bytes.str());
+  in.load_from(stream);
+  second.load(in);
+  steps(w2, second, 3, 6);
+  EXPECT_TRUE(torch::equal(w1.detach(), w2.detach()));
+
+  for (double max_norm : {1e-2, 1e6}) {
+    auto dense = torch::zeros({8, 3}).requires_grad_(true), sparse = torch::zeros({8, 3}).requires_grad_(true);
+    const auto idx = torch::tensor({1, 5, 1, 2}, torch::kLong);
+    const auto vals = torch::randn({4, 3});
+    sparse.mutable_grad() = torch::sparse_coo_tensor(idx.unsqueeze(0), vals, {8, 3});
+    dense.mutable_grad() = torch::zeros({8, 3}).index_add_(0, idx, vals);
+    const auto n_dense = clip_grad_norm({dense}, max_norm), n_sparse = clip_grad_norm({sparse}, max_norm);
+    EXPECT_NEAR(n_dense.item<double>(), n_sparse.item<double>(), 1e-5);
+    EXPECT_TRUE(torch::allclose(sparse.grad().to_dense(), dense.grad(), 1e-5, 1e-7)) << max_norm;
   }
 }

@@ -5,6 +5,7 @@
 
 #include "common/errors.hpp"
 #include "train/evaluate.hpp"
+#include "train/fused_adam.hpp"
 #include "train/grad_clip.hpp"
 #include "train/metrics.hpp"
 #include "train/shard_group.hpp"
@@ -17,6 +18,8 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& cfg,
                                                         std::vector<torch::Tensor> params) {
   if (cfg.optimizer == Optimizer::sgd)
     return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(cfg.lr));
+  // On the CPU: Adam's arithmetic in one pass per parameter, sparse embedding rows welcome.
+  if (FusedAdam::supports(params)) return std::make_unique<FusedAdam>(params, torch::optim::AdamOptions(cfg.lr));
   return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(cfg.lr));
 }
 
@@ -136,6 +139,22 @@ ClassifierRun train_classifier(Encoder& encoder, const TrainConfig& cfg, const E
   const int64_t K = encoder->num_classes();
   ShardGroup* group = control && control->group && control->group->size() > 1 ? control->group : nullptr;
   auto opt = make_optimizer(cfg, encoder->parameters());
+  // With FusedAdam on one rank, the word embedding's gradient is sparse: the rows of the batch's
+  // words instead of a dense [vocabulary, word_dim] tensor built and zeroed every step (the same
+  // update: FusedAdam treats the other rows as zero gradient). Gradients are dropped, not zeroed,
+  // between steps (zero + g = g). A group sums dense gradients in one buffer, so it keeps them.
+  const bool fused = dynamic_cast<FusedAdam*>(opt.get()) != nullptr;
+  const bool sparse_words = fused && !group;
+  struct SparseWords {
+    Encoder& e;
+    bool was;
+    SparseWords(Encoder& e, bool on) : e(e), was(e->word->options.sparse()) { e->word->options.sparse(on); }
+    ~SparseWords() { e->word->options.sparse(was); }
+  } sparse_guard(encoder, sparse_words);
+  auto clear_grads = [&] {
+    if (!fused) return opt->zero_grad();
+    for (auto& p : encoder->parameters()) p.mutable_grad() = torch::Tensor();
+  };
   LoopState st;
   st.lr = cfg.lr;
   if (control && !control->resume_from.empty()) {
@@ -164,7 +183,7 @@ ClassifierRun train_classifier(Encoder& encoder, const TrainConfig& cfg, const E
         if (device.is_cuda()) gpu_masks = encoder->draw_masks(n, batch.tokens.size(1), device);
         loss = torch::nn::functional::cross_entropy(
             encoder->forward(batch, device.is_cuda() ? &gpu_masks : nullptr).logits, batch.labels);
-        opt->zero_grad();
+        clear_grads();
         loss.backward();
       } else {
         // Data-parallel: the global batch's width and dropout masks (drawn whole, from the same
@@ -174,7 +193,7 @@ ClassifierRun train_classifier(Encoder& encoder, const TrainConfig& cfg, const E
         const int64_t width = train.width_of(global.host);
         const DropoutMasks masks = encoder->draw_masks(n, width, device);
         const auto [lo, hi] = shard_rows(n, group->rank(), group->size());
-        opt->zero_grad();
+        clear_grads();
         if (hi > lo) {
           const RowIndex mine(global.host.narrow(0, lo, hi - lo), global.device.narrow(0, lo, hi - lo));
           auto batch = train.rows(mine, width).to(device);

@@ -3,9 +3,17 @@
 namespace anchorsweep {
 
 torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& parameters, double max_norm) {
-  std::vector<torch::Tensor> grads;
-  for (const auto& p : parameters)
-    if (p.grad().defined()) grads.push_back(p.grad());
+  std::vector<torch::Tensor> grads;  // dense gradients, or a sparse gradient's values
+  for (const auto& p : parameters) {
+    if (!p.grad().defined()) continue;
+    if (p.grad().is_sparse()) {
+      // Summed per row first (coalesce): the norm is that of the dense gradient it stands for.
+      if (!p.grad().is_coalesced()) p.mutable_grad() = p.grad().coalesce();
+      grads.push_back(p.grad()._values());
+    } else {
+      grads.push_back(p.grad());
+    }
+  }
   if (grads.empty()) return torch::zeros({});
   std::vector<torch::Tensor> norms;
   norms.reserve(grads.size());
