@@ -65,7 +65,8 @@ EncoderOutput EncoderImpl::forward(const Batch& b, const DropoutMasks* masks) {
   // EncodedSplit::rows carry them there.
   const auto lengths = b.host_lengths.defined() ? b.host_lengths : b.lengths.cpu();
   torch::Tensor h, q;
-  if (fused_lstm_ && x.device().is_cpu() && x.scalar_type() == torch::kFloat) {
+  const bool fused = fused_lstm_ && x.device().is_cpu() && x.scalar_type() == torch::kFloat;
+  if (fused) {
     auto out = fused_lstm(x, lengths, lstm->named_parameters()["weight_ih_l0"], lstm->named_parameters()["weight_hh_l0"],
                           lstm->named_parameters()["bias_ih_l0"], lstm->named_parameters()["bias_hh_l0"]);
     h = out.h;
@@ -81,7 +82,21 @@ EncoderOutput EncoderImpl::forward(const Batch& b, const DropoutMasks* masks) {
   h = dropped(h, masks ? masks->hidden : torch::Tensor());
 
   torch::Tensor summary;
-  if (attention_) {
+  if (attention_ && fused) {
+    // The same attention on the real tokens only (N = Σ lengths rows instead of B·L; padding is
+    // most of a batch of short sentences), scattered back to [B, L] for the softmax. The values
+    // equal the padded computation's: a padded position's score is −1e30 either way.
+    const int64_t B = h.size(0), L = h.size(1);
+    const auto tokens = b.mask.reshape(-1).nonzero().squeeze(1);           // b·L + t of each word
+    const auto sentence = torch::div(tokens, L, /*rounding_mode=*/"floor");  // its b
+    const auto h_tok = h.reshape({B * L, -1}).index_select(0, tokens);     // [N, Hs]
+    auto p = torch::cat({subj_pos(b.subj_pos.reshape(-1).index_select(0, tokens)),
+                         obj_pos(b.obj_pos.reshape(-1).index_select(0, tokens))}, 1);  // [N, 2P]
+    auto e = torch::tanh(attn_h(h_tok) + attn_q(q).index_select(0, sentence) + attn_p(p));  // [N, A]
+    auto score = torch::full({B * L}, -1e30, h.options()).index_copy(0, tokens, attn_v(e).squeeze(1)).view({B, L});
+    auto a = torch::softmax(score, 1);
+    summary = torch::bmm(a.unsqueeze(1), h).squeeze(1);                      // [B, Hs]
+  } else if (attention_) {
     auto p = torch::cat({subj_pos(b.subj_pos), obj_pos(b.obj_pos)}, 2);        // [B, L, 2P]
     auto e = torch::tanh(attn_h(h) + attn_q(q).unsqueeze(1) + attn_p(p));      // [B, L, A]
     auto score = attn_v(e).squeeze(2).masked_fill(b.mask.logical_not(), -1e30);  // [B, L]
