@@ -175,7 +175,8 @@ TEST(Mpi, AFailedTrialIsIsolated) {
 TEST(Mpi, LockRefusesASecondSweepWhileOneRuns) {
   auto out = fresh_dir("mpilock");
   const std::string dir = out + "/tiny";
-  Background job(sweep(3, out, "--delay-ms 300"));
+  // 1.5 s before each task: the sweep outlasts the second mpirun's start-up on any machine.
+  Background job(sweep(3, out, "--delay-ms 1500"));
   ASSERT_TRUE(wait_for([&] { return rank0_pid(dir) > 0; }, 60));
   auto r = run(sweep(1, out, "--resume"));
   EXPECT_EQ(r.code, 2) << r.output;

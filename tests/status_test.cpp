@@ -3,6 +3,8 @@
 // started), and the command itself during a live 3-rank sweep and after it.
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -154,10 +156,14 @@ TEST(Status, DuringALiveThreeRankSweep) {
   const std::string dir = out + "/tiny";
   const std::string cmd = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np 3 --oversubscribe " + bin() +
                           " run " + tiny_config() + " --set 'run.output_dir=\"" + out +
-                          "\"' --set pretrain.epochs=12 --set data.synthetic.a_train=1500 --quiet --no-report";
-  std::thread sweep([&] { EXPECT_EQ(run(cmd).code, 0); });
+                          "\"' --set pretrain.epochs=40 --set data.synthetic.a_train=3000 --quiet --no-report";
+  std::atomic<bool> over{false};
+  std::thread sweep([&] {
+    EXPECT_EQ(run(cmd).code, 0);
+    over = true;
+  });
   nlohmann::json seen;
-  for (int i = 0; i < 600 && seen.is_null(); ++i) {
+  for (int i = 0; i < 600 && seen.is_null() && !over; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (!fs::exists(dir + "/status.json")) continue;
     auto r = run(bin() + " status " + dir + " --log-format json");

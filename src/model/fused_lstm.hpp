@@ -5,9 +5,10 @@
 // twenty autograd nodes and two small matrix products per time step, and accumulates the
 // weights' gradients step by step, this does per step one matrix product forward and one
 // backward, and everything that does not depend on the previous step as one large product over
-// all steps (cuDNN's plan):
+// all steps (cuDNN's plan), on the real tokens only (a packed sequence's layout, N = Σ lengths
+// rows; padding computes nothing):
 //
-//   forward   G = X W_ihᵀ + b_ih + b_hh                        one [L·B, E] x [E, 4H] product
+//   forward   G = X W_ihᵀ + b_ih + b_hh                        one [N, E] x [E, 4H] product
 //             for t: G_t += h_{t−1} W_hhᵀ  (the b_t sentences still running)
 //                    i, f, g, o = σ(G_i), σ(G_f), tanh(G_g), σ(G_o)
 //                    c_t = f c_{t−1} + i g,  h_t = o tanh(c_t)
