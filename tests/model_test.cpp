@@ -291,6 +291,21 @@ TEST(FusedAdam, CheckpointResumesExactlyAndSparseClippingMatchesDense) {
   second.load(in);
   steps(w2, second, 3, 6);
   EXPECT_TRUE(torch::equal(w1.detach(), w2.detach()));
+  // torch's Adam state (an older checkpoint) is refused with a message that says what to do.
+  torch::optim::Adam torch_adam({w2}, torch::optim::AdamOptions(0.1));
+  torch::serialize::OutputArchive old_out;
+  torch_adam.save(old_out);
+  std::ostringstream old_bytes;
+  old_out.save_to(old_bytes);
+  torch::serialize::InputArchive old_in;
+  std::istringstream old_stream(old_bytes.str());
+  old_in.load_from(old_stream);
+  try {
+    second.load(old_in);
+    ADD_FAILURE() << "loaded torch::optim::Adam's state";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("rerun this task from its start"), std::string::npos) << e.what();
+  }
 
   for (double max_norm : {1e-2, 1e6}) {
     auto dense = torch::zeros({8, 3}).requires_grad_(true), sparse = torch::zeros({8, 3}).requires_grad_(true);

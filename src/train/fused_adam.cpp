@@ -117,7 +117,9 @@ void FusedAdam::save(torch::serialize::OutputArchive& archive) const {
 
 void FusedAdam::load(torch::serialize::InputArchive& archive) {
   torch::Tensor steps;
-  archive.read("fused_adam_steps", steps);
+  TORCH_CHECK(archive.try_read("fused_adam_steps", steps),
+              "this checkpoint holds torch::optim::Adam's state (an anchorsweep from before FusedAdam wrote it), "
+              "which FusedAdam does not read: rerun this task from its start");
   TORCH_CHECK(steps.numel() == static_cast<int64_t>(moments_.size()), "FusedAdam: the checkpoint holds ",
               steps.numel(), " parameters' moments, this model has ", moments_.size());
   torch::NoGradGuard no_grad;
