@@ -67,8 +67,8 @@ EncoderOutput EncoderImpl::forward(const Batch& b, const DropoutMasks* masks) {
   torch::Tensor h, q;
   const bool fused = fused_lstm_ && x.device().is_cpu() && x.scalar_type() == torch::kFloat;
   if (fused) {
-    auto out = fused_lstm(x, lengths, lstm->named_parameters()["weight_ih_l0"], lstm->named_parameters()["weight_hh_l0"],
-                          lstm->named_parameters()["bias_ih_l0"], lstm->named_parameters()["bias_hh_l0"]);
+    const auto w = lstm->named_parameters();  // one walk of the module, not one per weight
+    auto out = fused_lstm(x, lengths, w["weight_ih_l0"], w["weight_hh_l0"], w["bias_ih_l0"], w["bias_hh_l0"]);
     h = out.h;
     q = out.last;
   } else {

@@ -159,16 +159,17 @@ nlohmann::json run_facts(const SweepConfig& cfg, const Corpus& corpus, const Swe
                          const std::vector<std::string>& hosts, const std::vector<std::string>& devices,
                          const std::string& mpi_version, const Placement& placement, const std::string& nccl,
                          const nlohmann::json& data_files) {
+  const std::string core = openblas_core();
+  const char* blas_why = std::getenv("ANCHORSWEEP_BLAS_WHY");
+  const std::string blas_kernels =
+      core.empty() ? std::string("not OpenBLAS") : core + (blas_why ? std::string(" (") + blas_why + ")" : std::string());
   return {{"labels", corpus.labels},
           {"data_files", data_files},
           {"truncated_sentences", corpus.truncated},
           {"cpus", placement.cpus_why},
           {"omp_wait_policy", std::string(std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "libgomp default") +
                                   (std::getenv("ANCHORSWEEP_OMP_WAIT_WHY") ? std::string(" (") + std::getenv("ANCHORSWEEP_OMP_WAIT_WHY") + ")" : "")},
-          {"blas_kernels", openblas_core().empty() ? std::string("not OpenBLAS")
-                                                    : openblas_core() + (std::getenv("ANCHORSWEEP_BLAS_WHY")
-                                                                             ? std::string(" (") + std::getenv("ANCHORSWEEP_BLAS_WHY") + ")"
-                                                                             : std::string())},
+          {"blas_kernels", blas_kernels},
           {"negative_label", cfg.data.negative_label},
           {"ranks", ranks},
           {"hosts", hosts},

@@ -3,11 +3,7 @@
 #include <cmath>
 #include <string>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define ANCHORSWEEP_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define ANCHORSWEEP_VECTOR_CLONES
-#endif
+#include "common/vector_clones.hpp"
 
 namespace anchorsweep {
 
