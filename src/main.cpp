@@ -34,7 +34,8 @@ int main(int argc, char** argv) {
   CLI::App app{"anchorsweep: sweep the anchored-adapter transfer experiment over a λ grid, seeds and MPI ranks.\n"
                "Exit codes: 0 ok, 1 some trial failed, 2 bad input, 3 stopped early (rerun with --resume)."};
   app.require_subcommand(1);
-  std::string config_path, run_dir, gold, pred, negative = "no_relation", log_format = "text", fail_trial;
+  std::string config_path, run_dir, gold, pred, negative = "no_relation", fail_trial;
+  LogFormat log_format = LogFormat::text;
   std::vector<std::string> sets;
   bool resume = false, dry_run = false, quiet = false, no_report = false;
   int64_t ranks_for_plan = 1, simulate_ms = -1, delay_ms = 0, delay_rank = -1;
@@ -49,12 +50,18 @@ int main(int argc, char** argv) {
   run->add_flag("--dry-run", dry_run, "print the plan (tasks, fusing, ranks), each rank's memory estimate and what the run directory already holds; train nothing");
   run->add_option("--ranks", ranks_for_plan, "with --dry-run: plan for this many ranks")->check(CLI::PositiveNumber);
   run->add_flag("--quiet", quiet, "print nothing but errors");
-  run->add_option("--log-format", log_format, "progress as text lines or JSON lines")->check(CLI::IsMember({"text", "json"}));
+  run->add_option("--log-format", log_format, "progress as text lines or JSON lines")
+      ->transform(CLI::CheckedTransformer(names_map<LogFormat>()));
   run->add_flag("--no-report", no_report, "skip report.md/report.html at the end (CSV files are still written)");
   run->add_option("--simulate-ms", simulate_ms, "benchmark: replace every task's training by a sleep of this many ms");
-  run->add_option("--delay-ms", delay_ms, "test: sleep this long before each task (on every rank, or on --delay-rank only)");
-  run->add_option("--delay-rank", delay_rank, "test: the one rank --delay-ms slows down (default: all)");
-  run->add_option("--fail-trial", fail_trial, "test: make the task carrying this trial id (e.g. s1-lam0.1) fail");
+  // Test hooks: hidden from --help (an empty group), documented in docs/testing.md.
+  std::string hold_while, hold_task;
+  run->add_option("--delay-ms", delay_ms, "test: sleep this long before each task (on every rank, or on --delay-rank only)")->group("");
+  run->add_option("--delay-rank", delay_rank, "test: the one rank --delay-ms slows down (default: all)")->group("");
+  run->add_option("--fail-trial", fail_trial, "test: make the task carrying this trial id (e.g. s1-lam0.1) fail")->group("");
+  run->add_option("--hold-while", hold_while, "test: while FILE exists, hold each pretrain/scratch task at its epoch "
+                                              "boundaries (after the checkpoint) until a stop signal")->group("");
+  run->add_option("--hold-task", hold_task, "test: --hold-while holds only this task id (e.g. pretrain-s3)")->group("");
 
   auto* validate = app.add_subcommand("validate", "Check CONFIG (and its data files) without training.");
   validate->add_option("config", config_path, "TOML config file")->required();
@@ -72,7 +79,8 @@ int main(int argc, char** argv) {
   status_cmd->add_option("RUN_DIR", run_dir, "a run directory (runs/<name>)")->required();
   status_cmd->add_flag("--watch", watch, "print it again every --interval seconds until the sweep is no longer running");
   status_cmd->add_option("--interval", interval_s, "seconds between two prints with --watch (default 2)")->check(CLI::PositiveNumber);
-  status_cmd->add_option("--log-format", log_format, "text for people, or one JSON object a print")->check(CLI::IsMember({"text", "json"}));
+  status_cmd->add_option("--log-format", log_format, "text for people, or one JSON object a print")
+      ->transform(CLI::CheckedTransformer(names_map<LogFormat>()));
   auto* merge_cmd = app.add_subcommand("merge", "Join the shard directories of one sweep (run --shard i/n, e.g. a SLURM job array) into one "
                                                 "run directory OUT, write its report, and list duplicates, missing shards and gaps.");
   std::string merge_out;
@@ -107,11 +115,11 @@ int main(int argc, char** argv) {
       while (true) {
         const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
         const RunStatus st = inspect_run(run_dir, now, host);
-        if (log_format == "json")
+        if (log_format == LogFormat::json)
           std::cout << to_json(st).dump() << std::endl;
         else
           std::cout << (watch && ::isatty(1) ? "\033[H\033[2J" : "") << format_status(st) << std::flush;
-        if (!watch || (st.state != "running" && st.state != "stalled")) return 0;
+        if (!watch || (st.state != RunState::running && st.state != RunState::stalled)) return 0;
         std::this_thread::sleep_for(std::chrono::duration<double>(interval_s));
       }
     }
@@ -193,6 +201,8 @@ int main(int argc, char** argv) {
     options.hooks.simulate_ms = simulate_ms;
     options.hooks.delay_ms = delay_ms;
     options.hooks.fail_trial = fail_trial;
+    options.hooks.hold_while = hold_while;
+    options.hooks.hold_task = hold_task;
     options.delay_rank = delay_rank;
     return run_sweep(config_path, sets, options, mpi.get());
   } catch (const InputError& e) {

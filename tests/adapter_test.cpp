@@ -17,7 +17,7 @@ using anchorsweep::testing::TinyExperiment;
 namespace {
 
 AdapterSetup setup_for(TinyExperiment& x, const torch::Tensor& anchor, const std::string& init) {
-  return AdapterSetup{&x.cfg.finetune, &x.cfg.penalty, init, anchor, x.corpus.negative_index, 17};
+  return AdapterSetup{&x.cfg.finetune, &x.cfg.penalty, parse_name<AdapterInit>(init).value(), anchor, x.corpus.negative_index, 17};
 }
 
 void expect_same_outcome(const AdapterOutcome& a, const AdapterOutcome& b) {
@@ -26,8 +26,8 @@ void expect_same_outcome(const AdapterOutcome& a, const AdapterOutcome& b) {
   EXPECT_EQ(a.result.best_epoch, b.result.best_epoch);
   EXPECT_EQ(a.result.diag.pred_hash_dev, b.result.diag.pred_hash_dev);
   EXPECT_EQ(a.result.diag.pred_hash_test, b.result.diag.pred_hash_test);
-  for (const auto& split : {"dev", "test", "dev_last", "test_last"})
-    EXPECT_EQ(a.result.metrics.at(split).micro_f1, b.result.metrics.at(split).micro_f1) << split;
+  for (EvalSplit split : members<EvalSplit>())
+    EXPECT_EQ(a.result.metrics.at(split).micro_f1, b.result.metrics.at(split).micro_f1) << name_of(split);
 }
 
 }  // namespace
@@ -39,7 +39,7 @@ TEST_P(FusedVsAlone, IdenticalPredictionsAndMetrics) {
   x.cfg.penalty.mode = GetParam() == "decoupled" ? PenaltyMode::decoupled : PenaltyMode::loss;
   freeze(*x.encoder);
   CachedFeatures cached(x.encoder, x.b_train, x.b_dev, x.b_test);
-  auto A = make_anchor("identity", x.corpus.num_classes(), x.feature_dim());
+  auto A = make_anchor(AnchorSpec{}, x.corpus.num_classes(), x.feature_dim());
   const std::vector<double> lambdas{0.0, 0.001, 0.05, 1.0};
   auto setup = setup_for(x, A, "random");
   auto fused = train_adapters(setup, lambdas, cached);
@@ -70,15 +70,17 @@ TEST(CachedVsNaive, EveryMetricWithinHalfAPoint) {
   freeze(*x.encoder);
   CachedFeatures cached(x.encoder, x.b_train, x.b_dev, x.b_test);
   LiveFeatures live(x.encoder, x.b_train, x.b_dev, x.b_test, false);
-  auto A = make_anchor("identity", x.corpus.num_classes(), x.feature_dim());
+  auto A = make_anchor(AnchorSpec{}, x.corpus.num_classes(), x.feature_dim());
   for (const std::string init : {"random", "anchor"}) {
     auto setup = setup_for(x, A, init);
     for (double lam : {0.0, 0.01, 1.0}) {
       auto c = train_adapters(setup, {lam}, cached)[0];
       auto n = train_adapters(setup, {lam}, live)[0];
+      ASSERT_EQ(n.result.metrics.size(), 4u) << "dev, test, dev_last and test_last";
+      ASSERT_EQ(c.result.metrics.size(), 4u);
       for (const auto& [split, s] : n.result.metrics) {
         const auto& t = c.result.metrics.at(split);
-        SCOPED_TRACE(init + " lambda " + std::to_string(lam) + " " + split);
+        SCOPED_TRACE(init + " lambda " + std::to_string(lam) + " " + name_of(split));
         EXPECT_NEAR(t.micro_p, s.micro_p, 0.005);
         EXPECT_NEAR(t.micro_r, s.micro_r, 0.005);
         EXPECT_NEAR(t.micro_f1, s.micro_f1, 0.005);
@@ -105,9 +107,9 @@ TEST(AnchorBaseline, EqualsThePretrainedModel) {
   TinyExperiment x;
   freeze(*x.encoder);
   CachedFeatures cached(x.encoder, x.b_train, x.b_dev, x.b_test);
-  auto A = make_anchor("identity", x.corpus.num_classes(), x.feature_dim());
+  auto A = make_anchor(AnchorSpec{}, x.corpus.num_classes(), x.feature_dim());
   auto o = evaluate_anchor(setup_for(x, A, "anchor"), cached);
   auto pred = predict(x.encoder, x.b_test);
   auto s = score(x.b_test.gold, pred, x.corpus.negative_index, x.corpus.num_classes());
-  EXPECT_DOUBLE_EQ(o.result.metrics.at("test").micro_f1, s.micro_f1);
+  EXPECT_DOUBLE_EQ(o.result.metrics.at(EvalSplit::test).micro_f1, s.micro_f1);
 }

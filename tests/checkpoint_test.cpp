@@ -101,7 +101,7 @@ TEST(Checkpoint, NonFiniteLossEndsTheRunAsDiverged) {
 }
 
 TEST(TrialIds, ShortestRoundTripKeepsCloseLambdasApart) {
-  TrialKey a{1, "anchored", 0.1}, b{1, "anchored", 0.1000001}, c{1, "anchored", 1e-5}, d{1, "anchored", 0.0001};
+  TrialKey a{1, TrialKind::anchored, 0.1}, b{1, TrialKind::anchored, 0.1000001}, c{1, TrialKind::anchored, 1e-5}, d{1, TrialKind::anchored, 0.0001};
   EXPECT_EQ(a.id(), "s1-lam0.1");
   EXPECT_EQ(b.id(), "s1-lam0.1000001");
   EXPECT_EQ(c.id(), "s1-lam1e-05");   // as earlier runs named it

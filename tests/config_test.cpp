@@ -60,13 +60,13 @@ TEST_F(ConfigTest, EmptyFileGivesDefaults) {
   const SweepConfig c = load("");
   EXPECT_EQ(c.run.name, "demo");
   EXPECT_EQ(c.run.seeds, std::vector<int64_t>({1}));
-  EXPECT_EQ(c.data.format, "synthetic");
+  EXPECT_EQ(c.data.format, DataFormat::synthetic);
   EXPECT_EQ(c.data.synthetic.num_classes, 42);
-  EXPECT_EQ(c.model.attention, "position-aware");
+  EXPECT_EQ(c.model.attention, Attention::position_aware);
   EXPECT_EQ(c.finetune.mode, FinetuneMode::cached);
-  EXPECT_EQ(c.adapter.anchor, "identity");
+  EXPECT_EQ(c.adapter.anchor.kind, AnchorKind::identity);
   EXPECT_EQ(c.sweep.lambdas, std::vector<double>({0.0, 0.01, 0.1, 1.0}));
-  EXPECT_EQ(c.sweep.baselines, std::vector<std::string>({"pretrained", "scratch"}));
+  EXPECT_EQ(c.sweep.baselines, std::vector<TrialKind>({TrialKind::pretrained, TrialKind::scratch}));
   EXPECT_EQ(c.source_path, cfg());
   EXPECT_EQ(c.run_dir(), "runs/demo");
   EXPECT_EQ(c.hash.size(), 16u);
@@ -143,7 +143,7 @@ baselines = ["scratch"]
   EXPECT_EQ(c.run.output_dir, "/tmp/out");
   EXPECT_EQ(c.run.seeds, std::vector<int64_t>({3, 1, 2}));
   EXPECT_EQ(c.run.threads, 4);
-  EXPECT_EQ(c.data.format, "tacred");
+  EXPECT_EQ(c.data.format, DataFormat::tacred);
   EXPECT_EQ(c.data.a_train, dir_ + "/data/a_train.json");  // relative to the config file
   EXPECT_EQ(c.data.b_test, dir_ + "/data/b_test.json");
   EXPECT_EQ(c.data.negative_label, "none");
@@ -156,7 +156,7 @@ baselines = ["scratch"]
   EXPECT_EQ(c.model.layers, 2);
   EXPECT_FALSE(c.model.entity_masking);
   EXPECT_TRUE(c.model.bidirectional);
-  EXPECT_EQ(c.model.attention, "none");
+  EXPECT_EQ(c.model.attention, Attention::none);
   EXPECT_DOUBLE_EQ(c.model.dropout, 0.25);
   EXPECT_EQ(c.pretrain.optimizer, Optimizer::sgd);
   EXPECT_DOUBLE_EQ(c.pretrain.lr, 1.0);  // an integer where a float is expected
@@ -168,12 +168,13 @@ baselines = ["scratch"]
   EXPECT_EQ(c.finetune.mode, FinetuneMode::naive);
   EXPECT_EQ(c.finetune.fuse, 8);
   EXPECT_TRUE(c.finetune.frozen_dropout);
-  EXPECT_EQ(c.adapter.init, "anchor");
-  EXPECT_EQ(c.adapter.anchor, dir_ + "/anchor.pt");
+  EXPECT_EQ(c.adapter.init, AdapterInit::anchor);
+  EXPECT_EQ(c.adapter.anchor.kind, AnchorKind::file);
+  EXPECT_EQ(c.adapter.anchor.path, dir_ + "/anchor.pt");
   EXPECT_EQ(c.penalty.mode, PenaltyMode::decoupled);
   EXPECT_TRUE(c.penalty.penalize_bias);
   EXPECT_EQ(c.sweep.lambdas, std::vector<double>({0.0, 0.1, 1.0}));  // sorted, deduplicated
-  EXPECT_EQ(c.sweep.baselines, std::vector<std::string>({"scratch"}));
+  EXPECT_EQ(c.sweep.baselines, std::vector<TrialKind>({TrialKind::scratch}));
   EXPECT_EQ(c.run_dir(), "/tmp/out/exp-1.a_b");
   // Paths stay as written in the resolved TOML, so moving the checkout does not "change" it.
   EXPECT_NE(c.resolved_toml.find("a_train = \"data/a_train.json\""), std::string::npos) << c.resolved_toml;
@@ -304,7 +305,7 @@ TEST_F(ConfigTest, SetOverridesIntArrayBoolAndBareString) {
   EXPECT_EQ(c.model.hidden, 32);
   EXPECT_EQ(c.run.seeds, std::vector<int64_t>({4, 5}));
   EXPECT_TRUE(c.model.bidirectional);
-  EXPECT_EQ(c.data.format, "jsonl");
+  EXPECT_EQ(c.data.format, DataFormat::jsonl);
   EXPECT_DOUBLE_EQ(c.finetune.lr, 0.5);
   EXPECT_EQ(c.run.name, "spaced");
   EXPECT_EQ(c.data.b_test, dir_ + "/a.json");
@@ -431,13 +432,13 @@ TEST(IncompatibleChanges, AddedOrRemovedKeysAreChanges) {
 
 TEST_F(ConfigTest, AdapterInitMayListBothInits) {
   const SweepConfig one = load("[adapter]\ninit = \"anchor\"\n");
-  EXPECT_EQ(one.adapter.inits, std::vector<std::string>({"anchor"}));
+  EXPECT_EQ(one.adapter.inits, std::vector<AdapterInit>({AdapterInit::anchor}));
   const SweepConfig both = load("[adapter]\ninit = [\"random\", \"anchor\"]\n");
-  EXPECT_EQ(both.adapter.inits, std::vector<std::string>({"random", "anchor"}));
-  EXPECT_EQ(both.adapter.init, "random");
+  EXPECT_EQ(both.adapter.inits, std::vector<AdapterInit>({AdapterInit::random, AdapterInit::anchor}));
+  EXPECT_EQ(both.adapter.init, AdapterInit::random);
   EXPECT_NE(both.resolved_toml.find("init = [\"random\", \"anchor\"]"), std::string::npos) << both.resolved_toml;
   EXPECT_EQ(error_of("[adapter]\ninit = [\"random\", \"zero\"]\n"),
-            cfg() + ":2:19: adapter.init[1]: expected \"anchor\" or \"random\"");
+            cfg() + ":2:19: adapter.init[1]: must be one of \"anchor\", \"random\"; got \"zero\"");
   EXPECT_NE(error_of("[adapter]\ninit = [\"anchor\", \"anchor\"]\n").find("listed twice"), std::string::npos);
 }
 

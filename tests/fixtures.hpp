@@ -14,7 +14,7 @@ namespace anchorsweep::testing {
 
 inline SweepConfig tiny_config() {
   SweepConfig cfg;
-  cfg.data.format = "synthetic";
+  cfg.data.format = DataFormat::synthetic;
   cfg.data.synthetic.a_train = 300;
   cfg.data.synthetic.a_dev = 80;
   cfg.data.synthetic.b_train = 160;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <random>
 #include <thread>
@@ -177,30 +178,30 @@ TEST(Hardening, SigkillAtTenRandomMomentsThenResumeIsBitIdentical) {
 TEST(Hardening, SigusrOneStopsWithinOneEpochThenResumes) {
   auto out = fresh_dir("usr1");
   RemoveWhenPassed cleanup{{out}};
-  const std::string dir = out + "/tiny";
-  // One rank, one seed, a long pretraining: the signal lands inside an epoch.
-  Job job(sweep_cmd(2, out, "--set run.seeds=[1] --set pretrain.epochs=8"));
+  const std::string dir = out + "/tiny", gate = out + "/hold";
+  // One seed, a long pretraining, held after its first epoch (--hold-while) until the signal:
+  // the signal releases it into epoch 2, and the sweep must stop at that epoch's end, whatever
+  // the speed of training.
+  { std::ofstream(gate) << "held by hardening_test\n"; }
+  const std::string held = "--set run.seeds=[1] --set pretrain.epochs=8 --hold-while " + gate + " --hold-task pretrain-s1";
+  Job job(sweep_cmd(2, out, held));
   auto pretrain_epochs = [&] {
     size_t n = 0;
     for (const auto& j : journal_lines(dir, "checkpoint")) n += j["task"] == "pretrain-s1";
     return n;
   };
   ASSERT_TRUE(wait_for([&] { return pretrain_epochs() >= 1; }, 120)) << "no epoch finished";
-  const auto first = Clock::now();
-  ASSERT_TRUE(wait_for([&] { return pretrain_epochs() >= 2; }, 60));
-  const double epoch_s = std::chrono::duration<double>(Clock::now() - first).count();
-  std::this_thread::sleep_for(std::chrono::duration<double>(epoch_s / 3));  // mid-epoch
   const auto sent = Clock::now();
   ASSERT_EQ(::kill(job.pid, SIGUSR1), 0);  // to mpirun, which forwards SIGUSR1 to every rank
   const int code = job.wait(120);
   const double took = std::chrono::duration<double>(Clock::now() - sent).count();
   EXPECT_EQ(code, 3) << "a stopped sweep exits 3";
-  std::cout << "[ figures  ] SIGUSR1 to exit: " << took << " s; one pretraining epoch: " << epoch_s << " s" << std::endl;
-  EXPECT_LT(took, epoch_s + 5.0) << "it should stop at the next epoch boundary";
+  std::cout << "[ figures  ] SIGUSR1 to exit, one pretraining epoch included: " << took << " s" << std::endl;
+  EXPECT_EQ(pretrain_epochs(), 2u) << "it should stop at the end of the epoch the signal found it in";
   const auto cks = journal_lines(dir, "checkpoint");
   EXPECT_TRUE(journal_lines(dir, "pretrain").empty()) << "the pretraining did not finish";
   // Resume continues from the checkpoint and completes.
-  auto r = run(sweep_cmd(2, out, "--set run.seeds=[1] --set pretrain.epochs=8 --resume"));
+  auto r = run(sweep_cmd(2, out, "--set run.seeds=[1] --set pretrain.epochs=8 --resume"));  // no gate now
   ASSERT_EQ(r.code, 0) << r.output;
   auto pre = journal_lines(dir, "pretrain");
   ASSERT_EQ(pre.size(), 1u);

@@ -109,19 +109,19 @@ TEST(Adapter, IdentityAnchorReproducesPretrainedLogitsExactly) {
   torch::NoGradGuard no_grad;
   auto out = x.encoder->forward(x.b_test.all);
   auto features = torch::cat({out.logits, out.summary}, 1);
-  auto A = make_anchor("identity", x.corpus.num_classes(), x.feature_dim());
+  auto A = make_anchor(AnchorSpec{}, x.corpus.num_classes(), x.feature_dim());
   torch::Tensor W, b;
-  init_adapters("anchor", A, 1, 0, W, b);
+  init_adapters(AdapterInit::anchor, A, 1, 0, W, b);
   auto logits = adapter_forward(features, W, b)[0];
   EXPECT_TRUE(torch::equal(logits, out.logits)) << (logits - out.logits).abs().max().item<double>();
 }
 
 TEST(Adapter, RandomInitDependsOnlyOnSeed) {
-  auto A = make_anchor("identity", 4, 10);
+  auto A = make_anchor(AnchorSpec{}, 4, 10);
   torch::Tensor W1, b1, W2, b2, W3, b3;
-  init_adapters("random", A, 3, 42, W1, b1);
-  init_adapters("random", A, 1, 42, W2, b2);
-  init_adapters("random", A, 1, 43, W3, b3);
+  init_adapters(AdapterInit::random, A, 3, 42, W1, b1);
+  init_adapters(AdapterInit::random, A, 1, 42, W2, b2);
+  init_adapters(AdapterInit::random, A, 1, 43, W3, b3);
   EXPECT_TRUE(torch::equal(W1[2], W2[0]));
   EXPECT_FALSE(torch::equal(W2, W3));
   EXPECT_LE(W1.abs().max().item<double>(), 1.0 / std::sqrt(10.0));
@@ -143,8 +143,8 @@ TEST(Freeze, FrozenWeightsBitIdenticalAfterFinetuning) {
   for (const auto& p : x.encoder->parameters()) before.push_back(p.clone());
   // Naive mode drives the frozen encoder itself at every step.
   LiveFeatures live(x.encoder, x.b_train, x.b_dev, x.b_test, false);
-  auto A = make_anchor("identity", x.corpus.num_classes(), x.feature_dim());
-  AdapterSetup setup{&x.cfg.finetune, &x.cfg.penalty, "random", A, x.corpus.negative_index, 5};
+  auto A = make_anchor(AnchorSpec{}, x.corpus.num_classes(), x.feature_dim());
+  AdapterSetup setup{&x.cfg.finetune, &x.cfg.penalty, AdapterInit::random, A, x.corpus.negative_index, 5};
   auto out = train_adapters(setup, {0.0, 0.1}, live);
   ASSERT_EQ(out.size(), 2u);
   EXPECT_FALSE(torch::equal(out[0].weight_last, out[1].weight_last));  // the adapters did learn

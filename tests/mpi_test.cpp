@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "cli.hpp"
@@ -86,9 +87,14 @@ void expect_complete_once(const std::string& run_dir, size_t trials) {
 void kill_and_resume(bool kill_rank0) {
   auto out = fresh_dir(kill_rank0 ? "kill0" : "killw");
   const std::string dir = out + "/tiny";
+  const std::string gate = out + "/hold";
+  { std::ofstream(gate) << "held by mpi_test\n"; }
   {
-    Background job(sweep(3, out, "--delay-ms 400"));
-    ASSERT_TRUE(wait_for([&] { return journal_lines(dir).size() >= 2; }, 120)) << "no progress";
+    // Seed 2's pretraining waits after its first epoch (--hold-while) while seed 1's trials
+    // finish: the kill finds finished trials and an unfinished task, however fast training is.
+    Background job(sweep(3, out, "--hold-while " + gate + " --hold-task pretrain-s2"));
+    ASSERT_TRUE(wait_for([&] { return journal_lines(dir).size() >= 2 && !journal_lines(dir, "checkpoint").empty(); }, 120))
+        << "no progress";
     pid_t r0 = rank0_pid(dir);
     ASSERT_GT(r0, 0);
     if (kill_rank0) {
@@ -101,7 +107,8 @@ void kill_and_resume(bool kill_rank0) {
     EXPECT_NE(job.wait(), 0);  // the job dies with its rank
   }
   const auto done_before = journal_lines(dir).size();
-  EXPECT_LT(done_before, 10u) << "the kill came too late to test anything";
+  EXPECT_LT(done_before, 10u) << "seed 2's trials finished while its pretraining was held";
+  fs::remove_all(gate);
   auto r = run(sweep(3, out, "--resume"));
   ASSERT_EQ(r.code, 0) << r.output;
   expect_complete_once(dir, 10);
@@ -175,10 +182,14 @@ TEST(Mpi, AFailedTrialIsIsolated) {
 TEST(Mpi, LockRefusesASecondSweepWhileOneRuns) {
   auto out = fresh_dir("mpilock");
   const std::string dir = out + "/tiny";
-  // 1.5 s before each task: the sweep outlasts the second mpirun's start-up on any machine.
-  Background job(sweep(3, out, "--delay-ms 1500"));
+  // The first sweep is held at its first epoch boundaries (--hold-while) until the second has
+  // been refused: it outlasts the second mpirun's start-up on any machine.
+  const std::string gate = out + "/hold";
+  { std::ofstream(gate) << "held by mpi_test\n"; }
+  Background job(sweep(3, out, "--hold-while " + gate));
   ASSERT_TRUE(wait_for([&] { return rank0_pid(dir) > 0; }, 60));
   auto r = run(sweep(1, out, "--resume"));
+  fs::remove_all(gate);
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("another sweep"), std::string::npos) << r.output;
   EXPECT_EQ(job.wait(), 0);  // the first sweep is unharmed

@@ -10,7 +10,7 @@
 using namespace anchorsweep;
 
 TEST(Penalty, ValueIsLambdaTimesSquaredFrobeniusDistance) {
-  auto A = make_anchor("identity", 3, 5);
+  auto A = make_anchor(AnchorSpec{}, 3, 5);
   auto W = A.unsqueeze(0).repeat({2, 1, 1}).clone();
   W[0][0][0] += 1.0;   // squared distance 1
   W[1][2][4] += 2.0;   // squared distance 4
@@ -22,7 +22,7 @@ TEST(Penalty, ValueIsLambdaTimesSquaredFrobeniusDistance) {
 }
 
 TEST(Penalty, BiasIsPenalisedOnlyWhenAsked) {
-  auto A = make_anchor("identity", 2, 4);
+  auto A = make_anchor(AnchorSpec{}, 2, 4);
   auto W = A.unsqueeze(0).clone();
   auto b = torch::tensor({{1.0f, 2.0f}});
   auto lam = torch::tensor({2.0f});
@@ -32,7 +32,7 @@ TEST(Penalty, BiasIsPenalisedOnlyWhenAsked) {
 
 TEST(Penalty, AutogradGradientIsTwoLambdaTimesDistance) {
   torch::manual_seed(0);
-  auto A = make_anchor("identity", 4, 7);
+  auto A = make_anchor(AnchorSpec{}, 4, 7);
   auto W = torch::randn({3, 4, 7}).requires_grad_(true);
   auto b = torch::randn({3, 4}).requires_grad_(true);
   auto lam = torch::tensor({0.0f, 0.01f, 5.0f});
@@ -43,7 +43,7 @@ TEST(Penalty, AutogradGradientIsTwoLambdaTimesDistance) {
 }
 
 TEST(Penalty, DecoupledPullMovesTowardsTheAnchor) {
-  auto A = make_anchor("identity", 2, 3);
+  auto A = make_anchor(AnchorSpec{}, 2, 3);
   auto W = torch::ones({2, 2, 3});
   auto b = torch::ones({2, 2});
   auto before = distance_to_anchor(W, A);

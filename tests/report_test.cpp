@@ -15,6 +15,7 @@
 #include "posix_fs.hpp"
 #include "config/config.hpp"
 #include "report/compare.hpp"
+#include "report/diagnostics.hpp"
 #include "report/headline.hpp"
 #include "report/report.hpp"
 #include "report/summary_table.hpp"
@@ -41,12 +42,12 @@ Scores make_scores(double f1, double p, double r) {
 }
 
 // A finished trial whose numbers depend on (seed, kind, lambda) so every row is distinct.
-TrialResult make_trial(int64_t seed, const std::string& kind, double lambda, const std::string& init = "random") {
+TrialResult make_trial(int64_t seed, TrialKind kind, double lambda, const std::string& init = "random") {
   TrialResult t;
   t.key.seed = seed;
   t.key.kind = kind;
-  t.key.lambda = kind == "anchored" ? lambda : 0;
-  t.init = kind == "scratch" ? "" : init;
+  t.key.lambda = kind == TrialKind::anchored ? lambda : 0;
+  if (kind != TrialKind::scratch) t.init = parse_name<AdapterInit>(init);
   t.host = "node" + std::to_string(seed);
   t.device = "cpu";
   t.rank = seed;
@@ -54,27 +55,27 @@ TrialResult make_trial(int64_t seed, const std::string& kind, double lambda, con
   t.wall_s = 10.5 + seed;
   t.task = t.key.id();
   t.epochs = 5;
-  t.best_epoch = kind == "pretrained" ? 0 : 2 + seed;
-  const double base = kind == "pretrained" ? 0.22 : kind == "scratch" ? 0.15 : 0.21 - 0.05 * std::log10(1 + 100 * lambda);
+  t.best_epoch = kind == TrialKind::pretrained ? 0 : 2 + seed;
+  const double base = kind == TrialKind::pretrained ? 0.22 : kind == TrialKind::scratch ? 0.15 : 0.21 - 0.05 * std::log10(1 + 100 * lambda);
   const double f1 = base + 0.01 * seed + (init == "anchor" ? 0.013 : 0.0);
-  t.metrics["dev"] = make_scores(f1, f1 + 0.05, f1 - 0.03);
-  t.metrics["test"] = make_scores(f1 - 0.02, f1 + 0.01, f1 - 0.04);
-  if (kind != "pretrained") {
-    t.metrics["dev_last"] = make_scores(f1 - 0.01, f1, f1 - 0.02);
-    t.metrics["test_last"] = make_scores(f1 - 0.03, f1, f1 - 0.05);
+  t.metrics[EvalSplit::dev] = make_scores(f1, f1 + 0.05, f1 - 0.03);
+  t.metrics[EvalSplit::test] = make_scores(f1 - 0.02, f1 + 0.01, f1 - 0.04);
+  if (kind != TrialKind::pretrained) {
+    t.metrics[EvalSplit::dev_last] = make_scores(f1 - 0.01, f1, f1 - 0.02);
+    t.metrics[EvalSplit::test_last] = make_scores(f1 - 0.03, f1, f1 - 0.05);
   }
   t.per_class_test_f1 = {0.9, f1, f1 / 2, 0.0};
   for (int e = 1; e <= 5; ++e) {
     EpochPoint p;
     p.epoch = e;
     p.train_ce = 1.5 / e;
-    p.train_loss = p.train_ce + (kind == "anchored" ? lambda * 0.09 / e : 0.0);
+    p.train_loss = p.train_ce + (kind == TrialKind::anchored ? lambda * 0.09 / e : 0.0);
     p.dev_micro_f1 = f1 * e / 5;
     p.test_micro_f1 = (f1 - 0.02) * e / 5;
     p.lr = 1e-3;
     t.curve.push_back(p);
   }
-  if (kind == "anchored") {
+  if (kind == TrialKind::anchored) {
     Diagnostics& d = t.diag;
     const double w0 = init == "anchor" ? 0.0 : 0.3;
     d.ce_first = 1.5;
@@ -94,10 +95,10 @@ TrialResult make_trial(int64_t seed, const std::string& kind, double lambda, con
 
 TrialResult make_failed(int64_t seed, double lambda) {
   TrialResult t;
-  t.key = TrialKey{seed, "anchored", lambda};
+  t.key = TrialKey{seed, TrialKind::anchored, lambda};
   t.status = Status::failed;
   t.error = "CUDA out of memory, \"tried\" 2 GiB";
-  t.init = "random";
+  t.init = AdapterInit::random;
   t.host = "node9";
   t.rank = 3;
   t.wall_s = 1.25;
@@ -123,9 +124,9 @@ const std::vector<double> kLambdas = {0, 0.01, 1};
 std::vector<TrialResult> clean_trials(const std::string& init = "random") {
   std::vector<TrialResult> ts;
   for (int64_t seed : {1, 2}) {
-    for (double l : kLambdas) ts.push_back(make_trial(seed, "anchored", l, init));
-    ts.push_back(make_trial(seed, "pretrained", 0, init == "random" ? "anchor" : init));
-    ts.push_back(make_trial(seed, "scratch", 0));
+    for (double l : kLambdas) ts.push_back(make_trial(seed, TrialKind::anchored, l, init));
+    ts.push_back(make_trial(seed, TrialKind::pretrained, 0, init == "random" ? "anchor" : init));
+    ts.push_back(make_trial(seed, TrialKind::scratch, 0));
   }
   return ts;
 }
@@ -134,8 +135,8 @@ std::string journal_text(const std::vector<TrialResult>& trials, bool torn_tail 
   std::string s;
   for (int64_t seed : {1, 2}) s += to_json(make_pretrain(seed)).dump() + "\n";
   // An earlier attempt of s1-lam0.01 that a resume reran: the later line must win.
-  TrialResult stale = make_trial(1, "anchored", 0.01);
-  stale.metrics["dev"].micro_f1 = 0.999;
+  TrialResult stale = make_trial(1, TrialKind::anchored, 0.01);
+  stale.metrics[EvalSplit::dev].micro_f1 = 0.999;
   s += to_json(stale).dump() + "\n";
   for (const auto& t : trials) s += to_json(t).dump() + "\n";
   s += to_json(make_failed(3, 1)).dump() + "\n";
@@ -261,7 +262,7 @@ void expect_curve_eq(const std::vector<EpochPoint>& a, const std::vector<EpochPo
 }
 
 TEST(TrialResultJson, RoundTripKeepsEveryField) {
-  TrialResult a = make_trial(2, "anchored", 0.05);
+  TrialResult a = make_trial(2, TrialKind::anchored, 0.05);
   a.status = Status::failed;
   a.error = "boom \"quoted\"\nsecond line";
   a.fused_width = 4;
@@ -308,7 +309,7 @@ TEST(TrialResultJson, RoundTripKeepsEveryField) {
 }
 
 TEST(TrialResultJson, BaselinesHaveNullLambdaAndNanSurvives) {
-  TrialResult t = make_trial(1, "scratch", 0.5);
+  TrialResult t = make_trial(1, TrialKind::scratch, 0.5);
   t.curve[0].train_loss = std::nan("");
   const json j = json::parse(to_json(t).dump());
   EXPECT_TRUE(j.at("lambda").is_null());
@@ -320,7 +321,7 @@ TEST(TrialResultJson, BaselinesHaveNullLambdaAndNanSurvives) {
 
 TEST(TrialResultJson, PretrainRoundTrip) {
   PretrainRecord a = make_pretrain(3);
-  a.curve = make_trial(3, "anchored", 0).curve;
+  a.curve = make_trial(3, TrialKind::anchored, 0).curve;
   const json j = json::parse(to_json(a).dump());
   EXPECT_EQ(j.at("type"), "pretrain");
   const PretrainRecord b = pretrain_from_json(j);
@@ -333,11 +334,11 @@ TEST(TrialResultJson, PretrainRoundTrip) {
 }
 
 TEST(TrialKey, IdFormats) {
-  EXPECT_EQ((TrialKey{1, "anchored", 0.01}).id(), "s1-lam0.01");
-  EXPECT_EQ((TrialKey{3, "anchored", 0}).id(), "s3-lam0");
-  EXPECT_EQ((TrialKey{1, "anchored", 1e-5}).id(), "s1-lam1e-05");
-  EXPECT_EQ((TrialKey{2, "pretrained", 7}).id(), "s2-pretrained");
-  EXPECT_EQ((TrialKey{2, "scratch", 0}).id(), "s2-scratch");
+  EXPECT_EQ((TrialKey{1, TrialKind::anchored, 0.01}).id(), "s1-lam0.01");
+  EXPECT_EQ((TrialKey{3, TrialKind::anchored, 0}).id(), "s3-lam0");
+  EXPECT_EQ((TrialKey{1, TrialKind::anchored, 1e-5}).id(), "s1-lam1e-05");
+  EXPECT_EQ((TrialKey{2, TrialKind::pretrained, 7}).id(), "s2-pretrained");
+  EXPECT_EQ((TrialKey{2, TrialKind::scratch, 0}).id(), "s2-scratch");
 }
 
 // ---------- journal ----------
@@ -362,6 +363,24 @@ TEST(Journal, TornMiddleLineIsAnError) {
     FAIL() << "a malformed line in the middle must throw";
   } catch (const InputError& e) {
     EXPECT_TRUE(contains(e.what(), "results.jsonl:2: malformed")) << e.what();
+  }
+}
+
+TEST(Journal, VersionHeaderIsReadAndANewerVersionIsRefused) {
+  const std::string body = journal_text(clean_trials(), false);
+  // Version 0 (no header: journals written before versions) and version 1 read alike.
+  const RunResults v0 = parse_results(body, "v0.jsonl");
+  const RunResults v1 = parse_results(journal_header().dump() + "\n" + body, "v1.jsonl");
+  EXPECT_EQ(v0.version, 0);
+  EXPECT_EQ(v1.version, kJournalVersion);
+  EXPECT_EQ(v1.trials.size(), v0.trials.size());
+  EXPECT_FALSE(v0.trials.empty());
+  try {
+    parse_results("{\"type\":\"journal\",\"version\":99}\n" + body, "new.jsonl");
+    FAIL() << "a journal of a newer version must be refused";
+  } catch (const JournalVersionError& e) {
+    EXPECT_TRUE(contains(e.what(), "new.jsonl:1: journal format version 99 is newer than this anchorsweep reads (version " +
+                                       std::to_string(kJournalVersion) + ")")) << e.what();
   }
 }
 
@@ -409,7 +428,7 @@ TEST(ResultsCsv, OneRowPerTrialAndSplitWithJournalValues) {
       continue;
     }
     const TrialResult& t = *by_id.at(r.at("trial"));
-    const Scores& s = t.metrics.at(r.at("split"));
+    const Scores& s = t.metrics.at(parse_name<EvalSplit>(r.at("split")).value());
     EXPECT_EQ(num(r.at("micro_f1")), s.micro_f1) << r.at("trial") << " " << r.at("split");
     EXPECT_EQ(num(r.at("micro_p")), s.micro_p);
     EXPECT_EQ(num(r.at("micro_r")), s.micro_r);
@@ -418,8 +437,8 @@ TEST(ResultsCsv, OneRowPerTrialAndSplitWithJournalValues) {
     EXPECT_EQ(std::stoll(r.at("best_epoch")), t.best_epoch);
     EXPECT_EQ(num(r.at("wall_s")), t.wall_s);
     EXPECT_EQ(r.at("host"), t.host);
-    EXPECT_EQ(r.at("lambda").empty(), t.key.kind != "anchored");
-    if (t.key.kind == "anchored") { EXPECT_EQ(num(r.at("lambda")), t.key.lambda); }
+    EXPECT_EQ(r.at("lambda").empty(), t.key.kind != TrialKind::anchored);
+    if (t.key.kind == TrialKind::anchored) { EXPECT_EQ(num(r.at("lambda")), t.key.lambda); }
     ++checked;
   }
   EXPECT_EQ(checked, rows.size() - 1);
@@ -454,8 +473,8 @@ TEST(SummaryCsv, MeanAndSampleStdByHand) {
   dir.setup(trials);
   write_tables(dir.path());
   const auto rows = read_csv(dir.read("summary.csv"));
-  const double x1 = make_trial(1, "anchored", 0.01).metrics.at("dev").micro_f1;
-  const double x2 = make_trial(2, "anchored", 0.01).metrics.at("dev").micro_f1;
+  const double x1 = make_trial(1, TrialKind::anchored, 0.01).metrics.at(EvalSplit::dev).micro_f1;
+  const double x2 = make_trial(2, TrialKind::anchored, 0.01).metrics.at(EvalSplit::dev).micro_f1;
   const double mean = (x1 + x2) / 2;
   const double sd = std::sqrt(((x1 - mean) * (x1 - mean) + (x2 - mean) * (x2 - mean)) / 1);
   bool found = false;
@@ -480,7 +499,7 @@ TEST(SummaryCsv, MeanAndSampleStdByHand) {
 
 TEST(SummaryCsv, SingleSeedHasZeroStd) {
   RunDir dir("summary_one_seed");
-  dir.write("results.jsonl", to_json(make_trial(1, "anchored", 0.1)).dump() + "\n" +
+  dir.write("results.jsonl", to_json(make_trial(1, TrialKind::anchored, 0.1)).dump() + "\n" +
                                  to_json(make_failed(3, 1)).dump() + "\n");
   write_tables(dir.path());
   const auto rows = read_csv(dir.read("summary.csv"));
@@ -495,8 +514,8 @@ TEST(SummaryCsv, IdenticalValuesGiveExactMeanAndZeroStd) {
   RunDir dir("summary_identical");
   std::string text;
   for (int64_t seed : {1, 2, 3}) {
-    TrialResult t = make_trial(seed, "anchored", 0.5);
-    t.metrics["dev"].micro_r = 0.19;  // (0.19 + 0.19 + 0.19) / 3 != 0.19 in naive floating point
+    TrialResult t = make_trial(seed, TrialKind::anchored, 0.5);
+    t.metrics[EvalSplit::dev].micro_r = 0.19;  // (0.19 + 0.19 + 0.19) / 3 != 0.19 in naive floating point
     text += to_json(t).dump() + "\n";
   }
   dir.write("results.jsonl", text);
@@ -528,7 +547,7 @@ TEST(Report, MarkdownHoldsTheTableNumbers) {
   const ReportPaths p = write_report(dir.path());
   const std::string md = read_file(p.report_md);
   for (double l : kLambdas) {
-    const Scores a = make_trial(1, "anchored", l).metrics.at("test"), b = make_trial(2, "anchored", l).metrics.at("test");
+    const Scores a = make_trial(1, TrialKind::anchored, l).metrics.at(EvalSplit::test), b = make_trial(2, TrialKind::anchored, l).metrics.at(EvalSplit::test);
     const double mean = (a.micro_f1 + b.micro_f1) / 2, sd = std::abs(a.micro_f1 - b.micro_f1) / std::sqrt(2.0);
     const std::string cell = pct(mean) + " ± " + pct(sd) + " (" + pct(std::min(a.micro_f1, b.micro_f1)) + "–" +
                              pct(std::max(a.micro_f1, b.micro_f1)) + ")";
@@ -545,10 +564,9 @@ TEST(Report, MarkdownHoldsTheTableNumbers) {
   EXPECT_TRUE(contains(md, "61.00"));  // A-dev F1 of seed 1
   EXPECT_TRUE(contains(md, "CUDA out of memory"));
   EXPECT_TRUE(contains(md, "lambdas = [0, 0.01, 1]"));
-  if (have_gnuplot()) {
-    EXPECT_TRUE(contains(md, "](plots/f1_vs_lambda.png)"));
-    EXPECT_TRUE(contains(md, "](plots/curves.png)"));
-  }
+  ASSERT_TRUE(have_gnuplot()) << "gnuplot is a dependency: launcher/setup installs gnuplot-nox";
+  EXPECT_TRUE(contains(md, "](plots/f1_vs_lambda.png)"));
+  EXPECT_TRUE(contains(md, "](plots/curves.png)"));
 }
 
 TEST(Report, HtmlIsSelfContained) {
@@ -563,16 +581,15 @@ TEST(Report, HtmlIsSelfContained) {
   EXPECT_TRUE(contains(html, "<style>"));
   EXPECT_TRUE(contains(html, "<details><summary>config.toml"));
   EXPECT_TRUE(contains(html, "lambdas = [0, 0.01, 1]"));
-  if (have_gnuplot()) {
-    EXPECT_TRUE(contains(html, "<svg"));
-    ASSERT_EQ(p.pngs.size(), 2u);
-    for (const auto& png : p.pngs) {
-      const std::string bytes = read_file(png);
-      ASSERT_GT(bytes.size(), 8u);
-      EXPECT_EQ(bytes.substr(1, 3), "PNG") << png;
-    }
-    EXPECT_TRUE(file_exists(dir.file("plots/f1_vs_lambda.svg")));
+  ASSERT_TRUE(have_gnuplot()) << "gnuplot is a dependency: launcher/setup installs gnuplot-nox";
+  EXPECT_TRUE(contains(html, "<svg"));
+  ASSERT_EQ(p.pngs.size(), 2u);
+  for (const auto& png : p.pngs) {
+    const std::string bytes = read_file(png);
+    ASSERT_GT(bytes.size(), 8u);
+    EXPECT_EQ(bytes.substr(1, 3), "PNG") << png;
   }
+  EXPECT_TRUE(file_exists(dir.file("plots/f1_vs_lambda.svg")));
 }
 
 TEST(Report, WithoutGnuplotThePlotsAreSkippedVisibly) {
@@ -613,7 +630,7 @@ TEST(Diagnostics, CleanJournalFiresNothing) {
 TEST(Diagnostics, IdenticalWeightsAcrossLambdasWarns) {
   auto trials = clean_trials();
   for (auto& t : trials)
-    if (t.key.seed == 1 && t.key.kind == "anchored") t.diag.weights_hash = "00000000deadbeef";
+    if (t.key.seed == 1 && t.key.kind == TrialKind::anchored) t.diag.weights_hash = "00000000deadbeef";
   const ReportPaths p = report_for("diag_same_weights", trials);
   ASSERT_TRUE(any_warning(p, "WARNING: identical adapter weights"));
   EXPECT_TRUE(any_warning(p, "never reached the loss"));
@@ -624,7 +641,7 @@ TEST(Diagnostics, IdenticalWeightsAcrossLambdasWarns) {
 TEST(Diagnostics, DifferentWeightsSamePredictionsNotes) {
   auto trials = clean_trials();
   for (auto& t : trials)
-    if (t.key.kind == "anchored") {
+    if (t.key.kind == TrialKind::anchored) {
       t.diag.pred_hash_dev = "dev-s" + std::to_string(t.key.seed);
       t.diag.pred_hash_test = "test-s" + std::to_string(t.key.seed);
     }
@@ -639,18 +656,22 @@ TEST(Diagnostics, DifferentWeightsSamePredictionsNotes) {
 TEST(Diagnostics, OnlyLargeLambdasAgreeingIsNotTheTooSmallNote) {
   auto trials = clean_trials();
   for (auto& t : trials)
-    if (t.key.kind == "anchored" && t.key.lambda > 0) {
+    if (t.key.kind == TrialKind::anchored && t.key.lambda > 0) {
       t.diag.pred_hash_dev = "pinned";
       t.diag.pred_hash_test = "pinned";
     }
   const ReportPaths p = report_for("diag_pinned", trials);
   EXPECT_FALSE(any_warning(p, "too small to change any decision"));
+  // The check ran and passed, not merely found nothing to look at.
+  const Finding f = check_same_predictions(group_trials(trials));
+  EXPECT_EQ(f.level, Level::ok) << f.line();
+  EXPECT_TRUE(contains(f.text, "the smallest λ of each seed predicts differently")) << f.line();
 }
 
 TEST(Diagnostics, PenaltyDominanceWarns) {
   auto trials = clean_trials();
   for (auto& t : trials)
-    if (t.key.kind == "anchored" && t.key.lambda == 1) {
+    if (t.key.kind == TrialKind::anchored && t.key.lambda == 1) {
       t.diag.w_dist_init = 4.0;
       t.diag.penalty_first = 16.0;  // > 10 x ce_first (1.5)
     }
@@ -669,7 +690,7 @@ TEST(Diagnostics, PenaltyDominanceWarns) {
 std::vector<TrialResult> unreached_trials(const std::string& init = "random") {
   auto trials = clean_trials(init);
   for (auto& t : trials)
-    if (t.key.kind == "anchored" && t.key.lambda == 1) {
+    if (t.key.kind == TrialKind::anchored && t.key.lambda == 1) {
       Diagnostics& d = t.diag;
       d.ce_first = 3.0;
       d.penalty_first = 25.2;  // 8.4x
@@ -681,14 +702,14 @@ std::vector<TrialResult> unreached_trials(const std::string& init = "random") {
       d.w_dist_final = 3.93;
       d.steps = 100;
       d.lr = 1e-3;
-      d.optimizer = "adam";
+      d.optimizer = Optimizer::adam;
       for (auto& p : t.curve) {
         p.train_ce = 2.0;
         p.train_loss = 2.0 / 0.11;  // share 0.89
         p.anchor_dist = 5.02 - 0.2 * p.epoch;
       }
       // The worse F1 the original saw.
-      t.metrics["test"].micro_f1 = 0.05 + 0.01 * t.key.seed;
+      t.metrics[EvalSplit::test].micro_f1 = 0.05 + 0.01 * t.key.seed;
     }
   return trials;
 }
@@ -719,7 +740,7 @@ TEST(Diagnostics, AnchorNeverReachedWarnsWithTheBoundAndRemedies) {
 TEST(Diagnostics, AnchorReachedStaysSilent) {
   auto trials = unreached_trials();
   for (auto& t : trials)
-    if (t.key.kind == "anchored" && t.key.lambda == 1) t.diag.w_dist_final = 1.2;  // under half of 5.02
+    if (t.key.kind == TrialKind::anchored && t.key.lambda == 1) t.diag.w_dist_final = 1.2;  // under half of 5.02
   const ReportPaths p = report_for("diag_reached", trials);
   EXPECT_FALSE(any_warning(p, "never reached its anchor"));
   EXPECT_TRUE(any_warning(p, "the anchor's pull, not B, drives training"));  // the share is still high
@@ -728,7 +749,7 @@ TEST(Diagnostics, AnchorReachedStaysSilent) {
 TEST(Diagnostics, AnchorNeverReachedCitesTheMeasuredInitDifference) {
   auto trials = unreached_trials("random");
   for (const auto& t : clean_trials("anchor"))
-    if (t.key.kind == "anchored") trials.push_back(t);
+    if (t.key.kind == TrialKind::anchored) trials.push_back(t);
   const ReportPaths p = report_for("diag_unreached_inits", trials);
   ASSERT_TRUE(any_warning(p, "never reached its anchor"));
   EXPECT_TRUE(any_warning(p, "Measured in this run at λ = 1: init = anchor"));
@@ -758,15 +779,15 @@ TEST(Headline, AtAGlanceAndTheConsoleSayWhereAdaptersStand) {
 TEST(Diagnostics, BothInitsAreCompared) {
   auto trials = clean_trials("random");
   for (const auto& t : clean_trials("anchor"))
-    if (t.key.kind == "anchored") trials.push_back(t);
+    if (t.key.kind == TrialKind::anchored) trials.push_back(t);
   RunDir dir("diag_inits");
   dir.setup(trials);
   const ReportPaths p = write_report(dir.path());
   ASSERT_TRUE(any_warning(p, "NOTE: adapter init compared"));
   // Mean test F1 of lambda 0 for each init, as printed.
   auto mean_test = [](double l, const std::string& init) {
-    return (make_trial(1, "anchored", l, init).metrics.at("test").micro_f1 +
-            make_trial(2, "anchored", l, init).metrics.at("test").micro_f1) / 2;
+    return (make_trial(1, TrialKind::anchored, l, init).metrics.at(EvalSplit::test).micro_f1 +
+            make_trial(2, TrialKind::anchored, l, init).metrics.at(EvalSplit::test).micro_f1) / 2;
   };
   EXPECT_TRUE(any_warning(p, "λ = 0: " + pct(mean_test(0, "anchor")) + " vs " + pct(mean_test(0, "random"))));
   // Grouped by init: summary.csv has both inits for lambda 0.01.
@@ -785,9 +806,9 @@ TEST(Diagnostics, BothInitsAreCompared) {
 std::vector<TrialResult> sweep_trials(const std::vector<double>& lambdas, const std::string& init) {
   std::vector<TrialResult> out;
   for (int64_t seed : {1, 2}) {
-    for (double l : lambdas) out.push_back(make_trial(seed, "anchored", l, init));
-    out.push_back(make_trial(seed, "pretrained", 0, init));
-    out.push_back(make_trial(seed, "scratch", 0));
+    for (double l : lambdas) out.push_back(make_trial(seed, TrialKind::anchored, l, init));
+    out.push_back(make_trial(seed, TrialKind::pretrained, 0, init));
+    out.push_back(make_trial(seed, TrialKind::scratch, 0));
   }
   return out;
 }
@@ -801,9 +822,10 @@ void setup_run(const RunDir& d, const std::vector<TrialResult>& trials) {
   d.write("results.jsonl", j);
 }
 
-double mean_f1(const std::string& split, double lambda, const std::string& init) {
-  return (make_trial(1, "anchored", lambda, init).metrics.at(split).micro_f1 +
-          make_trial(2, "anchored", lambda, init).metrics.at(split).micro_f1) / 2;
+double mean_f1(const std::string& split_name, double lambda, const std::string& init) {
+  const EvalSplit split = parse_name<EvalSplit>(split_name).value();
+  return (make_trial(1, TrialKind::anchored, lambda, init).metrics.at(split).micro_f1 +
+          make_trial(2, TrialKind::anchored, lambda, init).metrics.at(split).micro_f1) / 2;
 }
 
 // The text of a report.md section, from its heading to the next one.
@@ -866,7 +888,8 @@ TEST(Compare, TwoRunsGiveOneReportWithBestLambdaSharedLambdasAndConfigDifference
       EXPECT_EQ(r.at("init"), "anchor");
     }
   EXPECT_TRUE(seen);
-  if (have_gnuplot()) EXPECT_EQ(p.pngs.size(), 1u);
+  ASSERT_TRUE(have_gnuplot()) << "gnuplot is a dependency: launcher/setup installs gnuplot-nox";
+  EXPECT_EQ(p.pngs.size(), 1u);
 }
 
 TEST(Compare, RunsOnOtherLabelsOrAnotherNegativeLabelAreRefused) {

@@ -83,7 +83,7 @@ int64_t dead_pid() {
 
 TEST(Status, RunningOnThisHost) {
   const auto s = inspect_run(mid_sweep("running", this_host(), ::getpid(), 1), now_unix(), this_host());
-  EXPECT_EQ(s.state, "running") << s.why;
+  EXPECT_EQ(s.state, RunState::running) << s.why;
   EXPECT_EQ(s.done, 3);
   EXPECT_EQ(s.total, 10);  // from the resolved config's plan
   EXPECT_EQ(s.failed, 0);
@@ -98,13 +98,13 @@ TEST(Status, RunningOnThisHost) {
 
 TEST(Status, StalledWhenTheStatusStopsChanging) {
   const auto s = inspect_run(mid_sweep("stalled", this_host(), ::getpid(), 300), now_unix(), this_host());
-  EXPECT_EQ(s.state, "stalled") << s.why;
+  EXPECT_EQ(s.state, RunState::stalled) << s.why;
   EXPECT_NE(s.why.find("5 min old"), std::string::npos) << s.why;
 }
 
 TEST(Status, DeadWhenRankZeroIsGone) {
   const auto s = inspect_run(mid_sweep("dead", this_host(), dead_pid(), 1), now_unix(), this_host());
-  EXPECT_EQ(s.state, "dead") << s.why;
+  EXPECT_EQ(s.state, RunState::dead) << s.why;
   EXPECT_NE(s.why.find("--resume"), std::string::npos);
   EXPECT_TRUE(s.running.empty());  // nothing runs in a dead sweep, whatever status.json said
   EXPECT_FALSE(s.eta_s.has_value());
@@ -112,16 +112,16 @@ TEST(Status, DeadWhenRankZeroIsGone) {
 
 TEST(Status, AnotherHostIsJudgedByTheStatusAge) {
   auto s = inspect_run(mid_sweep("remote_live", "node7", 4242, 5), now_unix(), this_host());
-  EXPECT_EQ(s.state, "running") << s.why;
+  EXPECT_EQ(s.state, RunState::running) << s.why;
   EXPECT_NE(s.why.find("node7"), std::string::npos);
   s = inspect_run(mid_sweep("remote_dead", "node7", 4242, 600), now_unix(), this_host());
-  EXPECT_EQ(s.state, "dead") << s.why;
+  EXPECT_EQ(s.state, RunState::dead) << s.why;
   EXPECT_NE(s.why.find("10 min"), std::string::npos) << s.why;
 }
 
 TEST(Status, FinishedAndStopped) {
   auto s = inspect_run(copy_of("finished"), now_unix(), this_host());
-  EXPECT_EQ(s.state, "finished") << s.why;
+  EXPECT_EQ(s.state, RunState::finished) << s.why;
   EXPECT_EQ(s.done, 10);
   EXPECT_EQ(s.total, 10);
   EXPECT_EQ(format_status(s).find("to go"), std::string::npos);
@@ -132,7 +132,7 @@ TEST(Status, FinishedAndStopped) {
   status["state"] = "stopped";
   write(dir + "/status.json", status.dump());
   s = inspect_run(dir, now_unix(), this_host());
-  EXPECT_EQ(s.state, "stopped") << s.why;
+  EXPECT_EQ(s.state, RunState::stopped) << s.why;
   EXPECT_NE(s.why.find("--resume"), std::string::npos);
 }
 
@@ -141,7 +141,7 @@ TEST(Status, NotStartedAndNotARunDirectory) {
   fs::create_directories(dir);
   fs::copy_file(finished_run() + "/config.toml", dir + "/config.toml");
   auto s = inspect_run(dir, now_unix(), this_host());
-  EXPECT_EQ(s.state, "not started") << s.why;
+  EXPECT_EQ(s.state, RunState::not_started) << s.why;
   EXPECT_EQ(s.total, 10);
   EXPECT_THROW(inspect_run(fresh_dir("status_none"), now_unix(), this_host()), InputError);
   auto r = run(bin() + " status " + fresh_dir("status_none2"));
@@ -150,20 +150,23 @@ TEST(Status, NotStartedAndNotARunDirectory) {
 }
 
 // The real thing: `anchorsweep status` while a 3-rank sweep runs (its rank 0 is alive, its
-// status names busy ranks), then after it finished; --log-format json for machines.
+// status names busy ranks), then after it finished; --log-format json for machines. The sweep is
+// held at its first epoch boundaries (--hold-while) until status has shown it running, so the
+// test waits for that state however fast training gets.
 TEST(Status, DuringALiveThreeRankSweep) {
   const auto out = fresh_dir("status_live");
-  const std::string dir = out + "/tiny";
+  const std::string dir = out + "/tiny", gate = out + "/hold";
+  { std::ofstream(gate) << "held by status_test\n"; }
   const std::string cmd = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np 3 --oversubscribe " + bin() +
-                          " run " + tiny_config() + " --set 'run.output_dir=\"" + out +
-                          "\"' --set pretrain.epochs=40 --set data.synthetic.a_train=3000 --quiet --no-report";
+                          " run " + tiny_config() + " --set 'run.output_dir=\"" + out + "\"' --hold-while " + gate +
+                          " --quiet --no-report";
   std::atomic<bool> over{false};
   std::thread sweep([&] {
     EXPECT_EQ(run(cmd).code, 0);
     over = true;
   });
   nlohmann::json seen;
-  for (int i = 0; i < 600 && seen.is_null() && !over; ++i) {
+  for (int i = 0; i < 1200 && seen.is_null() && !over; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (!fs::exists(dir + "/status.json")) continue;
     auto r = run(bin() + " status " + dir + " --log-format json");
@@ -172,6 +175,7 @@ TEST(Status, DuringALiveThreeRankSweep) {
     // A busy rank whose long task has checkpointed an epoch: the fullest status there is.
     if (j["state"] == "running" && !j["running"].empty() && j["running"][0].contains("epochs_done")) seen = j;
   }
+  fs::remove_all(gate);  // let the sweep finish
   sweep.join();
   ASSERT_FALSE(seen.is_null()) << "status never showed the sweep running with an epoch done";
   EXPECT_GE(seen["running"][0]["epochs_done"].get<int>(), 1);

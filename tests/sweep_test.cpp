@@ -5,6 +5,8 @@
 #include <map>
 #include <set>
 
+#include <fstream>
+
 #include "cli.hpp"
 #include "sweep/plan.hpp"
 
@@ -39,6 +41,26 @@ TEST(Sweep, TinySweepEndToEnd) {
   // Per-epoch metrics for every trial.
   for (const auto& j : journal_lines(dir))
     if (j["kind"] != "pretrained") EXPECT_EQ(j["curve"].size(), j["epochs"].get<size_t>()) << j["id"];
+  // The journal starts with its format version.
+  const auto header = nlohmann::json::parse(slurp(dir + "/results.jsonl").substr(0, slurp(dir + "/results.jsonl").find('\n')));
+  EXPECT_EQ(header["type"], "journal");
+  EXPECT_EQ(header["version"], 1);
+}
+
+TEST(Sweep, AJournalOfANewerVersionIsRefusedWithExitTwo) {
+  auto out = fresh_dir("newer_journal");
+  ASSERT_EQ(run(bin() + " run " + tiny_config() + " --set run.output_dir=" + out + " --set run.seeds=[1] --quiet --no-report").code, 0);
+  const std::string journal = out + "/tiny/results.jsonl";
+  std::string text = slurp(journal);
+  text.replace(0, text.find('\n'), R"({"type":"journal","version":7})");
+  { std::ofstream(journal, std::ios::trunc) << text; }
+  for (const std::string cmd : {" report " + out + "/tiny",
+                                " run " + tiny_config() + " --set run.output_dir=" + out + " --set run.seeds=[1] --resume --quiet"}) {
+    auto r = run(bin() + cmd);
+    EXPECT_EQ(r.code, 2) << cmd << "\n" << r.output;
+    EXPECT_NE(r.output.find("journal format version 7 is newer than this anchorsweep reads (version 1)"), std::string::npos)
+        << cmd << "\n" << r.output;
+  }
 }
 
 TEST(Sweep, ATrialDependsOnlyOnConfigSeedAndLambda) {

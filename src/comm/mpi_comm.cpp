@@ -71,6 +71,7 @@ MpiComm::~MpiComm() {
 void MpiComm::send(int dest, const Message& m) {
   std::vector<char> buf;
   auto put_u64 = [&](uint64_t v) { buf.insert(buf.end(), reinterpret_cast<char*>(&v), reinterpret_cast<char*>(&v) + 8); };
+  put_u64(kWireVersion);
   put_u64(m.header.size());
   buf.insert(buf.end(), m.header.begin(), m.header.end());
   put_u64(m.blobs.size());
@@ -101,6 +102,11 @@ int MpiComm::recv(Message& m, int source) {
     return v;
   };
   m.tag = st.MPI_TAG;
+  const uint64_t version = count >= 8 ? get_u64() : 0;
+  if (version != kWireVersion)
+    throw std::runtime_error("rank " + std::to_string(st.MPI_SOURCE) + " sent a message of wire format version " +
+                             std::to_string(version) + "; rank " + std::to_string(rank()) + " speaks version " +
+                             std::to_string(kWireVersion) + ": every rank must run the same anchorsweep build");
   uint64_t n = get_u64();
   m.header.assign(buf.data() + off, n);
   off += n;

@@ -24,6 +24,11 @@ struct Message {
 // rank 0 answers kGoOn or kHalt (a stop was requested: the task stops, checkpointed).
 enum Tag : int { kRequest = 1, kTask = 2, kWait = 3, kStop = 4, kResult = 5, kEpoch = 6, kGoOn = 7, kHalt = 8 };
 
+// The wire format's version, the first word of every message: ranks of different anchorsweep
+// builds (a node with an older binary) are told apart instead of misreading each other's
+// messages. Raise it with any change to a message's layout or header fields.
+constexpr uint64_t kWireVersion = 1;
+
 // The communicator of a data-parallel group: a few ranks of the job, made by those ranks alone
 // (MPI_Comm_create_group), while the others go on with their own tasks.
 class MpiComm;

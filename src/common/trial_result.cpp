@@ -1,7 +1,7 @@
 // Journal (de)serialisation of TrialResult / PretrainRecord / Scores.
 //
 // Field names are the C++ member names. TrialKey is flattened into the trial object as
-// "id", "seed", "kind", "lambda" (null unless kind == "anchored"). Non-finite doubles are
+// "id", "seed", "kind", "lambda" (null unless kind == TrialKind::anchored). Non-finite doubles are
 // written as null by nlohmann::json and read back as NaN. Missing fields keep their defaults,
 // so older journals still load; a field of the wrong type throws nlohmann::json::exception.
 #include "common/trial_result.hpp"
@@ -14,24 +14,8 @@
 
 namespace anchorsweep {
 
-const char* to_string(Status s) {
-  switch (s) {
-    case Status::ok: return "ok";
-    case Status::failed: return "failed";
-    case Status::diverged: return "diverged";
-  }
-  return "?";
-}
-
-Status status_from_string(const std::string& s) {
-  if (s == "ok") return Status::ok;
-  if (s == "failed") return Status::failed;
-  if (s == "diverged") return Status::diverged;
-  throw std::invalid_argument("unknown status \"" + s + "\" (expected ok, failed or diverged)");
-}
-
 std::string TrialKey::id() const {
-  if (kind == "anchored") {
+  if (kind == TrialKind::anchored) {
     // Shortest text that reads back as the same double: two different λ never share an id
     // (with %g, 0.1 and 0.1000001 both read "0.1"), and the usual ones read as written.
     // %g's style, with just enough digits (so ids of earlier runs read the same).
@@ -41,9 +25,9 @@ std::string TrialKey::id() const {
       if (std::strtod(num, nullptr) == lambda) break;
     }
     std::string id = "s" + std::to_string(seed) + "-lam" + num;
-    return init.empty() ? id : id + "-" + init;
+    return init ? id + "-" + name_of(*init) : id;
   }
-  return "s" + std::to_string(seed) + "-" + kind;
+  return "s" + std::to_string(seed) + "-" + name_of(kind);
 }
 
 namespace {
@@ -63,9 +47,18 @@ void get(const json& j, const char* key, T& out) {
   if (it != j.end() && !it->is_null()) out = it->get<T>();
 }
 
-void get_status(const json& j, Status& out) {
-  auto it = j.find("status");
-  if (it != j.end() && !it->is_null()) out = status_from_string(it->get<std::string>());
+// A name of an enum of common/names.hpp; an unknown name throws std::invalid_argument.
+template <class E>
+void get_name(const json& j, const char* key, E& out) {
+  auto it = j.find(key);
+  if (it != j.end() && !it->is_null()) out = parse_name_or_throw<E>(it->get<std::string>(), key);
+}
+
+// An optional one, written "" when absent.
+template <class E>
+void get_name(const json& j, const char* key, std::optional<E>& out) {
+  auto it = j.find(key);
+  if (it != j.end() && !it->is_null()) out = parse_name_or_empty<E>(it->get<std::string>(), key);
 }
 
 json to_json(const EpochPoint& p) {
@@ -113,7 +106,7 @@ json to_json(const Diagnostics& d) {
               {"weights_hash", d.weights_hash},
               {"steps", d.steps},
               {"lr", d.lr},
-              {"optimizer", d.optimizer},
+              {"optimizer", name_or_empty(d.optimizer)},
               {"pred_hash_dev", d.pred_hash_dev},
               {"pred_hash_test", d.pred_hash_test}};
 }
@@ -131,7 +124,7 @@ Diagnostics diag_from_json(const json& j) {
   get(j, "weights_hash", d.weights_hash);
   get(j, "steps", d.steps);
   get(j, "lr", d.lr);
-  get(j, "optimizer", d.optimizer);
+  get_name(j, "optimizer", d.optimizer);
   get(j, "pred_hash_dev", d.pred_hash_dev);
   get(j, "pred_hash_test", d.pred_hash_test);
   return d;
@@ -157,16 +150,16 @@ Scores scores_from_json(const json& j) {
 
 json to_json(const TrialResult& r) {
   json metrics = json::object();
-  for (const auto& [split, s] : r.metrics) metrics[split] = to_json(s);
-  json j{{"type", "trial"},
+  for (const auto& [split, s] : r.metrics) metrics[name_of(split)] = to_json(s);
+  json j{{"type", name_of(RecordType::trial)},
          {"id", r.key.id()},
          {"seed", r.key.seed},
-         {"kind", r.key.kind},
-         {"lambda", r.key.kind == "anchored" ? json(r.key.lambda) : json(nullptr)},
-         {"status", to_string(r.status)},
+         {"kind", name_of(r.key.kind)},
+         {"lambda", r.key.kind == TrialKind::anchored ? json(r.key.lambda) : json(nullptr)},
+         {"status", name_of(r.status)},
          {"error", r.error},
-         {"init", r.init},
-         {"init_variant", r.key.init},
+         {"init", name_or_empty(r.init)},
+         {"init_variant", name_or_empty(r.key.init)},
          {"host", r.host},
          {"device", r.device},
          {"rank", r.rank},
@@ -187,12 +180,12 @@ json to_json(const TrialResult& r) {
 TrialResult trial_from_json(const json& j) {
   TrialResult r;
   get(j, "seed", r.key.seed);
-  get(j, "kind", r.key.kind);
-  if (r.key.kind == "anchored") get(j, "lambda", r.key.lambda);
-  get_status(j, r.status);
+  get_name(j, "kind", r.key.kind);
+  if (r.key.kind == TrialKind::anchored) get(j, "lambda", r.key.lambda);
+  get_name(j, "status", r.status);
   get(j, "error", r.error);
-  get(j, "init", r.init);
-  get(j, "init_variant", r.key.init);
+  get_name(j, "init", r.init);
+  get_name(j, "init_variant", r.key.init);
   get(j, "host", r.host);
   get(j, "device", r.device);
   get(j, "rank", r.rank);
@@ -205,7 +198,7 @@ TrialResult trial_from_json(const json& j) {
   get(j, "epochs", r.epochs);
   if (auto it = j.find("metrics"); it != j.end() && !it->is_null()) {
     for (const auto& [split, s] : it->get_ref<const json::object_t&>())
-      r.metrics[split] = scores_from_json(s);
+      r.metrics[parse_name_or_throw<EvalSplit>(split, "split")] = scores_from_json(s);
   }
   if (auto it = j.find("per_class_test_f1"); it != j.end() && !it->is_null()) {
     for (const auto& v : it->get_ref<const json::array_t&>())
@@ -218,9 +211,9 @@ TrialResult trial_from_json(const json& j) {
 }
 
 json to_json(const PretrainRecord& r) {
-  return json{{"type", "pretrain"},
+  return json{{"type", name_of(RecordType::pretrain)},
               {"seed", r.seed},
-              {"status", to_string(r.status)},
+              {"status", name_of(r.status)},
               {"error", r.error},
               {"host", r.host},
               {"device", r.device},
@@ -239,7 +232,7 @@ json to_json(const PretrainRecord& r) {
 PretrainRecord pretrain_from_json(const json& j) {
   PretrainRecord r;
   get(j, "seed", r.seed);
-  get_status(j, r.status);
+  get_name(j, "status", r.status);
   get(j, "error", r.error);
   get(j, "host", r.host);
   get(j, "device", r.device);

@@ -15,19 +15,20 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/names.hpp"
 #include "common/scores.hpp"
 
 namespace anchorsweep {
 
-// Trial kinds: "anchored" (an adapter finetuned with penalty weight lambda),
-// "pretrained" (adapter frozen at the anchor: the lambda -> infinity limit),
-// "scratch" (the whole classifier trained on B alone from random init).
+// A trial's identity. Kinds (common/names.hpp): anchored (an adapter finetuned with penalty
+// weight lambda), pretrained (adapter frozen at the anchor: the lambda -> infinity limit),
+// scratch (the whole classifier trained on B alone from random init).
 struct TrialKey {
   int64_t seed = 0;
-  std::string kind;          // anchored | pretrained | scratch
-  double lambda = 0;         // meaningful for kind == anchored only
-  std::string init;          // set only when the sweep compares several adapter inits
-  std::string id() const;    // "s1-lam0.01", "s1-lam0.01-anchor", "s1-pretrained", "s1-scratch"
+  TrialKind kind = TrialKind::anchored;
+  double lambda = 0;                  // meaningful for kind == anchored only
+  std::optional<AdapterInit> init;    // set only when the sweep compares several adapter inits
+  std::string id() const;             // "s1-lam0.01", "s1-lam0.01-anchor", "s1-pretrained", "s1-scratch"
 };
 
 struct EpochPoint {
@@ -52,21 +53,18 @@ struct Diagnostics {
   std::string weights_hash;                 // FNV-1a of the final adapter's bytes
   int64_t steps = 0;                        // optimizer steps over the whole finetuning
   double lr = 0;                            // the initial learning rate
-  std::string optimizer;                    // adam | sgd
+  std::optional<Optimizer> optimizer;       // anchored trials only
   std::string pred_hash_dev, pred_hash_test;  // FNV-1a of the best epoch's predictions
 };
 
-// How a trial or pretraining ended. "diverged": a non-finite loss or weight (`error` says
-// where); "failed": any other error. Only ok results count in tables and plots.
-enum class Status { ok, failed, diverged };
-const char* to_string(Status s);
-Status status_from_string(const std::string& s);  // throws std::invalid_argument
+// How a trial or pretraining ended (Status, common/names.hpp): diverged is a non-finite loss or
+// weight (`error` says where); failed, any other error. Only ok results count in tables and plots.
 
 struct TrialResult {
   TrialKey key;
   Status status = Status::ok;
   std::string error;                        // message when failed
-  std::string init;                         // adapter init: anchor | random ("" for scratch)
+  std::optional<AdapterInit> init;          // the adapter's init (none for scratch)
   std::string host, device;
   int64_t rank = 0;
   int64_t threads = 0;
@@ -76,8 +74,8 @@ struct TrialResult {
   int64_t best_epoch = 0;                   // 1-based; 0 for the pretrained baseline
   int64_t resumed_from_epoch = 0;           // scratch: > 0 when continued from a checkpoint
   int64_t epochs = 0;
-  // split -> scores; splits: "dev", "test" (at the best dev epoch), "dev_last", "test_last".
-  std::map<std::string, Scores> metrics;
+  // split -> scores: dev and test at the best dev epoch, dev_last and test_last.
+  std::map<EvalSplit, Scores> metrics;
   std::vector<double> per_class_test_f1;    // indexed like the label list in run.json
   std::vector<EpochPoint> curve;
   Diagnostics diag;

@@ -9,6 +9,7 @@
 #include "config/config.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <cmath>
 #include <cstring>
 #include <cstdio>
@@ -332,16 +333,41 @@ bool read_string(const Section& s, const std::string& k, std::string& out, bool 
   return true;
 }
 
-void read_choice(const Section& s, const std::string& k, std::string& out,
-                 const std::vector<std::string>& choices) {
-  const toml::node* n = s.get(k);
-  if (!n) return;
-  auto v = as_string(*s.ctx, s.key(k), *n);
-  if (!v) return;
-  if (std::find(choices.begin(), choices.end(), *v) == choices.end()) {
-    return s.fail(k, *n, "must be one of " + join_quoted(choices) + "; got " + quote(*v));
+// One member of an enum of common/names.hpp (of `allowed` only), given by its name.
+template <class E>
+std::optional<E> read_name(Context& ctx, const std::string& key, const toml::node& n,
+                           const std::vector<E>& allowed = members<E>()) {
+  auto v = as_string(ctx, key, n);
+  if (!v) return std::nullopt;
+  if (auto e = parse_name<E>(*v); e && std::find(allowed.begin(), allowed.end(), *e) != allowed.end()) return e;
+  ctx.fail(key, n.source(), "must be one of " + join_quoted(names_of(allowed)) + "; got " + quote(*v));
+  return std::nullopt;
+}
+
+template <class E>
+void read_enum(const Section& s, const std::string& k, E& out) {
+  if (const toml::node* n = s.get(k))
+    if (auto e = read_name<E>(*s.ctx, s.key(k), *n)) out = *e;
+}
+
+// A list of distinct members of an enum (of `allowed` only); the caller decides whether an empty
+// one is allowed. `duplicate` says what is wrong with a name listed twice.
+template <class E>
+std::optional<std::vector<E>> read_enum_list(const Section& s, const std::string& k, const toml::array& arr,
+                                             const std::vector<E>& allowed,
+                                             const std::function<std::string(const std::string&)>& duplicate) {
+  std::vector<E> out;
+  for (size_t i = 0; i < arr.size(); ++i) {
+    const std::string key = s.key(k) + "[" + std::to_string(i) + "]";
+    auto e = read_name<E>(*s.ctx, key, arr[i], allowed);
+    if (!e) return std::nullopt;
+    if (std::find(out.begin(), out.end(), *e) != out.end()) {
+      s.ctx->fail(key, arr[i].source(), duplicate(name_of(*e)));
+      return std::nullopt;
+    }
+    out.push_back(*e);
   }
-  out = *v;
+  return out;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -461,17 +487,17 @@ void read_synthetic(const Section& data, SyntheticSizes& syn) {
 
 // Data files are required (and must exist) unless the data is generated.
 void read_data_path(const Section& s, const std::string& k, const std::string& config_path,
-                    std::string& out, RawInputs& raw, const std::string& format) {
+                    std::string& out, RawInputs& raw, DataFormat format) {
   std::string written;
   const bool present = read_string(s, k, written, true);
   if (present) {
     raw.data_paths[k] = written;
     out = resolve_path(written, config_path);
   }
-  if (format == "synthetic") return;
+  if (format == DataFormat::synthetic) return;
   if (!present) {
     if (!s.table || !s.table->get(k)) {  // absent, as opposed to present but invalid
-      s.ctx->fail(s.key(k), s.region, "required when data.format is " + quote(format));
+      s.ctx->fail(s.key(k), s.region, "required when data.format is " + quote(name_of(format)));
     }
     return;
   }
@@ -482,12 +508,12 @@ void read_data_path(const Section& s, const std::string& k, const std::string& c
 void read_data(const Section& root, const std::string& config_path, DataConfig& data,
                RawInputs& raw) {
   const Section s = open_section(root, "data");
-  read_choice(s, "format", data.format, {"tacred", "jsonl", "synthetic", "features"});
+  read_enum(s, "format", data.format);
   for (auto [k, field] : {std::pair<const char*, std::string*>{"a_train", &data.a_train},
                           {"a_dev", &data.a_dev}, {"b_train", &data.b_train},
                           {"b_dev", &data.b_dev}, {"b_test", &data.b_test}}) {
     // Features come from the user's own frozen model: there is no data set A to pretrain on.
-    if (data.format == "features" && k[0] == 'a') {
+    if (data.format == DataFormat::features && k[0] == 'a') {
       if (const toml::node* n = s.get(k))
         s.fail(k, *n, "is not used when data.format is \"features\" (the frozen model is yours: nothing is pretrained)");
       continue;
@@ -509,19 +535,15 @@ void read_model(const Section& root, ModelConfig& m) {
   read_int(s, "attn_dim", m.attn_dim, 1, kMaxWidth);
   read_bool(s, "entity_masking", m.entity_masking);
   read_bool(s, "bidirectional", m.bidirectional);
-  read_choice(s, "attention", m.attention, {"position-aware", "none"});
+  read_enum(s, "attention", m.attention);
   read_double(s, "dropout", m.dropout, kFraction);
-  std::string lstm = to_string(m.lstm);
-  read_choice(s, "lstm", lstm, {"fused", "aten"});
-  m.lstm = lstm == "aten" ? LstmKernel::aten : LstmKernel::fused;
+  read_enum(s, "lstm", m.lstm);
 }
 
 void read_train_fields(const Section& s, TrainConfig& t) {
   read_int(s, "epochs", t.epochs, 1, kMaxEpochs);
   read_int(s, "batch_size", t.batch_size, 1, kMaxBatch);
-  std::string optimizer = to_string(t.optimizer);
-  read_choice(s, "optimizer", optimizer, {"adam", "sgd"});
-  t.optimizer = optimizer == "sgd" ? Optimizer::sgd : Optimizer::adam;
+  read_enum(s, "optimizer", t.optimizer);
   read_double(s, "lr", t.lr, kLearningRate);
   read_double(s, "lr_decay", t.lr_decay, kDecayFactor);
   read_double(s, "grad_clip", t.grad_clip, kClip);
@@ -543,9 +565,7 @@ void read_pretrain(const Section& root, const ModelConfig& m, PretrainConfig& p)
 void read_finetune(const Section& root, FinetuneConfig& f) {
   const Section s = open_section(root, "finetune");
   read_train_fields(s, f);
-  std::string mode = to_string(f.mode);
-  read_choice(s, "mode", mode, {"cached", "naive"});
-  f.mode = mode == "naive" ? FinetuneMode::naive : FinetuneMode::cached;
+  read_enum(s, "mode", f.mode);
   read_int(s, "fuse", f.fuse, 0, kMaxFuse);
   read_bool(s, "frozen_dropout", f.frozen_dropout);
 }
@@ -554,30 +574,18 @@ void read_finetune(const Section& root, FinetuneConfig& f) {
 void read_inits(const Section& s, AdapterConfig& a) {
   const toml::node* n = s.get("init");
   if (n && n->is_array()) {
-    const toml::array& arr = *n->as_array();
-    std::vector<std::string> inits;
-    for (size_t i = 0; i < arr.size(); ++i) {
-      const std::string key = s.key("init") + "[" + std::to_string(i) + "]";
-      const auto* v = arr[i].as_string();
-      if (!v || (v->get() != "anchor" && v->get() != "random")) {
-        s.ctx->fail(key, arr[i].source(), "expected \"anchor\" or \"random\"");
-        return;
-      }
-      if (std::find(inits.begin(), inits.end(), v->get()) != inits.end()) {
-        s.ctx->fail(key, arr[i].source(), "\"" + v->get() + "\" is listed twice");
-        return;
-      }
-      inits.push_back(v->get());
-    }
-    if (inits.empty()) {
+    auto inits = read_enum_list<AdapterInit>(s, "init", *n->as_array(), members<AdapterInit>(),
+                                             [](const std::string& name) { return quote(name) + " is listed twice"; });
+    if (!inits) return;
+    if (inits->empty()) {
       s.fail("init", *n, "must name at least one init");
       return;
     }
-    a.inits = inits;
-    a.init = inits.front();
+    a.inits = *inits;
+    a.init = inits->front();
     return;
   }
-  read_choice(s, "init", a.init, {"anchor", "random"});
+  read_enum(s, "init", a.init);
   a.inits = {a.init};
 }
 
@@ -588,13 +596,13 @@ void read_adapter(const Section& root, const std::string& config_path, AdapterCo
   std::string anchor;
   if (!read_string(s, "anchor", anchor, true)) return;
   raw.anchor = anchor;
-  if (anchor == "identity" || anchor == "zeros") {
-    a.anchor = anchor;
+  if (auto kind = parse_name<AnchorKind>(anchor)) {
+    a.anchor = {*kind, ""};
     return;
   }
   // Anything else names a tensor file.
-  a.anchor = resolve_path(anchor, config_path);
-  const std::string problem = file_problem(a.anchor);
+  a.anchor = {AnchorKind::file, resolve_path(anchor, config_path)};
+  const std::string problem = file_problem(a.anchor.path);
   if (!problem.empty()) {
     s.fail("anchor", *s.table->get("anchor"),
            "expected \"identity\", \"zeros\" or a tensor file; " + problem);
@@ -603,9 +611,7 @@ void read_adapter(const Section& root, const std::string& config_path, AdapterCo
 
 void read_penalty(const Section& root, PenaltyConfig& p) {
   const Section s = open_section(root, "penalty");
-  std::string mode = to_string(p.mode);
-  read_choice(s, "mode", mode, {"loss", "decoupled"});
-  p.mode = mode == "decoupled" ? PenaltyMode::decoupled : PenaltyMode::loss;
+  read_enum(s, "mode", p.mode);
   read_bool(s, "penalize_bias", p.penalize_bias);
 }
 
@@ -701,37 +707,24 @@ void read_lambdas(const Section& s, std::vector<double>& grid, std::optional<Lam
   sort_unique(grid);
 }
 
-void read_baselines(const Section& s, std::vector<std::string>& out) {
+void read_baselines(const Section& s, std::vector<TrialKind>& out) {
   const toml::node* n = s.get("baselines");
   if (!n) return;
   const toml::array* a = as_array(*s.ctx, s.key("baselines"), *n);
   if (!a) return;
-  std::vector<std::string> baselines;
-  const std::vector<std::string> choices = {"pretrained", "scratch"};
-  for (size_t i = 0; i < a->size(); ++i) {
-    const std::string key = s.key("baselines") + "[" + std::to_string(i) + "]";
-    const toml::node& e = (*a)[i];
-    auto v = as_string(*s.ctx, key, e);
-    if (!v) return;
-    if (std::find(choices.begin(), choices.end(), *v) == choices.end()) {
-      return s.ctx->fail(key, e.source(), "must be one of " + join_quoted(choices) + "; got " + quote(*v));
-    }
-    if (std::find(baselines.begin(), baselines.end(), *v) != baselines.end()) {
-      return s.ctx->fail(key, e.source(), "duplicate baseline " + quote(*v));
-    }
-    baselines.push_back(*v);
-  }
-  out = baselines;
+  auto baselines = read_enum_list<TrialKind>(s, "baselines", *a, {TrialKind::pretrained, TrialKind::scratch},
+                                             [](const std::string& name) { return "duplicate baseline " + quote(name); });
+  if (baselines) out = *baselines;
 }
 
 void read_sweep(const Section& root, SweepSpec& sweep, RawInputs& raw, const DataConfig& data) {
   const Section s = open_section(root, "sweep");
   read_lambdas(s, sweep.lambdas, raw.range);
-  if (data.format == "features") sweep.baselines = {"pretrained"};  // scratch needs sentences
+  if (data.format == DataFormat::features) sweep.baselines = {TrialKind::pretrained};  // scratch needs sentences
   read_baselines(s, sweep.baselines);
-  if (data.format != "features") return;
+  if (data.format != DataFormat::features) return;
   for (size_t i = 0; i < sweep.baselines.size(); ++i)
-    if (sweep.baselines[i] == "scratch")
+    if (sweep.baselines[i] == TrialKind::scratch)
       if (const toml::array* a = s.get("baselines")->as_array())
         s.ctx->fail(s.key("baselines") + "[" + std::to_string(i) + "]", (*a)[i].source(),
                     "\"scratch\" trains the whole model on B's sentences, and data.format = \"features\" gives "
@@ -882,7 +875,7 @@ class TomlWriter {
 void write_train(TomlWriter& w, const TrainConfig& t) {
   w.integer("epochs", t.epochs);
   w.integer("batch_size", t.batch_size);
-  w.str("optimizer", to_string(t.optimizer));
+  w.str("optimizer", name_of(t.optimizer));
   w.number("lr", t.lr);
   w.number("lr_decay", t.lr_decay);
   w.number("grad_clip", t.grad_clip);
@@ -898,7 +891,7 @@ std::string resolved_toml(const SweepConfig& c, const RawInputs& raw) {
   if (c.run.sharded()) w.str("shard", std::to_string(c.run.shard_index) + "/" + std::to_string(c.run.shard_count));
 
   w.section("data");
-  w.str("format", c.data.format);
+  w.str("format", name_of(c.data.format));
   for (const auto& [k, path] : raw.data_paths) w.str(k, path);  // as written: see RawInputs
   w.str("negative_label", c.data.negative_label);
   w.integer("min_word_count", c.data.min_word_count);
@@ -926,10 +919,10 @@ std::string resolved_toml(const SweepConfig& c, const RawInputs& raw) {
   w.integer("hidden", c.model.hidden);
   w.integer("layers", c.model.layers);
   w.boolean("bidirectional", c.model.bidirectional);
-  w.str("attention", c.model.attention);
+  w.str("attention", name_of(c.model.attention));
   w.integer("attn_dim", c.model.attn_dim);
   w.number("dropout", c.model.dropout);
-  w.str("lstm", to_string(c.model.lstm));
+  w.str("lstm", name_of(c.model.lstm));
 
   w.section("pretrain");
   write_train(w, c.pretrain);
@@ -937,23 +930,23 @@ std::string resolved_toml(const SweepConfig& c, const RawInputs& raw) {
 
   w.section("finetune");
   write_train(w, c.finetune);
-  w.str("mode", to_string(c.finetune.mode));
+  w.str("mode", name_of(c.finetune.mode));
   w.integer("fuse", c.finetune.fuse);
   w.boolean("frozen_dropout", c.finetune.frozen_dropout);
 
   w.section("adapter");
   if (c.adapter.inits.size() > 1)
-    w.strings("init", c.adapter.inits);
+    w.strings("init", names_of(c.adapter.inits));
   else
-    w.str("init", c.adapter.init);
+    w.str("init", name_of(c.adapter.init));
   w.str("anchor", raw.anchor);
 
   w.section("penalty");
-  w.str("mode", to_string(c.penalty.mode));
+  w.str("mode", name_of(c.penalty.mode));
   w.boolean("penalize_bias", c.penalty.penalize_bias);
 
   w.section("sweep");
-  w.strings("baselines", c.sweep.baselines);
+  w.strings("baselines", names_of(c.sweep.baselines));
   if (raw.range) {  // kept as a range so the file says what the user meant
     w.section("sweep.range");
     w.number("min", raw.range->min);
@@ -1053,11 +1046,6 @@ bool compared_separately(const std::string& key) {
 // ================================================================================================
 // Public API
 
-const char* to_string(Optimizer o) { return o == Optimizer::sgd ? "sgd" : "adam"; }
-const char* to_string(FinetuneMode m) { return m == FinetuneMode::naive ? "naive" : "cached"; }
-const char* to_string(PenaltyMode m) { return m == PenaltyMode::decoupled ? "decoupled" : "loss"; }
-const char* to_string(LstmKernel k) { return k == LstmKernel::aten ? "aten" : "fused"; }
-
 SweepConfig parse_config(const std::string& toml_text, const std::string& path,
                          const std::vector<std::string>& sets) {
   toml::table root = parse_toml(toml_text, path);
@@ -1076,7 +1064,7 @@ SweepConfig parse_config(const std::string& toml_text, const std::string& path,
   read_adapter(top, path, c.adapter, raw);
   read_penalty(top, c.penalty);
   read_sweep(top, c.sweep, raw, c.data);
-  if (c.data.format == "features") check_features_mode(top, c.finetune);
+  if (c.data.format == DataFormat::features) check_features_mode(top, c.finetune);
 
   if (auto unknown = first_unknown(ctx, root)) throw ConfigError(*unknown);
   ctx.throw_if_failed();

@@ -12,20 +12,14 @@
 #include <vector>
 
 #include "common/errors.hpp"
+#include "common/names.hpp"
 
 namespace anchorsweep {
 
 
-// Choices in the config are parsed into these once, in config/; nothing downstream compares
-// strings. to_string gives the config's own spelling back (for the resolved TOML and reports).
-enum class Optimizer { adam, sgd };
-enum class FinetuneMode { cached, naive };
-enum class PenaltyMode { loss, decoupled };
-enum class LstmKernel { fused, aten };
-const char* to_string(Optimizer o);
-const char* to_string(LstmKernel k);
-const char* to_string(FinetuneMode m);
-const char* to_string(PenaltyMode m);
+// Choices in the config (DataFormat, Optimizer, PenaltyMode, ...) are enums of common/names.hpp,
+// parsed once here; nothing downstream compares their names. name_of() gives the config's own
+// spelling back (for the resolved TOML, the journal and the report).
 
 struct RunConfig {
   std::string name = "demo";
@@ -50,7 +44,7 @@ struct SyntheticSizes {
 };
 
 struct DataConfig {
-  std::string format = "synthetic";    // tacred | jsonl | synthetic | features
+  DataFormat format = DataFormat::synthetic;
   std::string a_train, a_dev, b_train, b_dev, b_test;  // resolved relative to the config file
   std::string negative_label = "no_relation";
   int64_t min_word_count = 1;          // rarer training words map to UNK
@@ -65,7 +59,7 @@ struct ModelConfig {
   int64_t hidden = 200;                // LSTM hidden size per direction
   int64_t layers = 1;
   bool bidirectional = false;
-  std::string attention = "position-aware";  // position-aware | none
+  Attention attention = Attention::position_aware;
   int64_t attn_dim = 200;              // width of the attention's tanh layer
   double dropout = 0.5;
   // fused: a one-layer, one-direction LSTM on the CPU runs model/fused_lstm (one matrix product
@@ -96,10 +90,16 @@ struct FinetuneConfig : TrainConfig {
   bool frozen_dropout = false;         // the classic mistake: dropout left on in frozen layers
 };
 
+// adapter.anchor: [I_K | 0] (identity), all zeros, or a K x (K+H) tensor file (torch::pickle_save).
+struct AnchorSpec {
+  AnchorKind kind = AnchorKind::identity;
+  std::string path;                    // kind == file: resolved relative to the config file
+};
+
 struct AdapterConfig {
-  std::string init = "random";         // anchor | random  (random is what the original did)
-  std::vector<std::string> inits = {"random"};  // init, or all of init = ["random", "anchor"]
-  std::string anchor = "identity";     // identity | zeros | path to a tensor file (torch::pickle_save)
+  AdapterInit init = AdapterInit::random;  // random is what the original did
+  std::vector<AdapterInit> inits = {AdapterInit::random};  // init, or all of init = ["random", "anchor"]
+  AnchorSpec anchor;
 };
 
 struct PenaltyConfig {
@@ -109,7 +109,7 @@ struct PenaltyConfig {
 
 struct SweepSpec {
   std::vector<double> lambdas;         // the resolved grid, ascending, unique
-  std::vector<std::string> baselines = {"pretrained", "scratch"};
+  std::vector<TrialKind> baselines = {TrialKind::pretrained, TrialKind::scratch};
 };
 
 struct SweepConfig {

@@ -22,9 +22,9 @@ namespace {
 using Reader = std::vector<Example> (*)(const std::string&);
 
 void read_split(Split& split, const std::string& name, const std::string& path, Reader reader,
-                const std::string& format) {
+                DataFormat format) {
   if (path.empty())
-    throw InputError("data." + name + ": no path given (needed for format \"" + format + "\")");
+    throw InputError("data." + name + ": no path given (needed for format \"" + std::string(name_of(format)) + "\")");
   split.name = name;
   split.path = path;
   split.examples = reader(path);
@@ -77,25 +77,17 @@ void bound_lengths(Corpus& corpus, int64_t max_tokens) {
 }  // namespace
 
 Corpus load_corpus(const DataConfig& data) {
-  if (data.format == "features") return features_corpus(data);
-  if (data.format == "synthetic") {
+  if (data.format == DataFormat::features) return features_corpus(data);
+  if (data.format == DataFormat::synthetic) {
     Corpus corpus = generate_synthetic(data.synthetic, data.negative_label);
     bound_lengths(corpus, data.max_tokens);
     return corpus;
   }
 
-  Reader reader = nullptr;
-  const char* label_key = nullptr;
-  if (data.format == "tacred") {
-    reader = read_tacred;
-    label_key = "relation";
-  } else if (data.format == "jsonl") {
-    reader = read_jsonl;
-    label_key = "label";
-  } else {
-    throw InputError("data.format: unknown format \"" + data.format +
-                     "\" (expected tacred, jsonl or synthetic)");
-  }
+  // tacred or jsonl: the two readers of sentence files.
+  const bool tacred = data.format == DataFormat::tacred;
+  const Reader reader = tacred ? read_tacred : read_jsonl;
+  const char* label_key = tacred ? "relation" : "label";
 
   Corpus corpus;
   read_split(corpus.a_train, "a_train", data.a_train, reader, data.format);

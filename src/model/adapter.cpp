@@ -10,13 +10,14 @@
 
 namespace anchorsweep {
 
-torch::Tensor make_anchor(const std::string& spec, int64_t K, int64_t D) {
-  if (spec == "identity") {
+torch::Tensor make_anchor(const AnchorSpec& anchor, int64_t K, int64_t D) {
+  if (anchor.kind == AnchorKind::identity) {
     auto a = torch::zeros({K, D});
     a.narrow(1, 0, K).copy_(torch::eye(K));
     return a;
   }
-  if (spec == "zeros") return torch::zeros({K, D});
+  if (anchor.kind == AnchorKind::zeros) return torch::zeros({K, D});
+  const std::string& spec = anchor.path;
   std::ifstream in(spec, std::ios::binary);
   if (!in) throw InputError(spec + ": adapter.anchor: cannot read the anchor tensor file");
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -38,10 +39,10 @@ torch::Tensor adapter_forward(const torch::Tensor& X, const torch::Tensor& W, co
                         W.transpose(1, 2));
 }
 
-void init_adapters(const std::string& init, const torch::Tensor& anchor, int64_t G, uint64_t seed,
+void init_adapters(AdapterInit init, const torch::Tensor& anchor, int64_t G, uint64_t seed,
                    torch::Tensor& W, torch::Tensor& b) {
   const int64_t K = anchor.size(0), D = anchor.size(1);
-  if (init == "anchor") {
+  if (init == AdapterInit::anchor) {
     W = anchor.unsqueeze(0).repeat({G, 1, 1});
     b = torch::zeros({G, K}, anchor.options());
   } else {

@@ -8,7 +8,7 @@ namespace anchorsweep {
 namespace nn = torch::nn;
 
 EncoderImpl::EncoderImpl(const ModelConfig& cfg, int64_t vocab_size, int64_t num_classes)
-    : attention_(cfg.attention == "position-aware"),
+    : attention_(cfg.attention == Attention::position_aware),
       bidirectional_(cfg.bidirectional),
       fused_lstm_(cfg.lstm == LstmKernel::fused && cfg.layers == 1 && !cfg.bidirectional),
       summary_dim_(cfg.hidden * (cfg.bidirectional ? 2 : 1)),

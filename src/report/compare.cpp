@@ -31,7 +31,8 @@ struct RunView {
 // One line of the plot and one row of the runs table: a run's anchored adapters of one init.
 struct Series {
   const RunView* run = nullptr;
-  std::string init, label;
+  std::optional<AdapterInit> init;
+  std::string label;
   std::vector<const Group*> anchored;  // by lambda
 };
 
@@ -64,7 +65,7 @@ std::string base_name(const std::string& p) {
 }
 
 std::string data_setting(const RunView& r) {
-  if (setting(r, "data.format") == "synthetic")
+  if (parse_name<DataFormat>(setting(r, "data.format")) == DataFormat::synthetic)
     return "synthetic (data_seed " + setting(r, "data.synthetic.data_seed") + ", shift " +
            setting(r, "data.synthetic.domain_shift") + ")";
   return "A: " + base_name(setting(r, "data.a_train")) + ", B: " + base_name(setting(r, "data.b_train"));
@@ -76,9 +77,9 @@ std::string pct(const Stat& s) {
   return fmt_pct(s.mean) + (s.n > 1 ? " ± " + fmt_pct(s.std) : "");
 }
 
-Stat f1(const Group& g, const std::string& split) { return split_stat(g, split, &Scores::micro_f1); }
+Stat f1(const Group& g, EvalSplit split) { return split_stat(g, split, &Scores::micro_f1); }
 
-const Group* baseline(const RunView& r, const std::string& kind) {
+const Group* baseline(const RunView& r, TrialKind kind) {
   for (const Group& g : r.groups)
     if (g.key.kind == kind && !g.ok.empty()) return &g;
   return nullptr;
@@ -88,8 +89,8 @@ const Group* baseline(const RunView& r, const std::string& kind) {
 const Group* best_on_dev(const Series& s) {
   const Group* best = nullptr;
   for (const Group* g : s.anchored) {
-    const Stat d = f1(*g, "dev");
-    if (d.n > 0 && (!best || d.mean > f1(*best, "dev").mean)) best = g;
+    const Stat d = f1(*g, EvalSplit::dev);
+    if (d.n > 0 && (!best || d.mean > f1(*best, EvalSplit::dev).mean)) best = g;
   }
   return best;
 }
@@ -127,13 +128,13 @@ void check_same_labels(const std::vector<RunView>& runs) {
 std::vector<Series> make_series(const std::vector<RunView>& runs) {
   std::vector<Series> out;
   for (const RunView& r : runs) {
-    std::map<std::string, Series> by_init;
+    std::map<std::optional<AdapterInit>, Series> by_init;
     for (const Group& g : r.groups)
-      if (g.key.kind == "anchored" && !g.ok.empty()) by_init[g.key.init].anchored.push_back(&g);
+      if (g.key.kind == TrialKind::anchored && !g.ok.empty()) by_init[g.key.init].anchored.push_back(&g);
     for (auto& [init, s] : by_init) {
       s.run = &r;
       s.init = init;
-      s.label = r.name + (by_init.size() > 1 ? " [init=" + init + "]" : "");
+      s.label = r.name + (by_init.size() > 1 ? " [init=" + name_or_empty(init) + "]" : "");
       out.push_back(s);
     }
   }
@@ -147,11 +148,11 @@ Table runs_table(const std::vector<Series>& series) {
   for (const Series& s : series) {
     const RunView& r = *s.run;
     const Group* best = best_on_dev(s);
-    auto both = [](const Group* g) { return g ? pct(f1(*g, "dev")) + " / " + pct(f1(*g, "test")) : std::string("–"); };
-    t.rows.push_back({s.label, data_setting(r), setting(r, "penalty.mode"), s.init, setting(r, "adapter.anchor"),
+    auto both = [](const Group* g) { return g ? pct(f1(*g, EvalSplit::dev)) + " / " + pct(f1(*g, EvalSplit::test)) : std::string("–"); };
+    t.rows.push_back({s.label, data_setting(r), setting(r, "penalty.mode"), name_or_empty(s.init), setting(r, "adapter.anchor"),
                       setting(r, "pretrain.epochs") + " / " + setting(r, "finetune.epochs"), setting(r, "run.seeds"),
-                      best ? fmt_lambda(best->key.lambda) : "–", best ? pct(f1(*best, "dev")) : "–",
-                      best ? pct(f1(*best, "test")) : "–", both(baseline(r, "pretrained")), both(baseline(r, "scratch"))});
+                      best ? fmt_lambda(best->key.lambda) : "–", best ? pct(f1(*best, EvalSplit::dev)) : "–",
+                      best ? pct(f1(*best, EvalSplit::test)) : "–", both(baseline(r, TrialKind::pretrained)), both(baseline(r, TrialKind::scratch))});
   }
   return t;
 }
@@ -172,7 +173,7 @@ Table shared_lambda_table(const std::vector<Series>& series) {
     row.resize(series.size(), nullptr);
     if (std::count_if(row.begin(), row.end(), [](const Group* g) { return g != nullptr; }) < 2) continue;
     std::vector<std::string> cells = {fmt_lambda(lambda)};
-    for (const Group* g : row) cells.push_back(g ? pct(f1(*g, "dev")) + " / " + pct(f1(*g, "test")) : "–");
+    for (const Group* g : row) cells.push_back(g ? pct(f1(*g, EvalSplit::dev)) + " / " + pct(f1(*g, EvalSplit::test)) : "–");
     t.rows.push_back(cells);
   }
   return t;
@@ -202,20 +203,20 @@ Table config_differences(const std::vector<RunView>& runs) {
 
 std::string comparison_csv(const std::vector<Series>& series, const std::vector<RunView>& runs) {
   std::string csv = "run,dir,init,kind,lambda,split,n_seeds,micro_f1_mean,micro_f1_std\n";
-  auto rows = [&](const RunView& r, const std::string& init, const Group& g) {
-    for (const char* split : {"dev", "test"}) {
+  auto rows = [&](const RunView& r, const std::optional<AdapterInit>& init, const Group& g) {
+    for (EvalSplit split : {EvalSplit::dev, EvalSplit::test}) {
       const Stat s = f1(g, split);
       if (s.n == 0) continue;
-      csv += r.name + "," + r.dir + "," + init + "," + g.key.kind + "," +
-             (g.key.kind == "anchored" ? fmt_num(g.key.lambda) : std::string()) + "," + split + "," +
+      csv += r.name + "," + r.dir + "," + name_or_empty(init) + "," + name_of(g.key.kind) + "," +
+             (g.key.kind == TrialKind::anchored ? fmt_num(g.key.lambda) : std::string()) + "," + name_of(split) + "," +
              std::to_string(s.n) + "," + fmt_num(s.mean) + "," + fmt_num(s.std) + "\n";
     }
   };
   for (const Series& s : series)
     for (const Group* g : s.anchored) rows(*s.run, s.init, *g);
   for (const RunView& r : runs)
-    for (const char* kind : {"pretrained", "scratch"})
-      if (const Group* g = baseline(r, kind)) rows(r, "", *g);
+    for (TrialKind kind : {TrialKind::pretrained, TrialKind::scratch})
+      if (const Group* g = baseline(r, kind)) rows(r, std::nullopt, *g);
   return csv;
 }
 
@@ -231,7 +232,7 @@ Figure overlay_plot(const std::string& out_dir, const std::vector<Series>& serie
     for (const Group* g : s.anchored) {
       if (after_zero) dat += "\n";  // λ = 0 is not joined to the rest
       after_zero = g->key.lambda == 0;
-      const Stat d = f1(*g, "dev"), t = f1(*g, "test");
+      const Stat d = f1(*g, EvalSplit::dev), t = f1(*g, EvalSplit::test);
       dat += fmt_num(ax.x(g->key.lambda)) + "," + fmt_num(g->key.lambda) + "," + fmt_num(100 * d.mean) + "," +
              fmt_num(100 * d.std) + "," + fmt_num(100 * t.mean) + "," + fmt_num(100 * t.std) + "\n";
     }
@@ -243,14 +244,14 @@ Figure overlay_plot(const std::string& out_dir, const std::vector<Series>& serie
 
   std::set<const RunView*> with_pretrained;
   for (const Series& s : series)
-    if (baseline(*s.run, "pretrained")) with_pretrained.insert(s.run);
+    if (baseline(*s.run, TrialKind::pretrained)) with_pretrained.insert(s.run);
   const TwoPanels layout = two_panels(series.size() + with_pretrained.size(), 480, lams.size() > 6 ? 110 : 62);
   std::string b = "reset\nset datafile separator comma\n" + ax.gnuplot_axis();
   b += "set grid ytics lc rgb '#dddddd'\nset border 3\nset tics nomirror\n";
   b += "set offsets 0, 0, graph 0.08, graph 0.08\nset ylabel 'micro-F1 (%)'\n";
   b += "set multiplot title " + gp_str("B micro-F1 against λ, every run (mean ± std over seeds; pretrained baselines dashed)") + "\n";
   for (int panel = 0; panel < 2; ++panel) {
-    const std::string split = panel == 0 ? "dev" : "test";
+    const EvalSplit split = panel == 0 ? EvalSplit::dev : EvalSplit::test;
     const int col = panel == 0 ? 3 : 5;
     b += layout.panel[panel];
     b += "set title " + gp_str(panel == 0 ? "B dev (best epoch)" : "B test (at the best dev epoch)") + "\n";
@@ -262,10 +263,10 @@ Figure overlay_plot(const std::string& out_dir, const std::vector<Series>& serie
       add(gp_str(dir + name + ".dat") + " index " + std::to_string(i) + " using 1:" + std::to_string(col) + ":" +
           std::to_string(col + 1) + " with yerrorlines pt 7 ps 1.0 lw 2 lc rgb '" + colour + "' title " +
           gp_str(series[i].label));
-      const Group* p = baseline(*series[i].run, "pretrained");
+      const Group* p = baseline(*series[i].run, TrialKind::pretrained);
       if (p && drawn.insert(series[i].run).second && f1(*p, split).n > 0)
         add(fmt_num(100 * f1(*p, split).mean) + " with lines dt 2 lw 1.5 lc rgb '" + colour + "' title " +
-            gp_str(series[i].run->name + ": pretrained, dev " + fmt_pct(f1(*p, "dev").mean)));
+            gp_str(series[i].run->name + ": pretrained, dev " + fmt_pct(f1(*p, EvalSplit::dev).mean)));
     }
     if (plot.empty()) plot = "plot 0 lc rgb 'white' notitle";
     b += plot + "\n";
@@ -320,7 +321,7 @@ ComparisonPaths write_comparison(const std::vector<std::string>& run_dirs, const
                 "never chosen on it. Scores are mean ± sample std over seeds, in percent.");
   doc.table(runs_table(series));
   if (fig.drawn()) doc.figure(fig.caption, fig.png_rel, fig.svg);
-  else doc.callout("N/A", "No plot", fig.error);
+  else doc.callout(Level::na, "No plot", fig.error);
   doc.heading(2, "Micro-F1 at shared λ values");
   const Table shared = shared_lambda_table(series);
   if (shared.rows.empty()) doc.paragraph("No λ value occurs in two runs.");

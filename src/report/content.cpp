@@ -30,12 +30,12 @@ void add_figure(Document& d, const ReportInputs& in, const std::string& name) {
   const Figure* f = find_figure(in, name);
   if (!f) return;
   if (f->drawn()) d.figure(f->caption, f->png_rel, f->svg);
-  else d.callout("NOTE", "plot skipped", "plots/" + name + ".png was not drawn: " + f->error);
+  else d.callout(Level::note, "plot skipped", "plots/" + name + ".png was not drawn: " + f->error);
 }
 
-const Group* zero_group(const std::vector<Group>& groups, const std::string& init) {
+const Group* zero_group(const std::vector<Group>& groups, const std::optional<AdapterInit>& init) {
   for (const auto& g : groups)
-    if (g.key.kind == "anchored" && g.key.lambda == 0 && g.key.init == init) return &g;
+    if (g.key.kind == TrialKind::anchored && g.key.lambda == 0 && g.key.init == init) return &g;
   return nullptr;
 }
 

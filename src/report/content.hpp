@@ -40,6 +40,6 @@ std::string seeds_cell(const Group& g);        // "2" or "2 (+1 failed)"
 const Figure* find_figure(const ReportInputs& in, const std::string& name);
 void add_figure(Document& d, const ReportInputs& in, const std::string& name);
 // The anchored group with lambda 0 and the given init, or nullptr.
-const Group* zero_group(const std::vector<Group>& groups, const std::string& init);
+const Group* zero_group(const std::vector<Group>& groups, const std::optional<AdapterInit>& init);
 
 }  // namespace anchorsweep

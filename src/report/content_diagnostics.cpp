@@ -35,7 +35,7 @@ void add_diagnostics(Document& d, const ReportInputs& in) {
   d.heading(3, "Adapter init compared (mean test micro-F1, %)");
   Table ct;
   ct.header = {"λ"};
-  for (const auto& i : c.inits) ct.header.push_back("init=" + i);
+  for (AdapterInit i : c.inits) ct.header.push_back(std::string("init=") + name_of(i));
   for (size_t li = 0; li < c.lambdas.size(); ++li) {
     std::vector<std::string> row = {fmt_lambda(c.lambdas[li])};
     for (const Stat& s : c.test_f1[li]) row.push_back(pct_mean_std(s));

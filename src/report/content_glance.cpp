@@ -13,12 +13,12 @@ namespace anchorsweep {
 namespace {
 
 std::string dev_test(const Group& g) {
-  return "dev " + pct_mean_std(split_stat(g, "dev", &Scores::micro_f1)) + ", test " +
-         pct_mean_std(split_stat(g, "test", &Scores::micro_f1)) + " (micro-F1 %, " +
+  return "dev " + pct_mean_std(split_stat(g, EvalSplit::dev, &Scores::micro_f1)) + ", test " +
+         pct_mean_std(split_stat(g, EvalSplit::test, &Scores::micro_f1)) + " (micro-F1 %, " +
          std::to_string(g.ok.size()) + (g.ok.size() == 1 ? " seed)" : " seeds)");
 }
 
-double dev_mean(const Group& g) { return split_stat(g, "dev", &Scores::micro_f1).mean; }
+double dev_mean(const Group& g) { return split_stat(g, EvalSplit::dev, &Scores::micro_f1).mean; }
 
 std::string points(double v) {  // signed difference in percentage points
   return (v < 0 ? "−" : "+") + fmt_pct(std::abs(v));
@@ -66,18 +66,18 @@ void lambda_effect(std::vector<std::string>& items, const std::string& pre,
 
 void add_glance(Document& d, const ReportInputs& in) {
   d.heading(2, "At a glance");
-  for (const auto& w : in.input_warnings) d.callout("NOTE", "input", w);
+  for (const auto& w : in.input_warnings) d.callout(Level::note, "input", w);
 
-  std::map<std::string, std::vector<const Group*>> by_init;
+  std::map<std::optional<AdapterInit>, std::vector<const Group*>> by_init;
   for (const Group& g : in.groups)
-    if (g.key.kind == "anchored" && split_stat(g, "dev", &Scores::micro_f1).n > 0) by_init[g.key.init].push_back(&g);
+    if (g.key.kind == TrialKind::anchored && split_stat(g, EvalSplit::dev, &Scores::micro_f1).n > 0) by_init[g.key.init].push_back(&g);
 
   std::vector<std::string> items = headline(in.groups);  // against λ → ∞ and scratch first
   for (const auto& [init, gs] : by_init)
-    lambda_effect(items, by_init.size() > 1 ? "[init=" + init + "] " : "", gs, zero_group(in.groups, init));
+    lambda_effect(items, by_init.size() > 1 ? "[init=" + name_or_empty(init) + "] " : "", gs, zero_group(in.groups, init));
   if (by_init.empty()) items.push_back("no anchored trial has finished yet.");
   for (const Group& g : in.groups)
-    if (g.key.kind != "anchored" && !g.ok.empty())
+    if (g.key.kind != TrialKind::anchored && !g.ok.empty())
       items.push_back(group_label(g.key, false) + ": " + dev_test(g) + ".");
 
   size_t failed = 0;
@@ -89,7 +89,7 @@ void add_glance(Document& d, const ReportInputs& in) {
 
   bool any = false;
   for (const auto& f : in.findings)
-    if (f.level == "WARNING" || f.level == "NOTE") {
+    if (f.level == Level::warning || f.level == Level::note) {
       d.callout(f.level, f.title, f.text);
       any = true;
     }

@@ -29,9 +29,9 @@ void add_per_class(Document& d, const ReportInputs& in) {
   d.heading(2, "Per-class F1 on B test");
   const Group* best = nullptr;
   for (const Group& g : in.groups) {
-    if (g.key.kind != "anchored" || !has_per_class(g)) continue;
-    const double m = split_stat(g, "dev", &Scores::micro_f1).mean;
-    if (!best || m > split_stat(*best, "dev", &Scores::micro_f1).mean) best = &g;
+    if (g.key.kind != TrialKind::anchored || !has_per_class(g)) continue;
+    const double m = split_stat(g, EvalSplit::dev, &Scores::micro_f1).mean;
+    if (!best || m > split_stat(*best, EvalSplit::dev, &Scores::micro_f1).mean) best = &g;
   }
   if (!best) {
     d.paragraph("No anchored trial reports per-class F1.");
@@ -42,7 +42,7 @@ void add_per_class(Document& d, const ReportInputs& in) {
   const Group* zero = zero_group(in.groups, best->key.init);
   if (zero && zero != best && has_per_class(*zero)) cols.push_back(zero);
   for (const Group& g : in.groups)
-    if (g.key.kind != "anchored" && has_per_class(g)) cols.push_back(&g);
+    if (g.key.kind != TrialKind::anchored && has_per_class(g)) cols.push_back(&g);
 
   size_t n_classes = in.run.labels.size();
   for (const Group* g : cols)

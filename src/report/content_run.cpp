@@ -55,7 +55,7 @@ void facts_table(Document& d, const ReportInputs& in) {
   for (const auto& tr : in.journal.trials) {
     (tr.status == Status::ok ? ok : failed)++;
     seeds.insert(tr.key.seed);
-    if (tr.key.kind == "anchored") lams.insert(tr.key.lambda);
+    if (tr.key.kind == TrialKind::anchored) lams.insert(tr.key.lambda);
     trial_wall += tr.wall_s;
   }
   add("trials", std::to_string(in.journal.trials.size()) + " (" + std::to_string(ok) + " ok, " +
@@ -80,7 +80,7 @@ void pretrain_table(Document& d, const ReportInputs& in) {
   auto sorted = in.journal.pretrains;
   std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.seed < b.seed; });
   for (const auto& p : sorted)
-    t.rows.push_back({std::to_string(p.seed), p.status == Status::ok ? "ok" : std::string(to_string(p.status)) + ": " + p.error,
+    t.rows.push_back({std::to_string(p.seed), p.status == Status::ok ? "ok" : std::string(name_of(p.status)) + ": " + p.error,
                       fmt_pct(p.a_dev_micro_f1), std::to_string(p.best_epoch) + " / " + std::to_string(p.epochs),
                       fmt_sig(p.examples_per_s, 6), fmt_duration(p.wall_s), p.host, p.device});
   d.table(t);
@@ -91,7 +91,7 @@ void failures_table(Document& d, const ReportInputs& in) {
   t.header = {"trial", "init", "host", "rank", "device", "error"};
   for (const Group& g : in.groups)
     for (const TrialResult* tr : g.failed)
-      t.rows.push_back({tr->key.id(), tr->init, tr->host, std::to_string(tr->rank), tr->device,
+      t.rows.push_back({tr->key.id(), name_or_empty(tr->init), tr->host, std::to_string(tr->rank), tr->device,
                         tr->error.empty() ? "(no message)" : tr->error});
   if (t.rows.empty()) return;
   d.heading(3, "Failed trials");

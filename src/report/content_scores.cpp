@@ -10,9 +10,9 @@ namespace anchorsweep {
 
 namespace {
 
-std::map<std::string, const PenaltyRow*> index_rows(const std::vector<PenaltyRow>& rows) {
-  std::map<std::string, const PenaltyRow*> out;
-  for (const auto& r : rows) out[r.key.init + "|" + fmt_num(r.key.lambda)] = &r;
+std::map<std::pair<std::optional<AdapterInit>, double>, const PenaltyRow*> index_rows(const std::vector<PenaltyRow>& rows) {
+  std::map<std::pair<std::optional<AdapterInit>, double>, const PenaltyRow*> out;
+  for (const auto& r : rows) out[{r.key.init, r.key.lambda}] = &r;
   return out;
 }
 
@@ -26,16 +26,16 @@ void f1_vs_lambda(Document& d, const ReportInputs& in, bool several) {
               "penalty share first → last step", "||W − A||_F init → final"};
   for (const Group& g : in.groups) {
     std::vector<std::string> r = {group_label(g.key, several), seeds_cell(g),
-                                  pct_mean_std(split_stat(g, "dev", &Scores::micro_f1)),
-                                  pct_mean_std(split_stat(g, "test", &Scores::micro_f1)), "", "", ""};
-    if (g.key.kind == "anchored") {
+                                  pct_mean_std(split_stat(g, EvalSplit::dev, &Scores::micro_f1)),
+                                  pct_mean_std(split_stat(g, EvalSplit::test, &Scores::micro_f1)), "", "", ""};
+    if (g.key.kind == TrialKind::anchored) {
       const Group* zero = zero_group(in.groups, g.key.init);
-      const Stat dv = split_stat(g, "dev", &Scores::micro_f1);
+      const Stat dv = split_stat(g, EvalSplit::dev, &Scores::micro_f1);
       if (zero && zero != &g && dv.n) {
-        const Stat z = split_stat(*zero, "dev", &Scores::micro_f1);
+        const Stat z = split_stat(*zero, EvalSplit::dev, &Scores::micro_f1);
         if (z.n) r[4] = (dv.mean < z.mean ? "−" : "+") + fmt_pct(std::abs(dv.mean - z.mean));
       }
-      if (auto it = by_key.find(g.key.init + "|" + fmt_num(g.key.lambda)); it != by_key.end()) {
+      if (auto it = by_key.find({g.key.init, g.key.lambda}); it != by_key.end()) {
         const PenaltyRow& p = *it->second;
         r[5] = fmt_sig(p.share_first, 3) + " → " + fmt_sig(p.share_last, 3);
         r[6] = fmt_sig(p.w_dist_init, 3) + " → " + fmt_sig(p.w_dist_final, 3);
@@ -53,8 +53,8 @@ void score_tables(Document& d, const ReportInputs& in, bool several) {
   d.paragraph("All scores in %: mean ± sample std over seeds (min–max). Micro scores exclude the "
               "negative label; macro-F1 averages the positive classes. \"best epoch\" is the mean "
               "epoch with the best B-dev micro-F1 (0 for the frozen pretrained baseline).");
-  const std::pair<const char*, const char*> splits[] = {{"dev", "B dev (best epoch)"},
-                                                        {"test", "B test (at the best dev epoch)"}};
+  const std::pair<EvalSplit, const char*> splits[] = {{EvalSplit::dev, "B dev (best epoch)"},
+                                                  {EvalSplit::test, "B test (at the best dev epoch)"}};
   for (const auto& [split, title] : splits) {
     d.heading(3, title);
     Table t;
@@ -75,16 +75,16 @@ void score_tables(Document& d, const ReportInputs& in, bool several) {
   }
 
   bool has_last = false;
-  for (const auto& tr : in.journal.trials) has_last |= tr.metrics.count("dev_last") > 0;
+  for (const auto& tr : in.journal.trials) has_last |= tr.metrics.count(EvalSplit::dev_last) > 0;
   if (!has_last) return;
   d.heading(3, "Best epoch against last epoch (micro-F1)");
   Table t;
   t.header = {"setting", "dev at best epoch", "dev at last epoch", "test at best epoch", "test at last epoch"};
   for (const Group& g : in.groups)
-    t.rows.push_back({group_label(g.key, several), pct_mean_std(split_stat(g, "dev", &Scores::micro_f1)),
-                      pct_mean_std(split_stat(g, "dev_last", &Scores::micro_f1)),
-                      pct_mean_std(split_stat(g, "test", &Scores::micro_f1)),
-                      pct_mean_std(split_stat(g, "test_last", &Scores::micro_f1))});
+    t.rows.push_back({group_label(g.key, several), pct_mean_std(split_stat(g, EvalSplit::dev, &Scores::micro_f1)),
+                      pct_mean_std(split_stat(g, EvalSplit::dev_last, &Scores::micro_f1)),
+                      pct_mean_std(split_stat(g, EvalSplit::test, &Scores::micro_f1)),
+                      pct_mean_std(split_stat(g, EvalSplit::test_last, &Scores::micro_f1))});
   d.table(t);
 }
 

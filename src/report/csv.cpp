@@ -24,7 +24,7 @@ std::string row(const std::vector<std::string>& cells) {
 }
 
 std::string lambda_cell(const TrialResult& t) {
-  return t.key.kind == "anchored" ? fmt_num(t.key.lambda) : "";
+  return t.key.kind == TrialKind::anchored ? fmt_num(t.key.lambda) : "";
 }
 
 std::vector<const TrialResult*> sorted_trials(const std::vector<TrialResult>& trials) {
@@ -44,20 +44,17 @@ std::string results_csv(const std::vector<TrialResult>& trials) {
   for (const TrialResult* t : sorted_trials(trials)) {
     auto cells = [&](const std::string& split, const Scores* s) {
       auto m = [&](double v) { return s ? fmt_num(v) : std::string(); };
-      return row({t->key.id(), std::to_string(t->key.seed), t->key.kind, lambda_cell(*t), t->init,
+      return row({t->key.id(), std::to_string(t->key.seed), name_of(t->key.kind), lambda_cell(*t), name_or_empty(t->init),
                   split, m(s ? s->micro_p : 0), m(s ? s->micro_r : 0), m(s ? s->micro_f1 : 0),
                   m(s ? s->macro_f1 : 0), m(s ? s->accuracy : 0),
-                  s ? std::to_string(t->best_epoch) : "", to_string(t->status), t->host,
+                  s ? std::to_string(t->best_epoch) : "", name_of(t->status), t->host,
                   std::to_string(t->rank), t->device, fmt_num(t->wall_s)});
     };
     if (t->status != Status::ok || t->metrics.empty()) {
       out += cells("", nullptr);
       continue;
     }
-    std::vector<std::string> splits;
-    for (const auto& [split, s] : t->metrics) splits.push_back(split);
-    std::sort(splits.begin(), splits.end(), split_less);
-    for (const auto& split : splits) out += cells(split, &t->metrics.at(split));
+    for (const auto& [split, s] : t->metrics) out += cells(name_of(split), &s);  // in split order
   }
   return out;
 }
@@ -74,18 +71,19 @@ std::string summary_csv(const std::vector<TrialResult>& trials) {
   std::string out = row(header);
 
   for (const Group& g : group_trials(trials)) {
-    const std::string lam = g.key.kind == "anchored" ? fmt_num(g.key.lambda) : "";
-    std::vector<std::string> splits = group_splits(g);
-    if (splits.empty()) splits.push_back("");  // nothing succeeded: still show the failures
+    const std::string lam = g.key.kind == TrialKind::anchored ? fmt_num(g.key.lambda) : "";
+    std::vector<std::optional<EvalSplit>> splits;
+    for (EvalSplit s : group_splits(g)) splits.push_back(s);
+    if (splits.empty()) splits.push_back(std::nullopt);  // nothing succeeded: still show the failures
     for (const auto& split : splits) {
-      std::vector<std::string> cells = {g.key.kind, lam, g.key.init, split};
+      std::vector<std::string> cells = {name_of(g.key.kind), lam, name_or_empty(g.key.init), name_or_empty(split)};
       std::vector<double> epochs;
       for (const TrialResult* t : g.ok)
-        if (t->metrics.count(split)) epochs.push_back(static_cast<double>(t->best_epoch));
+        if (split && t->metrics.count(*split)) epochs.push_back(static_cast<double>(t->best_epoch));
       cells.push_back(std::to_string(epochs.size()));
       cells.push_back(std::to_string(g.failed.size()));
       for (const auto& [name, field] : metrics) {
-        Stat s = split_stat(g, split, field);
+        Stat s = split ? split_stat(g, *split, field) : Stat{};
         for (double v : {s.mean, s.std, s.min, s.max}) cells.push_back(s.n ? fmt_num(v) : "");
       }
       cells.push_back(epochs.empty() ? "" : fmt_num(describe(epochs).mean));
@@ -103,10 +101,10 @@ std::string curves_csv(const std::vector<TrialResult>& trials) {
     std::stable_sort(curve.begin(), curve.end(),
                      [](const EpochPoint& a, const EpochPoint& b) { return a.epoch < b.epoch; });
     for (const EpochPoint& p : curve)
-      out += row({t->key.id(), std::to_string(t->key.seed), t->key.kind, lambda_cell(*t), t->init,
+      out += row({t->key.id(), std::to_string(t->key.seed), name_of(t->key.kind), lambda_cell(*t), name_or_empty(t->init),
                   std::to_string(p.epoch), fmt_num(p.train_loss), fmt_num(p.train_ce),
                   fmt_num(p.dev_micro_f1), fmt_num(p.test_micro_f1), fmt_num(p.lr),
-                  t->key.kind == "anchored" && p.train_loss > 0 ? fmt_num((p.train_loss - p.train_ce) / p.train_loss) : "",
+                  t->key.kind == TrialKind::anchored && p.train_loss > 0 ? fmt_num((p.train_loss - p.train_ce) / p.train_loss) : "",
                   std::isfinite(p.anchor_dist) ? fmt_num(p.anchor_dist) : ""});
   }
   return out;

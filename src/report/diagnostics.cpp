@@ -15,12 +15,12 @@ namespace {
 std::vector<const Group*> anchored(const std::vector<Group>& groups) {
   std::vector<const Group*> out;
   for (const auto& g : groups)
-    if (g.key.kind == "anchored") out.push_back(&g);
+    if (g.key.kind == TrialKind::anchored) out.push_back(&g);
   return out;
 }
 
 // Anchored ok trials of one seed and init, by lambda.
-using SeedSet = std::map<std::pair<int64_t, std::string>, std::vector<const TrialResult*>>;
+using SeedSet = std::map<std::pair<int64_t, std::optional<AdapterInit>>, std::vector<const TrialResult*>>;
 SeedSet by_seed_and_init(const std::vector<Group>& groups) {
   SeedSet out;
   for (const Group* g : anchored(groups))
@@ -43,7 +43,7 @@ std::string seed_list(const std::set<int64_t>& seeds) {
 // "λ = a, b, c" -> seeds and inits where it happened.
 struct Occurrences {
   std::map<std::set<double>, std::set<int64_t>> seeds;
-  std::set<std::string> inits;
+  std::set<std::optional<AdapterInit>> inits;
   std::string describe() const {
     std::string s;
     for (const auto& [lams, sd] : seeds)
@@ -52,10 +52,10 @@ struct Occurrences {
   }
 };
 
-std::string init_suffix(const std::set<std::string>& inits) {
+std::string inits_suffix(const std::set<std::optional<AdapterInit>>& inits) {
   std::string s;
-  for (const auto& i : inits)
-    if (!i.empty()) s += (s.empty() ? "" : ", ") + i;
+  for (const auto& i : inits)  // anchor, random
+    if (i) s += (s.empty() ? "" : ", ") + std::string(name_of(*i));
   return s.empty() ? "" : " [init=" + s + "]";
 }
 
@@ -109,13 +109,13 @@ Finding check_identical_weights(const std::vector<Group>& groups) {
     }
   }
   if (!occ.seeds.empty())
-    return {"WARNING", title,
-            occ.describe() + init_suffix(occ.inits) +
+    return {Level::warning, title,
+            occ.describe() + inits_suffix(occ.inits) +
                 " left bit-identical adapter weights (same weights_hash): the weight never reached "
                 "the loss (penalty not added / not differentiated), so every λ trains the same model"};
   if (!checked)
-    return {"N/A", title, "needs two or more λ values of one seed with a weights_hash"};
-  return {"OK", title, "every λ of every seed ends with its own adapter weights: the penalty reaches the weights"};
+    return {Level::na, title, "needs two or more λ values of one seed with a weights_hash"};
+  return {Level::ok, title, "every λ of every seed ends with its own adapter weights: the penalty reaches the weights"};
 }
 
 Finding check_same_predictions(const std::vector<Group>& groups) {
@@ -146,13 +146,13 @@ Finding check_same_predictions(const std::vector<Group>& groups) {
     }
   }
   if (!occ.seeds.empty())
-    return {"NOTE", title,
-            occ.describe() + init_suffix(occ.inits) +
+    return {Level::note, title,
+            occ.describe() + inits_suffix(occ.inits) +
                 " end with different adapter weights but exactly the same dev and test predictions: "
                 "in this run these λ values are too small to change any decision; try a wider grid "
                 "(e.g. decades up to λ = 10 or 100)"};
-  if (!checked) return {"N/A", title, "needs two or more λ values of one seed with prediction hashes"};
-  return {"OK", title, "the smallest λ of each seed predicts differently from every other λ"};
+  if (!checked) return {Level::na, title, "needs two or more λ values of one seed with prediction hashes"};
+  return {Level::ok, title, "the smallest λ of each seed predicts differently from every other λ"};
 }
 
 namespace {
@@ -183,7 +183,7 @@ struct PullRow {
   double dist_init = 0, dist_mid = NAN, dist_final = 0;
   int64_t steps = 0;
   double lr = 0;
-  std::string optimizer;
+  std::optional<Optimizer> optimizer;
 };
 
 
@@ -212,7 +212,7 @@ std::vector<PullRow> pull_rows(const std::vector<Group>& groups) {
 }
 
 std::string label(const PullRow& r) {
-  return "λ = " + fmt_lambda(r.group->key.lambda) + (r.group->key.init.empty() ? "" : " [init=" + r.group->key.init + "]");
+  return "λ = " + fmt_lambda(r.group->key.lambda) + init_suffix(r.group->key.init);
 }
 
 }  // namespace
@@ -233,10 +233,10 @@ Finding check_penalty_dominance(const std::vector<Group>& groups) {
             " → " + fmt_sig(r.dist_final, 3);
   }
   if (text.empty()) {
-    if (!checked) return {"N/A", title, "the journal has no loss parts for any λ > 0"};
-    return {"OK", title, "for every λ > 0 the cross-entropy outweighs the penalty over training"};
+    if (!checked) return {Level::na, title, "the journal has no loss parts for any λ > 0"};
+    return {Level::ok, title, "for every λ > 0 the cross-entropy outweighs the penalty over training"};
   }
-  return {"WARNING", title,
+  return {Level::warning, title,
           text + ". The optimizer spends these steps pulling W towards the anchor rather than fitting B "
                  "(curves.csv and the curves plot show both per epoch)"};
 }
@@ -248,8 +248,8 @@ Finding check_anchor_unreached(const std::vector<Group>& groups) {
   for (const PullRow& r : rows)
     if (r.share_mean > 0.5 && r.dist_init > 0 && r.dist_final > 0.5 * r.dist_init) hits.push_back(&r);
   if (hits.empty()) {
-    if (rows.empty()) return {"N/A", title, "needs anchored trials with λ > 0"};
-    return {"OK", title, "wherever the penalty dominated, W got within half its starting distance of the anchor"};
+    if (rows.empty()) return {Level::na, title, "needs anchored trials with λ > 0"};
+    return {Level::ok, title, "wherever the penalty dominated, W got within half its starting distance of the anchor"};
   }
   std::string text;
   for (const PullRow* r : hits)
@@ -259,7 +259,7 @@ Finding check_anchor_unreached(const std::vector<Group>& groups) {
   const PullRow& r = *hits.front();
   const double lam = r.group->key.lambda;
   std::string bound;
-  if (r.optimizer == "sgd") {
+  if (r.optimizer == Optimizer::sgd) {
     // SGD on the penalty alone: W − A ← (1 − 2·lr·λ)(W − A) per step.
     const double factor = std::pow(std::fabs(1 - 2 * r.lr * lam), static_cast<double>(r.steps));
     bound = "With SGD the penalty's own gradient shrinks W − A by a factor |1 − 2·lr·λ| per step: (1 − 2·" +
@@ -281,8 +281,8 @@ Finding check_anchor_unreached(const std::vector<Group>& groups) {
   const InitComparison c = compare_inits(groups);
   if (c.inits.size() >= 2) {
     const auto li = std::find(c.lambdas.begin(), c.lambdas.end(), lam) - c.lambdas.begin();
-    const auto ri = std::find(c.inits.begin(), c.inits.end(), "random") - c.inits.begin();
-    const auto ai = std::find(c.inits.begin(), c.inits.end(), "anchor") - c.inits.begin();
+    const auto ri = std::find(c.inits.begin(), c.inits.end(), AdapterInit::random) - c.inits.begin();
+    const auto ai = std::find(c.inits.begin(), c.inits.end(), AdapterInit::anchor) - c.inits.begin();
     if (li < static_cast<long>(c.lambdas.size()) && ri < static_cast<long>(c.inits.size()) &&
         ai < static_cast<long>(c.inits.size()) && c.test_f1[li][ri].n && c.test_f1[li][ai].n) {
       const double d = c.test_f1[li][ai].mean - c.test_f1[li][ri].mean;
@@ -291,25 +291,25 @@ Finding check_anchor_unreached(const std::vector<Group>& groups) {
               fmt_pct(std::fabs(d)) + " points)";
     }
   }
-  return {"WARNING", title, text};
+  return {Level::warning, title, text};
 }
 
 InitComparison compare_inits(const std::vector<Group>& groups) {
   InitComparison c;
-  std::set<std::string> inits;
   std::set<double> lams;
   for (const Group* g : anchored(groups)) {
-    inits.insert(g->key.init);
+    if (g->key.init && std::find(c.inits.begin(), c.inits.end(), *g->key.init) == c.inits.end())
+      c.inits.push_back(*g->key.init);
     lams.insert(g->key.lambda);
   }
-  c.inits.assign(inits.begin(), inits.end());
+  std::sort(c.inits.begin(), c.inits.end());  // anchor, random
   c.lambdas.assign(lams.begin(), lams.end());
   for (double l : c.lambdas) {
     std::vector<Stat> row;
     for (const auto& init : c.inits) {
       Stat s;
       for (const Group* g : anchored(groups))
-        if (g->key.lambda == l && g->key.init == init) s = split_stat(*g, "test", &Scores::micro_f1);
+        if (g->key.lambda == l && g->key.init == init) s = split_stat(*g, EvalSplit::test, &Scores::micro_f1);
       row.push_back(s);
     }
     c.test_f1.push_back(row);
@@ -320,15 +320,15 @@ InitComparison compare_inits(const std::vector<Group>& groups) {
 Finding check_inits(const std::vector<Group>& groups) {
   const std::string title = "adapter init compared";
   InitComparison c = compare_inits(groups);
-  if (c.inits.size() < 2) return {"N/A", title, "only one adapter init in the journal"};
+  if (c.inits.size() < 2) return {Level::na, title, "only one adapter init in the journal"};
   std::string text = "both adapter inits are in the journal; mean test micro-F1 (%) per λ, init = ";
-  for (size_t i = 0; i < c.inits.size(); ++i) text += (i ? " vs " : "") + c.inits[i];
+  for (size_t i = 0; i < c.inits.size(); ++i) text += (i ? " vs " : "") + std::string(name_of(c.inits[i]));
   text += ":";
   for (size_t li = 0; li < c.lambdas.size(); ++li) {
     text += (li ? ";" : "") + std::string(" λ = ") + fmt_lambda(c.lambdas[li]) + ": ";
     for (size_t i = 0; i < c.inits.size(); ++i) text += (i ? " vs " : "") + fmt_pct(c.test_f1[li][i].mean);
   }
-  return {"NOTE", title, text};
+  return {Level::note, title, text};
 }
 
 Finding check_divergence(const std::vector<Group>& groups) {
@@ -337,10 +337,10 @@ Finding check_divergence(const std::vector<Group>& groups) {
   for (const auto& g : groups)
     for (const auto* t : g.failed)
       if (t->status == Status::diverged) bad.push_back(t);
-  if (bad.empty()) return {"OK", title, "every loss and weight stayed finite"};
+  if (bad.empty()) return {Level::ok, title, "every loss and weight stayed finite"};
   std::set<double> lams;
   for (const auto* t : bad)
-    if (t->key.kind == "anchored") lams.insert(t->key.lambda);
+    if (t->key.kind == TrialKind::anchored) lams.insert(t->key.lambda);
   std::string text = std::to_string(bad.size()) + " trial(s) diverged and are left out of every table (first: " +
                      bad.front()->key.id() + ", " + bad.front()->error + ")";
   if (!lams.empty())
@@ -349,7 +349,7 @@ Finding check_divergence(const std::vector<Group>& groups) {
             "use Adam (its step is bounded by lr), or try penalty.mode = \"decoupled\"";
   else
     text += "; lower the learning rate or set grad_clip";
-  return {"WARNING", title, text};
+  return {Level::warning, title, text};
 }
 
 std::vector<Finding> diagnose(const std::vector<Group>& groups) {

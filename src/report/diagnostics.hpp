@@ -12,15 +12,16 @@
 #include <string>
 #include <vector>
 
+#include "report/document.hpp"
 #include "report/groups.hpp"
 
 namespace anchorsweep {
 
 struct Finding {
-  std::string level;  // WARNING | NOTE | OK (ran, found nothing) | N/A (could not run)
+  Level level = Level::ok;
   std::string title;  // a few words
   std::string text;   // one line, self-contained
-  std::string line() const { return level + ": " + title + ": " + text; }
+  std::string line() const { return std::string(name_of(level)) + ": " + title + ": " + text; }
 };
 
 // Means over the ok seeds of one anchored group.
@@ -41,7 +42,7 @@ Finding check_anchor_unreached(const std::vector<Group>& groups);   // penalty d
 
 // Mean test micro-F1 per lambda for each adapter init (anchored trials).
 struct InitComparison {
-  std::vector<std::string> inits;            // sorted
+  std::vector<AdapterInit> inits;            // sorted: anchor, random
   std::vector<double> lambdas;               // sorted
   std::vector<std::vector<Stat>> test_f1;    // [lambda][init]
 };

@@ -42,10 +42,10 @@ void Document::figure(const std::string& caption, const std::string& png_rel, co
   blocks.push_back(b);
 }
 
-void Document::callout(const std::string& label, const std::string& title, const std::string& text) {
+void Document::callout(Level level, const std::string& title, const std::string& text) {
   Block b;
   b.kind = Block::Kind::Callout;
-  b.label = label;
+  b.callout = level;
   b.title = title;
   b.text = text;
   blocks.push_back(b);

@@ -5,7 +5,14 @@
 #include <string>
 #include <vector>
 
+#include "common/names.hpp"
+
 namespace anchorsweep {
+
+// A callout's (and a diagnostic finding's) level: WARNING, NOTE, OK (a check ran and found
+// nothing) or N/A (it could not run).
+enum class Level { warning, note, ok, na };
+ANCHORSWEEP_NAMES(Level, 4, {Level::warning, "WARNING"}, {Level::note, "NOTE"}, {Level::ok, "OK"}, {Level::na, "N/A"});
 
 struct Table {
   std::vector<std::string> header;
@@ -17,7 +24,8 @@ struct Block {
   Kind kind = Kind::Paragraph;
   int level = 2;                    // Heading
   std::string text;                 // Heading, Paragraph, Callout body, Figure caption, Details summary
-  std::string label;                // Callout: WARNING | NOTE | OK | N/A; Details: code language
+  Level callout = Level::note;      // Callout
+  std::string label;                // Details: code language
   std::string title;                // Callout title
   std::vector<std::string> items;   // Bullets
   Table table;                      // Table
@@ -34,7 +42,7 @@ struct Document {
   void bullets(const std::vector<std::string>& items);
   void table(const Table& t);
   void figure(const std::string& caption, const std::string& png_rel, const std::string& svg);
-  void callout(const std::string& label, const std::string& title, const std::string& text);
+  void callout(Level level, const std::string& title, const std::string& text);
   void details(const std::string& summary, const std::string& verbatim, const std::string& lang = "");
 };
 

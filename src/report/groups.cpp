@@ -10,31 +10,12 @@
 
 namespace anchorsweep {
 
-int kind_rank(const std::string& kind) {
-  if (kind == "anchored") return 0;
-  if (kind == "pretrained") return 1;
-  if (kind == "scratch") return 2;
-  return 3;
-}
-
 bool group_less(const GroupKey& a, const GroupKey& b) {
-  return std::make_tuple(kind_rank(a.kind), a.kind, a.lambda, a.init) <
-         std::make_tuple(kind_rank(b.kind), b.kind, b.lambda, b.init);
+  return std::make_tuple(a.kind, a.lambda, a.init) < std::make_tuple(b.kind, b.lambda, b.init);
 }
 
 GroupKey group_of(const TrialResult& t) {
-  return GroupKey{t.key.kind, t.key.kind == "anchored" ? t.key.lambda : 0.0, t.init};
-}
-
-static int split_rank(const std::string& s) {
-  static const char* order[] = {"dev", "test", "dev_last", "test_last"};
-  for (int i = 0; i < 4; ++i)
-    if (s == order[i]) return i;
-  return 4;
-}
-
-bool split_less(const std::string& a, const std::string& b) {
-  return std::make_pair(split_rank(a), a) < std::make_pair(split_rank(b), b);
+  return GroupKey{t.key.kind, t.key.kind == TrialKind::anchored ? t.key.lambda : 0.0, t.init};
 }
 
 bool trial_less(const TrialResult& a, const TrialResult& b) {
@@ -60,12 +41,15 @@ std::vector<Group> group_trials(const std::vector<TrialResult>& trials) {
 
 std::string group_label(const GroupKey& k, bool with_init) {
   std::string s;
-  if (k.kind == "anchored") s = "λ = " + fmt_lambda(k.lambda);
-  else if (k.kind == "pretrained") s = "pretrained (λ→∞)";
-  else if (k.kind == "scratch") s = "scratch (B only)";
-  else s = k.kind;
-  if (with_init && k.kind != "scratch" && !k.init.empty()) s += " [init=" + k.init + "]";
+  if (k.kind == TrialKind::anchored) s = "λ = " + fmt_lambda(k.lambda);
+  else if (k.kind == TrialKind::pretrained) s = "pretrained (λ→∞)";
+  else s = "scratch (B only)";
+  if (with_init && k.kind != TrialKind::scratch) s += init_suffix(k.init);
   return s;
+}
+
+std::string init_suffix(const std::optional<AdapterInit>& init) {
+  return init ? std::string(" [init=") + name_of(*init) + "]" : "";
 }
 
 Stat describe(const std::vector<double>& xs) {
@@ -87,7 +71,7 @@ Stat describe(const std::vector<double>& xs) {
   return s;
 }
 
-std::vector<double> split_values(const Group& g, const std::string& split, double Scores::*field) {
+std::vector<double> split_values(const Group& g, EvalSplit split, double Scores::*field) {
   std::vector<double> out;
   for (const TrialResult* t : g.ok) {
     auto it = t->metrics.find(split);
@@ -96,23 +80,21 @@ std::vector<double> split_values(const Group& g, const std::string& split, doubl
   return out;
 }
 
-Stat split_stat(const Group& g, const std::string& split, double Scores::*field) {
+Stat split_stat(const Group& g, EvalSplit split, double Scores::*field) {
   return describe(split_values(g, split, field));
 }
 
-std::vector<std::string> group_splits(const Group& g) {
-  std::set<std::string> seen;
+std::vector<EvalSplit> group_splits(const Group& g) {
+  std::set<EvalSplit> seen;  // in the enum's order
   for (const TrialResult* t : g.ok)
     for (const auto& [split, s] : t->metrics) seen.insert(split);
-  std::vector<std::string> out(seen.begin(), seen.end());
-  std::sort(out.begin(), out.end(), split_less);
-  return out;
+  return {seen.begin(), seen.end()};
 }
 
 bool has_several_inits(const std::vector<Group>& groups) {
-  std::set<std::string> inits;
+  std::set<std::optional<AdapterInit>> inits;
   for (const auto& g : groups)
-    if (g.key.kind == "anchored") inits.insert(g.key.init);
+    if (g.key.kind == TrialKind::anchored) inits.insert(g.key.init);
   return inits.size() > 1;
 }
 

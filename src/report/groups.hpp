@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,21 +13,17 @@ namespace anchorsweep {
 
 // One setting of the sweep. lambda is 0 for the baselines.
 struct GroupKey {
-  std::string kind;
+  TrialKind kind = TrialKind::anchored;
   double lambda = 0;
-  std::string init;
+  std::optional<AdapterInit> init;
   bool operator==(const GroupKey& o) const {
     return kind == o.kind && lambda == o.lambda && init == o.init;
   }
 };
 
-// anchored < pretrained < scratch < other kinds (by name), then lambda, then init.
+// anchored < pretrained < scratch, then lambda, then init (none first).
 bool group_less(const GroupKey& a, const GroupKey& b);
-int kind_rank(const std::string& kind);
 GroupKey group_of(const TrialResult& t);
-
-// dev, test, dev_last, test_last, then any other split by name.
-bool split_less(const std::string& a, const std::string& b);
 
 // Trials sorted like the CSV rows: group, then seed.
 bool trial_less(const TrialResult& a, const TrialResult& b);
@@ -53,11 +50,14 @@ struct Stat {
 Stat describe(const std::vector<double>& xs);
 
 // Values of a split's metric over the group's ok trials that have that split.
-std::vector<double> split_values(const Group& g, const std::string& split, double Scores::*field);
-Stat split_stat(const Group& g, const std::string& split, double Scores::*field);
+std::vector<double> split_values(const Group& g, EvalSplit split, double Scores::*field);
+Stat split_stat(const Group& g, EvalSplit split, double Scores::*field);
 
-// Splits present in any ok trial of the group, in split order.
-std::vector<std::string> group_splits(const Group& g);
+// Splits present in any ok trial of the group, in split order (dev, test, dev_last, test_last).
+std::vector<EvalSplit> group_splits(const Group& g);
+
+// " [init=random]" for a key that names its init, else "".
+std::string init_suffix(const std::optional<AdapterInit>& init);
 
 // True when trials carry more than one adapter init among the anchored ones.
 bool has_several_inits(const std::vector<Group>& groups);

@@ -11,7 +11,7 @@ namespace anchorsweep {
 
 namespace {
 
-double test_mean(const Group& g) { return split_stat(g, "test", &Scores::micro_f1).mean; }
+double test_mean(const Group& g) { return split_stat(g, EvalSplit::test, &Scores::micro_f1).mean; }
 
 // "every λ is below X, by a to b points" / "every λ is above" / "λ = ... above (up to); ... below".
 std::string against(const std::vector<const Group*>& adapters, double reference, const std::string& name) {
@@ -47,12 +47,12 @@ std::string against(const std::vector<const Group*>& adapters, double reference,
 
 std::vector<std::string> headline(const std::vector<Group>& groups) {
   const Group *pretrained = nullptr, *scratch = nullptr;
-  std::map<std::string, std::vector<const Group*>> by_init;
+  std::map<std::optional<AdapterInit>, std::vector<const Group*>> by_init;
   for (const Group& g : groups) {
-    if (split_stat(g, "test", &Scores::micro_f1).n == 0) continue;
-    if (g.key.kind == "pretrained") pretrained = &g;
-    else if (g.key.kind == "scratch") scratch = &g;
-    else if (g.key.kind == "anchored") by_init[g.key.init].push_back(&g);
+    if (split_stat(g, EvalSplit::test, &Scores::micro_f1).n == 0) continue;
+    if (g.key.kind == TrialKind::pretrained) pretrained = &g;
+    else if (g.key.kind == TrialKind::scratch) scratch = &g;
+    else if (g.key.kind == TrialKind::anchored) by_init[g.key.init].push_back(&g);
   }
   std::vector<std::string> out;
   for (const auto& [init, adapters] : by_init) {
@@ -62,7 +62,7 @@ std::vector<std::string> headline(const std::vector<Group>& groups) {
     if (scratch)
       s += (s.empty() ? "" : "; ") + against(adapters, test_mean(*scratch), "scratch on B (" + fmt_pct(test_mean(*scratch)) + ")");
     if (s.empty()) continue;
-    out.push_back((by_init.size() > 1 ? "[init=" + init + "] " : "") + s + " (mean test micro-F1 %).");
+    out.push_back((by_init.size() > 1 ? "[init=" + name_or_empty(init) + "] " : "") + s + " (mean test micro-F1 %).");
   }
   return out;
 }

@@ -47,7 +47,7 @@ Figure plot_curves(const std::string& run_dir, const std::vector<Group>& groups,
                    const std::string& gnuplot) {
   std::vector<const Group*> series;
   std::set<double> lams;
-  std::set<std::string> inits;
+  std::set<std::optional<AdapterInit>> inits;
   int64_t max_epoch = 0;
   for (const Group& g : groups) {
     for (const TrialResult* t : g.ok)
@@ -56,7 +56,7 @@ Figure plot_curves(const std::string& run_dir, const std::vector<Group>& groups,
     for (const TrialResult* t : g.ok) has_curve |= !t->curve.empty();
     if (!has_curve) continue;
     series.push_back(&g);
-    if (g.key.kind == "anchored") {
+    if (g.key.kind == TrialKind::anchored) {
       lams.insert(g.key.lambda);
       inits.insert(g.key.init);
     }
@@ -114,21 +114,21 @@ Figure plot_curves(const std::string& run_dir, const std::vector<Group>& groups,
       if (panel == 2) {  // baselines have no adapter moving; older journals recorded no distance
         bool has = false;
         for (const auto& [e, m] : epoch_means(*g)) has = has || m.dist_n > 0;
-        if (g->key.kind != "anchored" || !has) continue;
+        if (g->key.kind != TrialKind::anchored || !has) continue;
       }
       std::string style;
-      if (g->key.kind == "anchored") {
+      if (g->key.kind == TrialKind::anchored) {
         const size_t li = std::distance(lams.begin(), lams.find(g->key.lambda));
         const size_t ii = std::distance(inits.begin(), inits.find(g->key.init));
         style = "with linespoints pt 7 ps 0.6 lw 2 dt " + std::to_string(1 + ii) + " lc rgb '" +
                 series_colour(li, lams.size()) + "'";
       } else {
         style = std::string("with linespoints pt 6 ps 0.8 lw 2 dt 2 lc rgb '") +
-                (g->key.kind == "scratch" ? "#d62728" : "#555555") + "'";
+                (g->key.kind == TrialKind::scratch ? "#d62728" : "#555555") + "'";
       }
       plot += (plot.empty() ? "plot " : ", \\\n     ") + gp_str(dir + "curves.dat") + " index " +
               std::to_string(k) + " using 1:" + std::to_string(panel + 2) + " " + style + " title " +
-              gp_str(group_label(g->key, inits.size() > 1 && g->key.kind == "anchored"));
+              gp_str(group_label(g->key, inits.size() > 1 && g->key.kind == TrialKind::anchored));
     }
     if (plot.empty())  // nothing to draw: say so instead of failing the whole figure
       plot = "set label 1 'not recorded in this journal' at graph 0.5, 0.5 center\nplot [][0:1] -1 notitle\n"

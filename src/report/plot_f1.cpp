@@ -13,16 +13,16 @@ namespace anchorsweep {
 
 Figure plot_f1_vs_lambda(const std::string& run_dir, const std::vector<Group>& groups,
                          const std::string& gnuplot) {
-  std::map<std::string, std::vector<const Group*>> series;  // init -> anchored groups
+  std::map<std::optional<AdapterInit>, std::vector<const Group*>> series;  // init -> anchored groups
   std::vector<const Group*> baselines;
   std::set<double> lams;
   for (const Group& g : groups) {
     if (g.ok.empty()) continue;
-    if (g.key.kind == "anchored") {
+    if (g.key.kind == TrialKind::anchored) {
       series[g.key.init].push_back(&g);
       lams.insert(g.key.lambda);
-    } else if (!split_values(g, "dev", &Scores::micro_f1).empty() ||
-               !split_values(g, "test", &Scores::micro_f1).empty()) {
+    } else if (!split_values(g, EvalSplit::dev, &Scores::micro_f1).empty() ||
+               !split_values(g, EvalSplit::test, &Scores::micro_f1).empty()) {
       baselines.push_back(&g);
     }
   }
@@ -33,13 +33,13 @@ Figure plot_f1_vs_lambda(const std::string& run_dir, const std::vector<Group>& g
   std::string sum = "# B micro-F1 (%) per lambda, mean and sample std over seeds; one block per adapter init\n";
   std::string pts = "# B micro-F1 (%) per seed; x is jittered a little so seeds do not hide each other\n";
   for (const auto& [init, gs] : series) {
-    sum += "# init=" + init + "\n# x,lambda,dev_mean,dev_std,test_mean,test_std,n_seeds\n";
-    pts += "# init=" + init + "\n# x,lambda,seed,dev,test\n";
+    sum += "# init=" + name_or_empty(init) + "\n# x,lambda,dev_mean,dev_std,test_mean,test_std,n_seeds\n";
+    pts += "# init=" + name_or_empty(init) + "\n# x,lambda,seed,dev,test\n";
     bool after_zero = false;
     for (const Group* g : gs) {
       if (after_zero) sum += "\n";  // a single blank line: lambda = 0 is not joined to the rest
       after_zero = g->key.lambda == 0;
-      Stat d = split_stat(*g, "dev", &Scores::micro_f1), t = split_stat(*g, "test", &Scores::micro_f1);
+      Stat d = split_stat(*g, EvalSplit::dev, &Scores::micro_f1), t = split_stat(*g, EvalSplit::test, &Scores::micro_f1);
       const double x = ax.x(g->key.lambda);
       sum += fmt_num(x) + "," + fmt_num(g->key.lambda) + "," + fmt_num(100 * d.mean) + "," +
              fmt_num(100 * d.std) + "," + fmt_num(100 * t.mean) + "," + fmt_num(100 * t.std) + "," +
@@ -47,12 +47,12 @@ Figure plot_f1_vs_lambda(const std::string& run_dir, const std::vector<Group>& g
       for (size_t i = 0; i < g->ok.size(); ++i) {
         const TrialResult* tr = g->ok[i];
         const double jitter = std::pow(10.0, 0.04 * (i - (g->ok.size() - 1) / 2.0));
-        auto val = [&](const char* split) {
+        auto val = [&](EvalSplit split) {
           auto it = tr->metrics.find(split);
           return it == tr->metrics.end() ? std::string("nan") : fmt_num(100 * it->second.micro_f1);
         };
         pts += fmt_num(x * jitter) + "," + fmt_num(g->key.lambda) + "," + std::to_string(tr->key.seed) +
-               "," + val("dev") + "," + val("test") + "\n";
+               "," + val(EvalSplit::dev) + "," + val(EvalSplit::test) + "\n";
       }
     }
     sum += "\n\n";
@@ -79,7 +79,7 @@ Figure plot_f1_vs_lambda(const std::string& run_dir, const std::vector<Group>& g
   static const char* init_colours[] = {"#1f4e9c", "#e07b00", "#7b3294", "#008837"};
   static const char* base_colours[] = {"#d62728", "#2ca02c", "#8c564b", "#17becf"};
   for (int panel = 0; panel < 2; ++panel) {
-    const std::string split = panel == 0 ? "dev" : "test";
+    const EvalSplit split = panel == 0 ? EvalSplit::dev : EvalSplit::test;
     const int mean_col = panel == 0 ? 3 : 5, seed_col = panel == 0 ? 4 : 5;
     b += layout.panel[panel];
     b += "set title " + gp_str(panel == 0 ? "B dev (best epoch)" : "B test (at the best dev epoch)") + "\n";
@@ -93,7 +93,7 @@ Figure plot_f1_vs_lambda(const std::string& run_dir, const std::vector<Group>& g
           " with points pt 6 ps 0.7 lc rgb '" + colour + "' " +
           (k == 0 ? "title 'single seeds'" : "notitle"));
       std::string title = "anchored adapter";
-      if (several_inits || !init.empty()) title += " (init=" + init + ")";
+      if (several_inits || init) title += " (init=" + name_or_empty(init) + ")";
       add(gp_str(dir + "f1_vs_lambda.dat") + idx + " using 1:" + std::to_string(mean_col) + ":" +
           std::to_string(mean_col + 1) + " with yerrorlines pt 7 ps 1.1 lw 2 lc rgb '" + colour +
           "' title " + gp_str(title));

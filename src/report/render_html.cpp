@@ -78,8 +78,9 @@ std::string render_html(const Document& doc) {
         out += "<figure>\n" + b.svg + "\n<figcaption>" + esc(b.text) + "</figcaption>\n</figure>\n";
         break;
       case Block::Kind::Callout:
-        out += "<div class=\"callout " + std::string(b.label == "N/A" ? "NA" : b.label) + "\"><b>" +
-               esc(b.label) + " — " + esc(b.title) + ":</b>" + esc(b.text) + "</div>\n";
+        // The CSS class is the level's name (N/A as NA: no slash in a class name).
+        out += "<div class=\"callout " + std::string(b.callout == Level::na ? "NA" : name_of(b.callout)) + "\"><b>" +
+               esc(name_of(b.callout)) + " — " + esc(b.title) + ":</b>" + esc(b.text) + "</div>\n";
         break;
       case Block::Kind::Details:
         out += "<details><summary>" + esc(b.text) + "</summary>\n<pre>" + esc(b.pre) + "</pre>\n</details>\n";

@@ -90,7 +90,7 @@ std::string render_markdown(const Document& doc) {
         out += "![" + md_text(b.text) + "](" + b.png_rel + ")\n\n*" + md_text(b.text) + "*\n\n";
         break;
       case Block::Kind::Callout:
-        out += "> **" + b.label + " — " + md_text(b.title) + ":** " + md_text(b.text) + "\n\n";
+        out += "> **" + std::string(name_of(b.callout)) + " — " + md_text(b.title) + ":** " + md_text(b.text) + "\n\n";
         break;
       case Block::Kind::Details: {
         const std::string fence = fence_for(b.pre);

@@ -66,7 +66,7 @@ ReportPaths write_report(const std::string& run_dir) {
   for (const auto& tr : in.journal.trials) failed += tr.status != Status::ok;
   if (failed) out.warnings.push_back("WARNING: " + std::to_string(failed) + " trial(s) failed; see report");
   for (const Finding& f : in.findings)
-    if (f.level == "WARNING" || f.level == "NOTE") out.warnings.push_back(f.line());
+    if (f.level == Level::warning || f.level == Level::note) out.warnings.push_back(f.line());
   return out;
 }
 

@@ -16,8 +16,8 @@ std::string summary_table(const std::string& run_dir) {
   std::ostringstream out;
   out << "\n  setting                          seeds  failed   dev micro-F1 (%)   test micro-F1 (%)\n";
   for (const auto& g : groups) {
-    const Stat dev = split_stat(g, "dev", &Scores::micro_f1);
-    const Stat test = split_stat(g, "test", &Scores::micro_f1);
+    const Stat dev = split_stat(g, EvalSplit::dev, &Scores::micro_f1);
+    const Stat test = split_stat(g, EvalSplit::test, &Scores::micro_f1);
     auto cell = [](const Stat& s) {
       char buf[32];
       if (s.n == 0) return std::string("        -");
@@ -25,7 +25,7 @@ std::string summary_table(const std::string& run_dir) {
       return std::string(buf);
     };
     // Pad by characters, not bytes: "λ→∞" is 3 characters in 8 bytes.
-    std::string label = group_label(g.key, g.key.kind == "anchored");
+    std::string label = group_label(g.key, g.key.kind == TrialKind::anchored);
     size_t chars = 0;
     for (unsigned char c : label) chars += (c & 0xC0) != 0x80;
     if (chars < 32) label += std::string(32 - chars, ' ');

@@ -14,7 +14,7 @@ Coordinator::Coordinator(const SweepConfig& cfg, TrialPlan plan, RunDirectory& d
     pretrained_.insert(seed);
   }
   // Given features: every seed's finetune tasks are ready at once, with no encoder to ship.
-  if (cfg.data.format == "features")
+  if (cfg.data.format == DataFormat::features)
     for (int64_t seed : cfg.run.seeds) {
       encoders_[seed] = {};
       pretrained_.insert(seed);
@@ -134,7 +134,7 @@ bool Coordinator::epoch_done(int64_t rank, const std::string& task_id, int64_t e
 void Coordinator::record_trial(const TrialResult& r, std::vector<char> checkpoint) {
   if (!checkpoint.empty()) {
     auto bytes = std::make_shared<std::vector<char>>(std::move(checkpoint));
-    const std::string id = r.key.id(), file = r.key.kind == "scratch" ? "encoder.pt" : "adapter.pt";
+    const std::string id = r.key.id(), file = r.key.kind == TrialKind::scratch ? "encoder.pt" : "adapter.pt";
     writer_.write([this, id, file, bytes] { dir_.write_trial_checkpoint(id, file, *bytes); });
   }
   auto j = to_json(r);

@@ -19,17 +19,9 @@
 #include "sweep/progress.hpp"
 #include "sweep/run_directory.hpp"
 #include "sweep/run_writer.hpp"
-#include "sweep/worker.hpp"
+#include "sweep/task_output.hpp"
 
 namespace anchorsweep {
-
-struct Assignment {
-  enum Kind { task, wait, done } kind = done;
-  Task work;
-  std::vector<char> encoder;   // filled when the rank lacks the task's encoder
-  std::vector<char> resume;    // the task's last epoch checkpoint, when an earlier sweep left one
-  std::vector<int64_t> group;  // a data-parallel task's ranks, leader first; empty: this rank alone
-};
 
 class Coordinator {
  public:

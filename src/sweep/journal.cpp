@@ -30,9 +30,22 @@ std::vector<std::pair<size_t, std::string>> numbered_nonempty_lines(const std::s
 
 }  // namespace
 
+nlohmann::json journal_header() { return {{"type", name_of(RecordType::journal)}, {"version", kJournalVersion}}; }
+
+int64_t check_journal_header(const nlohmann::json& header, const std::string& where) {
+  const auto v = header.find("version");
+  if (v == header.end() || !v->is_number_integer())
+    throw InputError(where + ": the journal's header line has no integer \"version\"");
+  const int64_t version = v->get<int64_t>();
+  if (version > kJournalVersion)
+    throw JournalVersionError(where + ": journal format version " + std::to_string(version) + " is newer than this anchorsweep reads (version " +
+                     std::to_string(kJournalVersion) + "): use the anchorsweep that wrote it, or a newer one");
+  return version;
+}
+
 RunResults parse_results(const std::string& text, const std::string& name) {
   RunResults out;
-  std::map<std::pair<std::string, std::string>, size_t> trial_at;  // (id, init) -> index
+  std::map<std::pair<std::string, std::optional<AdapterInit>>, size_t> trial_at;  // (id, init) -> index
   std::map<int64_t, size_t> pretrain_at;
   const auto lines = numbered_nonempty_lines(text);
   for (size_t i = 0; i < lines.size(); ++i) {
@@ -51,7 +64,10 @@ RunResults parse_results(const std::string& text, const std::string& name) {
     try {
       if (!j.is_object()) throw InputError("not a JSON object");
       const std::string type = j.value("type", "");
-      if (type == "trial") {
+      const auto record = parse_name<RecordType>(type);
+      if (record == RecordType::journal) {
+        out.version = check_journal_header(j, where);
+      } else if (record == RecordType::trial) {
         TrialResult r = trial_from_json(j);
         auto key = std::make_pair(r.key.id(), r.init);
         if (auto it = trial_at.find(key); it != trial_at.end()) {
@@ -60,7 +76,7 @@ RunResults parse_results(const std::string& text, const std::string& name) {
           trial_at[key] = out.trials.size();
           out.trials.push_back(std::move(r));
         }
-      } else if (type == "pretrain") {
+      } else if (record == RecordType::pretrain) {
         PretrainRecord p = pretrain_from_json(j);
         if (auto it = pretrain_at.find(p.seed); it != pretrain_at.end()) {
           out.pretrains[it->second] = std::move(p);
@@ -68,13 +84,15 @@ RunResults parse_results(const std::string& text, const std::string& name) {
           pretrain_at[p.seed] = out.pretrains.size();
           out.pretrains.push_back(std::move(p));
         }
-      } else if (type == "checkpoint") {
+      } else if (record == RecordType::checkpoint) {
         out.checkpoints.push_back({j.at("task").get<std::string>(), j.at("epoch").get<int64_t>()});
       } else if (type.empty()) {
         throw InputError("no \"type\" field");
       } else {
         out.warnings.push_back(where + ": line of unknown type \"" + type + "\" ignored");
       }
+    } catch (const JournalVersionError&) {
+      throw;
     } catch (const std::exception& e) {
       throw InputError(where + ": malformed: " + e.what());
     }
@@ -103,7 +121,10 @@ Journal::Journal(const std::string& path) : path_(path) {
   const bool created = !file_exists(path);
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (fd_ < 0) throw std::runtime_error(path + ": cannot open journal: " + std::strerror(errno));
-  if (created) fsync_directory(parent_dir(path));  // the entry too
+  if (created) {
+    append(journal_header());  // a journal that already has lines keeps the version it has
+    fsync_directory(parent_dir(path));  // the entry too
+  }
 }
 
 Journal::~Journal() {

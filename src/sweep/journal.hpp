@@ -8,9 +8,25 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/errors.hpp"
 #include "common/trial_result.hpp"
 
 namespace anchorsweep {
+
+// The journal's format version. A new journal's first line is {"type":"journal","version":N};
+// a journal without that line is version 0 (written before versions), read as version 1.
+// A journal of a newer version than this build reads is refused (InputError, exit 2).
+constexpr int64_t kJournalVersion = 1;
+nlohmann::json journal_header();
+
+// A journal written by a newer anchorsweep than this one.
+struct JournalVersionError : InputError {
+  using InputError::InputError;
+};
+
+// Throws JournalVersionError, naming `where` and both versions, when `header` is a journal line of a
+// version newer than kJournalVersion; returns its version.
+int64_t check_journal_header(const nlohmann::json& header, const std::string& where);
 
 // An epoch checkpoint of a long task (pretraining, scratch), journaled after its file is
 // renamed into checkpoints/: resume continues the task after `epoch`.
@@ -24,6 +40,7 @@ struct RunResults {
   std::vector<PretrainRecord> pretrains;  // one per seed; the later line wins
   std::vector<CheckpointRecord> checkpoints;  // every epoch checkpoint, in journal order
   std::vector<std::string> warnings;      // e.g. a torn last line that was skipped
+  int64_t version = 0;                    // the journal's format version (0: no header line)
 };
 
 // Parses journal text. `name` prefixes error messages ("NAME:LINE: malformed ...").
@@ -34,7 +51,8 @@ RunResults parse_results(const std::string& text, const std::string& name);
 // RUN_DIR/results.jsonl; throws InputError when it does not exist.
 RunResults read_results(const std::string& run_dir);
 
-// The writer. Lines: {"type":"pretrain"|"trial"|"checkpoint", ...}.
+// The writer. Lines: {"type":"journal","version":N} first in a new journal, then
+// {"type":"pretrain"|"trial"|"checkpoint", ...}.
 class Journal {
  public:
   // Opens for appending; first cuts a torn last line (bytes after the last newline: a write

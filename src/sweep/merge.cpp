@@ -12,11 +12,15 @@
 
 #include "common/errors.hpp"
 #include "common/files.hpp"
+#include "sweep/journal.hpp"
 #include "config/config.hpp"
 
 namespace anchorsweep {
 
 namespace {
+
+// A journal record that says status ok.
+bool is_ok(const nlohmann::json& j) { return parse_name<Status>(j.value("status", "")) == Status::ok; }
 
 using json = nlohmann::json;
 
@@ -151,12 +155,14 @@ MergeResult merge_shards(const std::string& out_dir, const std::vector<std::stri
         if (li + 1 == lines.size()) continue;  // a torn last line
         throw InputError(shards[si].dir + "/results.jsonl:" + std::to_string(li + 1) + ": malformed");
       }
-      const std::string type = j.value("type", "");
-      if (type == "trial") {
+      const auto type = parse_name<RecordType>(j.value("type", ""));
+      if (type == RecordType::journal) {
+        check_journal_header(j, shards[si].dir + "/results.jsonl:" + std::to_string(li + 1));
+      } else if (type == RecordType::trial) {
         const std::string key = j.value("id", "") + "|" + j.value("init", "");
         if (!latest.count(key)) order.push_back(key);
         latest[key] = j;
-      } else if (type == "pretrain" && j.value("status", "") == "ok") {
+      } else if (type == RecordType::pretrain && is_ok(j)) {
         const int64_t seed = j.value("seed", int64_t{0});
         if (!pretrains.count(seed)) pretrains[seed] = {j, si};
       }
@@ -169,7 +175,7 @@ MergeResult merge_shards(const std::string& out_dir, const std::vector<std::stri
         trials[key] = {j, si};
         continue;
       }
-      const bool kept_ok = it->second.record.value("status", "") == "ok";
+      const bool kept_ok = is_ok(it->second.record);
       const std::string id = j.value("id", "");
       if (kept_ok) {
         r.duplicates.push_back(id + ": in " + shards[it->second.shard].dir + " and " + shards[si].dir + "; kept the first");
@@ -184,7 +190,7 @@ MergeResult merge_shards(const std::string& out_dir, const std::vector<std::stri
   make_dirs(out_dir + "/encoders");
   make_dirs(out_dir + "/trials");
   make_dirs(out_dir + "/checkpoints");
-  std::string journal;
+  std::string journal = journal_header().dump() + "\n";
   for (const auto& [seed, kept] : pretrains) {
     journal += kept.record.dump() + "\n";
     const std::string enc = "/encoders/seed-" + std::to_string(seed) + ".pt";
@@ -196,7 +202,7 @@ MergeResult merge_shards(const std::string& out_dir, const std::vector<std::stri
     journal += kept.record.dump() + "\n";
     ++r.trials;
     const std::string id = kept.record.value("id", "");
-    if (kept.record.value("status", "") == "ok") ok_ids.insert(id);
+    if (is_ok(kept.record)) ok_ids.insert(id);
     const std::string from = shards[kept.shard].dir + "/trials/" + id;
     if (!is_directory(from)) continue;
     make_dirs(out_dir + "/trials/" + id);

@@ -5,18 +5,18 @@ namespace anchorsweep {
 nlohmann::json to_json(const Task& t) {
   nlohmann::json trials = nlohmann::json::array();
   for (const auto& k : t.trials)
-    trials.push_back({{"seed", k.seed}, {"kind", k.kind}, {"lambda", k.lambda}, {"init", k.init}});
-  return {{"id", t.id}, {"type", to_string(t.type)}, {"seed", t.seed}, {"trials", trials}};
+    trials.push_back({{"seed", k.seed}, {"kind", name_of(k.kind)}, {"lambda", k.lambda}, {"init", name_or_empty(k.init)}});
+  return {{"id", t.id}, {"type", name_of(t.type)}, {"seed", t.seed}, {"trials", trials}};
 }
 
 Task task_from_json(const nlohmann::json& j) {
   Task t;
   t.id = j.at("id").get<std::string>();
-  t.type = task_type_from_string(j.at("type").get<std::string>());
+  t.type = parse_name_or_throw<TaskType>(j.at("type").get<std::string>(), "task type");
   t.seed = j.at("seed").get<int64_t>();
   for (const auto& k : j.at("trials"))
-    t.trials.push_back({k.at("seed").get<int64_t>(), k.at("kind").get<std::string>(), k.at("lambda").get<double>(),
-                        k.value("init", std::string())});
+    t.trials.push_back({k.at("seed").get<int64_t>(), parse_name_or_throw<TrialKind>(k.at("kind").get<std::string>(), "kind"),
+                        k.at("lambda").get<double>(), parse_name_or_empty<AdapterInit>(k.value("init", std::string()), "init")});
   return t;
 }
 
@@ -25,7 +25,7 @@ comm::Message request_message(const std::vector<int64_t>& cached_seeds) {
 }
 
 comm::Message result_message(const TaskOutput& out, const std::vector<int64_t>& cached_seeds) {
-  nlohmann::json h{{"cached", cached_seeds}, {"task", out.task_id}, {"type", to_string(out.type)}, {"seed", out.seed},
+  nlohmann::json h{{"cached", cached_seeds}, {"task", out.task_id}, {"type", name_of(out.type)}, {"seed", out.seed},
                    {"stopped", out.stopped}, {"group_member", out.group_member}};
   if (out.pretrain) h["pretrain"] = to_json(*out.pretrain);
   nlohmann::json trials = nlohmann::json::array();
@@ -58,7 +58,7 @@ TaskOutput task_output_of(comm::Message& m) {
   auto h = nlohmann::json::parse(m.header);
   TaskOutput out;
   out.task_id = h.at("task").get<std::string>();
-  out.type = task_type_from_string(h.at("type").get<std::string>());
+  out.type = parse_name_or_throw<TaskType>(h.at("type").get<std::string>(), "task type");
   out.seed = h.at("seed").get<int64_t>();
   out.stopped = h.value("stopped", false);
   out.group_member = h.value("group_member", false);

@@ -4,7 +4,7 @@
 #include "comm/mpi_comm.hpp"
 #include "sweep/coordinator.hpp"
 #include "sweep/plan.hpp"
-#include "sweep/worker.hpp"
+#include "sweep/task_output.hpp"
 
 namespace anchorsweep {
 

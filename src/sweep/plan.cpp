@@ -6,30 +6,14 @@
 
 namespace anchorsweep {
 
-const char* to_string(TaskType t) {
-  switch (t) {
-    case TaskType::pretrain: return "pretrain";
-    case TaskType::finetune: return "finetune";
-    case TaskType::scratch: return "scratch";
-  }
-  return "?";
-}
-
-TaskType task_type_from_string(const std::string& name) {
-  if (name == "pretrain") return TaskType::pretrain;
-  if (name == "finetune") return TaskType::finetune;
-  if (name == "scratch") return TaskType::scratch;
-  throw std::runtime_error("unknown task type '" + name + "'");
-}
-
 int64_t TrialPlan::trial_count() const {
   int64_t n = 0;
   for (const auto& t : tasks) n += static_cast<int64_t>(t.trials.size());
   return n;
 }
 
-static bool has_baseline(const SweepConfig& cfg, const std::string& name) {
-  return std::find(cfg.sweep.baselines.begin(), cfg.sweep.baselines.end(), name) != cfg.sweep.baselines.end();
+static bool has_baseline(const SweepConfig& cfg, TrialKind kind) {
+  return std::find(cfg.sweep.baselines.begin(), cfg.sweep.baselines.end(), kind) != cfg.sweep.baselines.end();
 }
 
 int64_t fuse_width(const SweepConfig& cfg, int64_t ranks) {
@@ -58,10 +42,11 @@ TrialPlan make_plan(const SweepConfig& cfg, int64_t ranks, const std::set<std::s
   for (int64_t seed_pos = 0; seed_pos < seeds; ++seed_pos) {
     const int64_t seed = cfg.run.seeds[seed_pos];
     std::vector<TrialKey> trials;
-    if (has_baseline(cfg, "pretrained")) trials.push_back({seed, "pretrained", 0, ""});
+    if (has_baseline(cfg, TrialKind::pretrained)) trials.push_back({seed, TrialKind::pretrained, 0, std::nullopt});
     const bool tag = cfg.adapter.inits.size() > 1;  // ids name the init only when there are several
-    for (const auto& init : cfg.adapter.inits)
-      for (double lam : cfg.sweep.lambdas) trials.push_back({seed, "anchored", lam, tag ? init : ""});
+    for (AdapterInit init : cfg.adapter.inits)
+      for (double lam : cfg.sweep.lambdas)
+        trials.push_back({seed, TrialKind::anchored, lam, tag ? std::optional<AdapterInit>(init) : std::nullopt});
     // A shard keeps its part of the seed's trials (scratch counts as the seed's last trial).
     auto mine = [&](size_t pos) {
       return !cfg.run.sharded() ||
@@ -71,15 +56,15 @@ TrialPlan make_plan(const SweepConfig& cfg, int64_t ranks, const std::set<std::s
     for (size_t i = 0; i < trials.size(); ++i)
       if (!done.count(trials[i].id()) && mine(i)) todo.push_back(trials[i]);
     // Given features (data.format = "features") need no pretraining: the frozen model is the user's.
-    if (!todo.empty() && !pretrained_seeds.count(seed) && cfg.data.format != "features")
+    if (!todo.empty() && !pretrained_seeds.count(seed) && cfg.data.format != DataFormat::features)
       pretrain.push_back({"pretrain-s" + std::to_string(seed), TaskType::pretrain, seed, {}});
     for (size_t i = 0, g = 0; i < todo.size(); i += plan.fuse_width, ++g) {
       Task t{"finetune-s" + std::to_string(seed) + "-g" + std::to_string(g), TaskType::finetune, seed, {}};
       for (size_t j = i; j < std::min(todo.size(), i + plan.fuse_width); ++j) t.trials.push_back(todo[j]);
       finetune.push_back(t);
     }
-    TrialKey sk{seed, "scratch", 0, ""};
-    if (has_baseline(cfg, "scratch") && !done.count(sk.id()) && mine(trials.size()))
+    TrialKey sk{seed, TrialKind::scratch, 0, std::nullopt};
+    if (has_baseline(cfg, TrialKind::scratch) && !done.count(sk.id()) && mine(trials.size()))
       scratch.push_back({"scratch-s" + std::to_string(seed), TaskType::scratch, seed, {sk}});
   }
   for (auto* part : {&pretrain, &finetune, &scratch})

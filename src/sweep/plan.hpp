@@ -20,10 +20,6 @@
 
 namespace anchorsweep {
 
-enum class TaskType { pretrain, finetune, scratch };
-const char* to_string(TaskType t);
-TaskType task_type_from_string(const std::string& name);  // inverse of to_string
-
 struct Task {
   std::string id;                 // "pretrain-s1", "finetune-s1-g0", "scratch-s1"
   TaskType type = TaskType::pretrain;

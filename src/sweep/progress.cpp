@@ -7,13 +7,13 @@
 
 namespace anchorsweep {
 
-Progress::Progress(int64_t total_trials, int64_t ranks, std::string format, bool quiet)
-    : total_(total_trials), ranks_(ranks), format_(std::move(format)), quiet_(quiet),
+Progress::Progress(int64_t total_trials, int64_t ranks, LogFormat format, bool quiet)
+    : total_(total_trials), ranks_(ranks), format_(format), quiet_(quiet),
       start_(std::chrono::steady_clock::now()) {}
 
 void Progress::emit(const std::string& text_line, const std::string& json_line) {
   if (quiet_) return;
-  std::cout << (format_ == "json" ? json_line : text_line) << std::endl;
+  std::cout << (format_ == LogFormat::json ? json_line : text_line) << std::endl;
 }
 
 void Progress::started(int64_t rank, const std::string& task) {
@@ -41,7 +41,7 @@ void Progress::set_context(std::vector<std::string> hosts, int64_t done_before) 
   done_before_ = done_before;
 }
 
-nlohmann::json Progress::snapshot(const std::string& state) const {
+nlohmann::json Progress::snapshot(RunState state) const {
   std::lock_guard<std::mutex> lock(mu_);
   const auto now = std::chrono::steady_clock::now();
   const double elapsed = std::chrono::duration<double>(now - start_).count();
@@ -55,7 +55,7 @@ nlohmann::json Progress::snapshot(const std::string& state) const {
                        {"elapsed_s", s == since_.end() ? 0.0 : std::chrono::duration<double>(now - s->second).count()}});
     if (const auto e = epoch_.find(rank); e != epoch_.end()) running.back()["epochs_done"] = e->second;
   }
-  return {{"state", state},
+  return {{"state", name_of(state)},
           {"updated_unix", static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                    std::chrono::system_clock::now().time_since_epoch()).count()) / 1000.0},
           {"total", done_before_ + total_},
@@ -96,8 +96,8 @@ void Progress::trial(const TrialResult& r) {
   }
   char line[512];
   if (r.status == Status::ok) {
-    const auto dev = r.metrics.count("dev") ? r.metrics.at("dev").micro_f1 : 0.0;
-    const auto test = r.metrics.count("test") ? r.metrics.at("test").micro_f1 : 0.0;
+    const auto dev = r.metrics.count(EvalSplit::dev) ? r.metrics.at(EvalSplit::dev).micro_f1 : 0.0;
+    const auto test = r.metrics.count(EvalSplit::test) ? r.metrics.at(EvalSplit::test).micro_f1 : 0.0;
     std::snprintf(line, sizeof line, "[%lld/%lld] %-18s dev F1 %.4f  test F1 %.4f  (rank %lld, %.1f s)",
                   (long long)done_, (long long)total_, r.key.id().c_str(), dev, test, (long long)r.rank, r.wall_s);
   } else {
@@ -105,10 +105,10 @@ void Progress::trial(const TrialResult& r) {
                   (long long)total_, r.key.id().c_str(), (long long)r.rank, r.error.substr(0, 300).c_str());
   }
   nlohmann::json j{{"event", "trial"}, {"done", done_}, {"total", total_}, {"id", r.key.id()},
-                   {"status", to_string(r.status)}, {"rank", r.rank}, {"wall_s", r.wall_s}};
+                   {"status", name_of(r.status)}, {"rank", r.rank}, {"wall_s", r.wall_s}};
   if (r.status == Status::ok) {
-    j["dev_micro_f1"] = r.metrics.count("dev") ? r.metrics.at("dev").micro_f1 : 0.0;
-    j["test_micro_f1"] = r.metrics.count("test") ? r.metrics.at("test").micro_f1 : 0.0;
+    j["dev_micro_f1"] = r.metrics.count(EvalSplit::dev) ? r.metrics.at(EvalSplit::dev).micro_f1 : 0.0;
+    j["test_micro_f1"] = r.metrics.count(EvalSplit::test) ? r.metrics.at(EvalSplit::test).micro_f1 : 0.0;
   } else {
     j["error"] = r.error;
   }

@@ -17,7 +17,7 @@ namespace anchorsweep {
 
 class Progress {
  public:
-  Progress(int64_t total_trials, int64_t ranks, std::string format, bool quiet);
+  Progress(int64_t total_trials, int64_t ranks, LogFormat format, bool quiet);
 
   void started(int64_t rank, const std::string& task);
   void trial(const TrialResult& r);
@@ -34,14 +34,14 @@ class Progress {
   // status.json's content (docs: `anchorsweep status`): state ("running", "finished",
   // "stopped"), progress, throughput and ETA of this attempt, and what each busy rank runs, on
   // which host, for how long. Safe to call from any thread.
-  nlohmann::json snapshot(const std::string& state) const;
+  nlohmann::json snapshot(RunState state) const;
 
  private:
   void status();
   void emit(const std::string& text_line, const std::string& json_line);
 
   int64_t total_, ranks_, done_ = 0, failed_ = 0;
-  std::string format_;
+  LogFormat format_;
   bool quiet_;
   std::map<int64_t, std::string> running_;
   std::map<int64_t, std::chrono::steady_clock::time_point> since_;

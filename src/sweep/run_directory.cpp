@@ -15,7 +15,7 @@ namespace {
 
 nlohmann::json data_fingerprints(const SweepConfig& cfg) {
   nlohmann::json files = nlohmann::json::object();
-  if (cfg.data.format != "synthetic") {  // generated data is fixed by the config itself
+  if (cfg.data.format != DataFormat::synthetic) {  // generated data is fixed by the config itself
     for (auto [key, path] : {std::pair<const char*, const std::string*>{"a_train", &cfg.data.a_train},
                              {"a_dev", &cfg.data.a_dev}, {"b_train", &cfg.data.b_train},
                              {"b_dev", &cfg.data.b_dev}, {"b_test", &cfg.data.b_test}}) {

@@ -75,46 +75,46 @@ RunStatus inspect_run(const std::string& dir, double now_unix, const std::string
       return false;
     }
   }();
-  const std::string last = status.is_object() ? status.value("state", "") : "";
+  const auto last = parse_name<RunState>(status.is_object() ? status.value("state", "") : "");
   const bool local = !s.owner_host.empty() && s.owner_host == this_host;
 
   if (finished) {  // run.json's end is written last, after the final status
-    s.state = last == "stopped" ? "stopped" : "finished";
-    s.why = s.state == "stopped" ? "the sweep stopped early (a stop signal or the time limit); --resume continues it"
+    s.state = last == RunState::stopped ? RunState::stopped : RunState::finished;
+    s.why = s.state == RunState::stopped ? "the sweep stopped early (a stop signal or the time limit); --resume continues it"
                                  : "run.json records its end";
-    if (s.state == "finished" && s.done < s.total) {
-      s.state = "stopped";
+    if (s.state == RunState::finished && s.done < s.total) {
+      s.state = RunState::stopped;
       s.why = "it ended with trials left; --resume continues it";
     }
   } else if (s.owner_pid == 0 && !file_exists(dir + "/results.jsonl")) {
-    s.state = "not started";
+    s.state = RunState::not_started;
     s.why = "no sweep has journaled anything here yet";
   } else if (local) {
     if (!pid_alive(s.owner_pid)) {
-      s.state = "dead";
+      s.state = RunState::dead;
       s.why = "rank 0 (pid " + std::to_string(s.owner_pid) + " on " + s.owner_host +
               ") is gone without recording an end: killed or crashed; --resume continues it";
     } else if (s.status_age_s && *s.status_age_s > kSilentS) {
-      s.state = "stalled";
+      s.state = RunState::stalled;
       s.why = "rank 0 (pid " + std::to_string(s.owner_pid) + ") lives, but status.json is " + seconds(*s.status_age_s) +
               " old (it is rewritten every 2 s)";
     } else {
-      s.state = "running";
+      s.state = RunState::running;
       s.why = "rank 0 is pid " + std::to_string(s.owner_pid) + " on this host" +
               (s.status_age_s ? ", status " + seconds(*s.status_age_s) + " old" : "");
     }
   } else if (s.status_age_s && *s.status_age_s <= kSilentS) {
-    s.state = "running";
+    s.state = RunState::running;
     s.why = "rank 0 runs on " + s.owner_host + " (pid " + std::to_string(s.owner_pid) + "); its status is " +
             seconds(*s.status_age_s) + " old";
   } else {
-    s.state = "dead";
+    s.state = RunState::dead;
     s.why = "rank 0 ran on " + (s.owner_host.empty() ? std::string("an unknown host") : s.owner_host) +
             " and has written no status for " + (s.status_age_s ? seconds(*s.status_age_s) : std::string("ever")) +
             " without recording an end: killed, crashed or unreachable; --resume continues it";
   }
 
-  if ((s.state == "running" || s.state == "stalled") && status.is_object()) {
+  if ((s.state == RunState::running || s.state == RunState::stalled) && status.is_object()) {
     s.running = status.value("running", nlohmann::json::array());
     if (status.contains("trials_per_s") && status["trials_per_s"].is_number()) s.trials_per_s = status["trials_per_s"].get<double>();
     if (status.contains("eta_s") && status["eta_s"].is_number()) s.eta_s = status["eta_s"].get<double>();
@@ -124,7 +124,7 @@ RunStatus inspect_run(const std::string& dir, double now_unix, const std::string
 
 std::string format_status(const RunStatus& s) {
   std::ostringstream o;
-  o << s.dir << ": " << s.state << " (" << s.why << ")\n";
+  o << s.dir << ": " << name_of(s.state) << " (" << s.why << ")\n";
   o << "  trials: " << s.done << " / " << s.total << " done";
   if (s.failed) o << ", " << s.failed << " failed or diverged";
   const int64_t left = s.total - s.done;
@@ -145,7 +145,7 @@ std::string format_status(const RunStatus& s) {
 }
 
 nlohmann::json to_json(const RunStatus& s) {
-  nlohmann::json j{{"dir", s.dir},     {"state", s.state},   {"why", s.why},
+  nlohmann::json j{{"dir", s.dir},     {"state", name_of(s.state)},   {"why", s.why},
                    {"total", s.total}, {"done", s.done},     {"failed", s.failed},
                    {"owner_host", s.owner_host}, {"owner_pid", s.owner_pid}, {"running", s.running}};
   j["trials_per_s"] = s.trials_per_s ? nlohmann::json(*s.trials_per_s) : nlohmann::json(nullptr);

@@ -10,14 +10,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/names.hpp"
+
 namespace anchorsweep {
 
 struct RunStatus {
   std::string dir;
-  // "running", "stalled" (rank 0's process lives but status.json has not changed for a minute),
-  // "finished", "stopped" (ended early: --resume continues), "dead" (killed or crashed: --resume
-  // continues), "not started" (no journal yet).
-  std::string state;
+  // running, stalled (rank 0's process lives but status.json has not changed for a minute),
+  // finished, stopped (ended early: --resume continues), dead (killed or crashed: --resume
+  // continues), not started (no journal yet).
+  RunState state = RunState::not_started;
   std::string why;           // how `state` was decided, in words
   int64_t total = 0, done = 0, failed = 0;  // trials; done counts ok ones, failed the others
   std::optional<double> trials_per_s, eta_s;  // this attempt's, while it runs

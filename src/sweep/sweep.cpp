@@ -228,12 +228,12 @@ std::string describe_plan(const SweepConfig& cfg, int64_t ranks) {
   auto plan = make_plan(cfg, ranks);
   std::ostringstream s;
   s << "plan for " << ranks << " rank(s): " << plan.tasks.size() << " tasks, " << plan.trial_count()
-    << " trials, fuse width " << plan.fuse_width << " (finetune.mode = " << to_string(cfg.finetune.mode)
+    << " trials, fuse width " << plan.fuse_width << " (finetune.mode = " << name_of(cfg.finetune.mode)
     << (cfg.finetune.frozen_dropout ? ", frozen_dropout: full forward" : "") << ")\n";
   for (const auto& t : plan.tasks) {
-    s << "  " << t.id << "  [" << to_string(t.type) << "]";
+    s << "  " << t.id << "  [" << name_of(t.type) << "]";
     if (t.type == TaskType::finetune)
-      s << (cfg.data.format == "features" ? "  reads the given features" : "  needs pretrain-s" + std::to_string(t.seed));
+      s << (cfg.data.format == DataFormat::features ? "  reads the given features" : "  needs pretrain-s" + std::to_string(t.seed));
     if (cfg.pretrain.ranks > 1 && t.type != TaskType::finetune)
       s << "  on a group of " << cfg.pretrain.ranks << " ranks (data-parallel)";
     if (!t.trials.empty()) {
@@ -329,7 +329,7 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
   {
     const std::string path = dir->path();
     RunWriter writer(*dir, options.refresh_tables ? [&] { options.refresh_tables(path); } : std::function<void()>{},
-                     [&] { return progress.snapshot("running"); });
+                     [&] { return progress.snapshot(RunState::running); });
     Coordinator coord(cfg, plan, *dir, writer, progress);
     std::thread service;
     if (mpi && ranks > 1)
@@ -353,7 +353,7 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
   facts["finished"] = now_iso();
   facts["wall_s"] = wall;
   facts["rank0_peak_rss_mb"] = peak_rss_mb();
-  dir->write_status(progress.snapshot(left > 0 ? "stopped" : "finished"));
+  dir->write_status(progress.snapshot(left > 0 ? RunState::stopped : RunState::finished));
   if (mpi) {
     const auto t = mpi->traffic();
     facts["rank0_traffic"] = {{"sent_bytes", t.sent_bytes}, {"sent_messages", t.sent_messages},
@@ -405,6 +405,7 @@ int run_sweep(const std::string& config_path, const std::vector<std::string>& se
     corpus = load_corpus(cfg->data);
     WorkerHooks hooks = options.hooks;
     if (options.delay_rank >= 0 && options.delay_rank != rank) hooks.delay_ms = 0;
+    hooks.stop_requested = [] { return g_stop.load(); };
     worker = std::make_unique<Worker>(*cfg, *corpus, placement, hooks);
   } catch (const std::exception& e) {
     problem = e.what();

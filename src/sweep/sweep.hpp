@@ -15,7 +15,7 @@ namespace comm { class MpiComm; }
 struct SweepOptions {
   bool resume = false;
   bool quiet = false;
-  std::string log_format = "text";  // text | json
+  LogFormat log_format = LogFormat::text;
   std::string command_line;         // recorded in run.json
   WorkerHooks hooks;                // test and benchmark hooks
   int64_t delay_rank = -1;          // hooks.delay_ms applies to this rank only

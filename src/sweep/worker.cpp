@@ -183,9 +183,18 @@ EpochControl Worker::control_for(const Task& task, const std::vector<char>* resu
   if (resume) control.resume_from = *resume;
   if (report_)
     control.after_epoch = [this, id = task.id](int64_t epoch, std::vector<char> state) {
-      return report_(id, epoch, std::move(state));
+      if (!report_(id, epoch, std::move(state))) return false;
+      // A stop that releases the hold is seen at the next boundary, as one that arrived mid-epoch.
+      hold_at_gate(id);
+      return true;
     };
   return control;
+}
+
+void Worker::hold_at_gate(const std::string& task_id) const {
+  if (hooks_.hold_while.empty() || (!hooks_.hold_task.empty() && hooks_.hold_task != task_id)) return;
+  while (file_exists(hooks_.hold_while) && !(hooks_.stop_requested && hooks_.stop_requested()))
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
 TaskOutput Worker::pretrain(const Task& task, const std::vector<char>* resume, ShardGroup* group) {
@@ -249,11 +258,11 @@ TaskOutput Worker::finetune(const Task& task) {
                      stream_seed(task.seed, "adapter")};
   TaskOutput out{task.id, task.type, task.seed, {}, {}, {}, {}};
   std::vector<double> lambdas;
-  std::vector<std::string> inits;
+  std::vector<AdapterInit> inits;
   for (const auto& key : task.trials)
-    if (key.kind == "anchored") {
+    if (key.kind == TrialKind::anchored) {
       lambdas.push_back(key.lambda);
-      inits.push_back(key.init.empty() ? cfg_.adapter.init : key.init);
+      inits.push_back(key.init.value_or(cfg_.adapter.init));
     }
   const int64_t width = static_cast<int64_t>(task.trials.size());
 
@@ -265,7 +274,7 @@ TaskOutput Worker::finetune(const Task& task) {
     } else {
       size_t i = 0;
       for (const auto& key : task.trials) {
-        if (key.kind != "anchored") continue;
+        if (key.kind != TrialKind::anchored) continue;
         // With frozen_dropout the masks are random: draw them from this trial's own stream,
         // so its result does not depend on which tasks ran before it on this rank.
         torch::manual_seed(stream_seed(task.seed, "adapter-dropout/" + key.id()));
@@ -277,11 +286,11 @@ TaskOutput Worker::finetune(const Task& task) {
   const double wall = seconds_since(t0) / std::max<size_t>(1, task.trials.size());
   size_t next = 0;
   for (const auto& key : task.trials) {
-    AdapterOutcome o = key.kind == "anchored" ? std::move(trained[next++]) : evaluate_anchor(setup, features);
+    AdapterOutcome o = key.kind == TrialKind::anchored ? std::move(trained[next++]) : evaluate_anchor(setup, features);
     o.result.key = key;
     o.result.wall_s = wall;
     fill_identity(o.result, task, width);
-    out.checkpoints.push_back(adapter_checkpoint(o, anchor_, key.kind == "anchored" ? key.lambda : INFINITY));
+    out.checkpoints.push_back(adapter_checkpoint(o, anchor_, key.kind == TrialKind::anchored ? key.lambda : INFINITY));
     out.trials.push_back(std::move(o.result));
   }
   return out;
@@ -301,7 +310,7 @@ TaskOutput Worker::scratch(const Task& task, const std::vector<char>* resume, Sh
   r.key = task.trials.front();
   r.best_epoch = run.best_epoch;
   r.epochs = cfg_.pretrain.epochs;
-  r.metrics = {{"dev", run.dev}, {"test", run.test}, {"dev_last", run.dev_last}, {"test_last", run.test_last}};
+  r.metrics = {{EvalSplit::dev, run.dev}, {EvalSplit::test, run.test}, {EvalSplit::dev_last, run.dev_last}, {EvalSplit::test_last, run.test_last}};
   r.per_class_test_f1 = per_class_f1(b_test_.gold, run.test_pred, corpus_.num_classes());
   r.curve = run.curve;
   r.diag.pred_hash_test = predictions_hash(run.test_pred);

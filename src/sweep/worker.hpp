@@ -1,5 +1,5 @@
 // Worker: what every rank does with a task it is handed. No MPI here: the coordinator (or the
-// MPI loop in sweep/distributed.cpp) passes tasks in and takes TaskOutputs back.
+// MPI worker loop in sweep/sweep.cpp) passes tasks in and takes TaskOutputs back.
 #pragma once
 
 #include <torch/torch.h>
@@ -14,6 +14,7 @@
 #include "data/tensors.hpp"
 #include "sweep/placement.hpp"
 #include "sweep/plan.hpp"
+#include "sweep/task_output.hpp"
 #include "common/trial_result.hpp"
 #include "train/classifier_training.hpp"
 #include "train/features.hpp"
@@ -21,19 +22,6 @@
 
 namespace anchorsweep {
 
-
-// What a finished task sends back to rank 0.
-struct TaskOutput {
-  std::string task_id;
-  TaskType type = TaskType::pretrain;
-  int64_t seed = 0;
-  std::optional<PretrainRecord> pretrain;       // pretrain tasks
-  std::vector<char> encoder;                    // pretrain tasks: the encoder's state dict
-  std::vector<TrialResult> trials;              // finetune and scratch tasks
-  std::vector<std::vector<char>> checkpoints;   // one per trial (adapter, or scratch encoder)
-  bool stopped = false;                         // stopped at an epoch boundary; not finished
-  bool group_member = false;                    // a data-parallel member's share: nothing to record
-};
 
 // How a long task reports to rank 0 after each epoch: it ships the epoch's state (the
 // checkpoint) and learns whether to go on. False = stop now; the task returns `stopped`.
@@ -44,6 +32,13 @@ struct WorkerHooks {
   int64_t simulate_ms = -1;     // >= 0: sleep instead of training
   int64_t delay_ms = 0;         // extra sleep per task on this rank (load-balancing test)
   std::string fail_trial;       // a trial id whose task throws (failure-isolation test)
+  // Tests that interrupt a sweep need it to be in a known state, not at a moment: while the file
+  // `hold_while` exists, a pretrain or scratch task (only `hold_task`, when set) waits at each
+  // epoch boundary after its checkpoint reached rank 0, until the file goes or a stop is asked;
+  // then it trains the next epoch, and a stop ends it at that epoch's end.
+  std::string hold_while;
+  std::string hold_task;
+  std::function<bool()> stop_requested;  // this process was asked to stop (a signal)
 };
 
 class Worker {
@@ -69,6 +64,7 @@ class Worker {
   TaskOutput scratch(const Task& task, const std::vector<char>* resume, ShardGroup* group);
   EpochControl control_for(const Task& task, const std::vector<char>* resume, ShardGroup* group);
   TaskOutput simulate(const Task& task);
+  void hold_at_gate(const std::string& task_id) const;
   FeatureSource& features_for(int64_t seed);
   void fill_identity(TrialResult& r, const Task& task, int64_t width) const;
 

@@ -45,7 +45,7 @@ std::string tensor_hash(const torch::Tensor& t) {
 }  // namespace
 
 std::vector<AdapterOutcome> train_adapters(const AdapterSetup& s, const std::vector<double>& lambdas,
-                                           FeatureSource& features, const std::vector<std::string>& inits) {
+                                           FeatureSource& features, const std::vector<AdapterInit>& inits) {
   const auto& cfg = *s.train;
   const int64_t G = static_cast<int64_t>(lambdas.size());
   const int64_t K = s.anchor.size(0);
@@ -56,7 +56,7 @@ std::vector<AdapterOutcome> train_adapters(const AdapterSetup& s, const std::vec
   const bool decoupled = s.penalty->mode == PenaltyMode::decoupled;
 
   // Every trial of a seed starts from the same W for its init: λ is the only difference.
-  std::vector<std::string> init_of(G, s.init);
+  std::vector<AdapterInit> init_of(G, s.init);
   if (!inits.empty()) init_of = inits;
   torch::Tensor W, b;
   {
@@ -144,13 +144,13 @@ std::vector<AdapterOutcome> train_adapters(const AdapterSetup& s, const std::vec
       r.curve.push_back({epoch, loss_sum[g] / steps, ce_sum[g] / steps,
                          d.micro_f1, t.micro_f1, lrs[g].item<double>(), dists[g].item<double>()});
       r.diag.steps += steps;
-      r.metrics["dev_last"] = d;
-      r.metrics["test_last"] = t;
+      r.metrics[EvalSplit::dev_last] = d;
+      r.metrics[EvalSplit::test_last] = t;
       if (d.micro_f1 > best_f1[g]) {
         best_f1[g] = d.micro_f1;
         r.best_epoch = epoch;
-        r.metrics["dev"] = d;
-        r.metrics["test"] = t;
+        r.metrics[EvalSplit::dev] = d;
+        r.metrics[EvalSplit::test] = t;
         r.per_class_test_f1 = per_class_f1(test.gold, test_pred[g], K);
         r.diag.pred_hash_dev = predictions_hash(dev_pred[g]);
         r.diag.pred_hash_test = predictions_hash(test_pred[g]);
@@ -178,7 +178,7 @@ std::vector<AdapterOutcome> train_adapters(const AdapterSetup& s, const std::vec
     }
     auto& dg = r.diag;
     dg.lr = cfg.lr;
-    dg.optimizer = to_string(cfg.optimizer);
+    dg.optimizer = cfg.optimizer;
     dg.ce_first = ce_first[g].item<double>();
     dg.penalty_first = pen_first[g].item<double>();
     dg.ce_last = ce_last[g].item<double>();
@@ -208,10 +208,10 @@ AdapterOutcome evaluate_anchor(const AdapterSetup& s, FeatureSource& features) {
   auto& r = o.result;
   const auto& dev = features.split(Part::dev);
   const auto& test = features.split(Part::test);
-  r.metrics["dev"] = r.metrics["dev_last"] = score(dev.gold, dev_pred, s.negative, K);
-  r.metrics["test"] = r.metrics["test_last"] = score(test.gold, test_pred, s.negative, K);
+  r.metrics[EvalSplit::dev] = r.metrics[EvalSplit::dev_last] = score(dev.gold, dev_pred, s.negative, K);
+  r.metrics[EvalSplit::test] = r.metrics[EvalSplit::test_last] = score(test.gold, test_pred, s.negative, K);
   r.per_class_test_f1 = per_class_f1(test.gold, test_pred, K);
-  r.init = "anchor";
+  r.init = AdapterInit::anchor;
   r.diag.pred_hash_dev = predictions_hash(dev_pred);
   r.diag.pred_hash_test = predictions_hash(test_pred);
   o.weight = o.weight_last = s.anchor.cpu().clone();

@@ -14,7 +14,7 @@ namespace anchorsweep {
 struct AdapterSetup {
   const FinetuneConfig* train = nullptr;
   const PenaltyConfig* penalty = nullptr;
-  std::string init;             // anchor | random
+  AdapterInit init = AdapterInit::random;
   torch::Tensor anchor;         // [K, D]
   int64_t negative = 0;
   uint64_t seed = 0;            // fixes the random init and the minibatch order
@@ -29,9 +29,9 @@ struct AdapterOutcome {
 // Trains one adapter per λ, stacked: W [G, K, D]. Each keeps its own λ, lr (with decay),
 // Adam moments, clipping and best-epoch bookkeeping, so the outcome for a λ does not depend on
 // which other λ share the pass.
-// `inits`, when given, holds each trial's init (anchor | random) instead of setup.init.
+// `inits`, when given, holds each trial's init instead of setup.init.
 std::vector<AdapterOutcome> train_adapters(const AdapterSetup& setup, const std::vector<double>& lambdas,
-                                           FeatureSource& features, const std::vector<std::string>& inits = {});
+                                           FeatureSource& features, const std::vector<AdapterInit>& inits = {});
 
 // The "pretrained" baseline: the adapter frozen at the anchor (λ → ∞), scored on dev and test.
 AdapterOutcome evaluate_anchor(const AdapterSetup& setup, FeatureSource& features);

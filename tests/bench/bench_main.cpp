@@ -120,8 +120,8 @@ int finetune(const std::string& size, const std::string& mode, int64_t G, const 
   encoder->to(device);
   freeze(*encoder);
   const int64_t K = corpus.num_classes(), D = K + cfg.model.hidden;
-  auto anchor = make_anchor("identity", K, D).to(device);
-  AdapterSetup setup{&cfg.finetune, &cfg.penalty, "random", anchor, corpus.negative_index, 7};
+  auto anchor = make_anchor(AnchorSpec{}, K, D).to(device);
+  AdapterSetup setup{&cfg.finetune, &cfg.penalty, AdapterInit::random, anchor, corpus.negative_index, 7};
   std::vector<double> lambdas;
   for (int64_t g = 0; g < G; ++g) lambdas.push_back(g == 0 ? 0.0 : std::pow(10.0, -4 + 5.0 * g / G));
 
