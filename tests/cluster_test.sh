@@ -113,18 +113,20 @@ PY
 faults)
   one_node ref || fail "the one-node reference run failed"
   # Every rank of node2 SIGKILLed once a trial is journaled and node2 has checkpointed an epoch
-  # (so results and checkpoints exist, and node2 is mid-task).
+  # (so results and checkpoints exist, and node2 is mid-task). node2's ranks are held at their
+  # epoch boundaries by a gate file in node2's own /tmp (--hold-while; node1 has no such file and
+  # trains on), so the kill always finds node2 mid-task, however fast training gets.
   journal="$head_tmp/killed/demo/results.jsonl"
-  two_nodes "${demo[@]}" --set 'run.output_dir="/tmp/killed"' > killed.log 2>&1 &
+  echo "held by cluster_test" > "$cluster/nodes/node2/tmp/hold"
+  two_nodes "${demo[@]}" --set 'run.output_dir="/tmp/killed"' --hold-while /tmp/hold > killed.log 2>&1 &
   job=$!
-  for _ in $(seq 600); do
+  for _ in $(seq 1200); do
     grep -qE '"rank":[23],"task":"[a-z]+-s[0-9]+","type":"checkpoint"' "$journal" 2> /dev/null &&
       grep -q '"type":"trial"' "$journal" && break
     sleep 0.05
   done
   grep -qE '"rank":[23],"task":"[a-z]+-s[0-9]+","type":"checkpoint"' "$journal" 2> /dev/null && grep -q '"type":"trial"' "$journal" ||
-    fail "no trial, or no checkpoint from node2, journaled within 30 s: $(cat killed.log)"
-  sleep 0.2
+    fail "no trial, or no checkpoint from node2, journaled within 60 s: $(cat killed.log)"
   victims=$("$src/tests/cluster/pids" "$cluster" node2 anchorsweep) || fail "tests/cluster/pids failed"
   [ "$(echo "$victims" | wc -w)" -eq 2 ] || fail "expected 2 ranks on node2, found: $victims"
   t0=$(date +%s.%N)
@@ -138,6 +140,7 @@ faults)
   python3 -c "print(f'killed both ranks of node2; the job ended {$t1 - $t0:.1f} s later (exit $rc)')"
   before=$(grep -c '"type":"trial"' "$journal" || true)
   echo "trials journaled before the kill: $before"
+  rm -f "$cluster/nodes/node2/tmp/hold"
   two_nodes "${demo[@]}" --set 'run.output_dir="/tmp/killed"' --resume || fail "--resume after the node fault failed"
   python3 - "$head_tmp/killed/demo" "$before" << 'PY' || fail "the resumed run is wrong"
 import json, sys

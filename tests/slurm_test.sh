@@ -5,8 +5,10 @@
 # srun --mpi=pmix; 2 seeds x (6 λ + 2 baselines)), its run directory in node1's /tmp, which node2
 # cannot see. SIGUSR1 mid-run, as SLURM sends it ahead of the time limit, must stop the sweep
 # cleanly (exit 3), requeue the job, and the requeued job must resume and finish with every trial
-# run exactly once. The signal lands inside a pretraining epoch: the sweep must stop at that
-# epoch's end (timed) and the requeued job must continue the pretraining from its checkpoint.
+# run exactly once. The sweep runs with --hold-while: while a gate file exists, each long task
+# waits at its epoch boundaries, so the signal always finds unfinished tasks with checkpoints,
+# however fast training gets. The gate goes once the sweep has stopped, before the requeue: the
+# requeued job must continue those tasks from their checkpoints and finish.
 # Exit 77 (skipped) where slurm-wlm/munge are not installed, we are not root or namespaces cannot
 # be made. The cluster and SLURM are private (tests/cluster/start, tests/slurm/start-local-slurm)
 # and are stopped, by pid, however the test ends.
@@ -45,9 +47,11 @@ out="$cluster/shared"
 sed -e '/--gpus-per-node/d' -e 's/--nodes=1/--nodes=2/' -e 's/--ntasks-per-node=4/--ntasks-per-node=2/' -e 's/--cpus-per-task=8/--cpus-per-task=1/' \
   "$src/slurm/sweep.sbatch" > "$out/sweep.sbatch"
 cd "$out"
+gate="$out/hold"   # on storage both nodes see
+echo "held by slurm_test" > "$gate"
 job=$(ANCHORSWEEP_BIN="$bin" on node1 sbatch --parsable --job-name=astest --output="$out/job.out" \
   "$out/sweep.sbatch" "$src/tests/tiny.toml" --set 'run.output_dir="/tmp/runs"' --set finetune.fuse=1 --set "sweep.lambdas=[0,0.001,0.01,0.1,1,10]" \
-  --set data.synthetic.a_train=2500 --set pretrain.epochs=6 --no-report)
+  --set pretrain.epochs=6 --hold-while "$gate" --no-report)
 run="$cluster/nodes/node1/tmp/runs/astest-$job"   # node1's /tmp, seen from outside
 fail() { echo "FAIL: $*"; on node1 scontrol show job "$job" || true; cat "$out/job.out" || true; exit 1; }
 state() { on node1 scontrol show job "$job" -o 2> /dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
@@ -55,14 +59,16 @@ checkpoints() { local n; n=$(grep -c '"type":"checkpoint"' "$run/results.jsonl" 
 
 for _ in $(seq 900); do [ "$(checkpoints)" -ge 1 ] && break; sleep 0.1; done
 [ "$(checkpoints)" -ge 1 ] || fail "no pretraining epoch finished within 90 s"
-sleep 0.3
 t0=$(date +%s.%N)
 on node1 scancel --signal=USR1 "$job"          # what --signal=USR1@600 does ahead of the time limit
 for _ in $(seq 1200); do grep -q "stopped ahead of the time limit" "$out/job.out" 2> /dev/null && break; sleep 0.05; done
 t1=$(date +%s.%N)
+grep -q "stopped ahead of the time limit" "$out/job.out" || fail "the sweep did not stop within 60 s of SIGUSR1"
+rm -f "$gate"   # before `scontrol requeue` even runs: the requeued job trains freely
 stop_s=$(python3 -c "print(f'{$t1 - $t0:.2f}')")
 echo "SIGUSR1 to the sweep's exit under srun: $stop_s s"
-# SLURM holds a requeued job about 120 s before it may start again: wait up to 420 s.
+# SLURM holds a requeued job cred_expire + 1 s before it may start again (the test cluster's
+# slurm.conf sets cred_expire=15, the default is 120): wait up to 420 s.
 for _ in $(seq 2100); do
   case "$(state)" in
     COMPLETED) break ;;

@@ -40,6 +40,8 @@ mem_limit_kb=$((8 * 1024 * 1024))
 
 passed=0
 failed=0
+controls=0
+cases=0
 
 # run_tool OUTFILE ARGS...: runs the binary under the limits; its exit code is the result.
 run_tool() {
@@ -68,6 +70,7 @@ report() {  # report NAME WHY OUTPUTFILE...
 # Controls: good inputs must pass, or the bad cases built on them prove nothing.
 for cfg in "$here"/controls/*.toml; do
   [ -e "$cfg" ] || continue
+  controls=$((controls + 1))
   name=control-$(basename "$cfg" .toml)
   out=$tmp/$name.validate
   run_tool "$out" validate "$cfg"
@@ -79,6 +82,7 @@ done
 
 for cfg in "$here"/configs/*.toml; do
   [ -e "$cfg" ] || continue
+  cases=$((cases + 1))
   name=$(basename "$cfg" .toml)
   expect=$(head -n 1 "$cfg" | sed -n 's/^# expect: //p')
   if [ -z "$expect" ]; then
@@ -119,5 +123,8 @@ for cfg in "$here"/configs/*.toml; do
   report "$name" "$why" "$vout" "$rout"
 done
 
+# A catalogue that found nothing proves nothing.
+[ "$controls" -ge 1 ] || { echo "FAIL no controls/*.toml in $here"; failed=$((failed + 1)); }
+[ "$cases" -ge 1 ] || { echo "FAIL no configs/*.toml in $here"; failed=$((failed + 1)); }
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
