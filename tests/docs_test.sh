@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# tests/docs_test.sh [ANCHORSWEEP_BIN]: every config key the documentation names must be known to
+# the program. It collects, from README.md and docs/*.md,
+#   - every `--set KEY=VALUE` example (in prose or in code blocks), and
+#   - every key written as `section.key` (or `section.key = value`) in backticks,
+# where section is one of the config's sections (run, data, model, pretrain, finetune, adapter,
+# penalty, sweep; subtables such as data.synthetic and sweep.range are reached through them).
+# Each key is checked with
+#   anchorsweep validate configs/demo.toml --set KEY=VALUE
+# (the example's value where there is one, else 0). config/ reports a key it does not know as
+# "KEY: unknown key" (or "KEY: unknown table") and exits 2; any other outcome (exit 0, or exit 2
+# for a bad value) means the key exists. A typo'd key is checked first, as a control, so that the
+# test cannot pass because the message changed.
+# Prints each failure and ends with "docs test: N passed, M failed"; exits 1 if M > 0 or if fewer
+# than 20 distinct keys were found. DOCS_TEST_LIST=1 only lists the KEY<TAB>VALUE pairs it would check.
+set -uo pipefail
+
+bin=${1:-build/anchorsweep}
+root=$(cd "$(dirname "$0")/.." && pwd)
+# The binary relative to the caller's directory, else to the repository root.
+if [ -e "$bin" ]; then
+  bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+elif [ -e "$root/$bin" ]; then
+  bin=$root/$bin
+fi
+cd "$root"
+
+sections='run|data|model|pretrain|finetune|adapter|penalty|sweep'
+key_re="(${sections})(\\.[A-Za-z_][A-Za-z0-9_]*)+"
+# Backticked names that look like section.key but are files (run.json, ...).
+not_a_key='[.](json|jsonl|toml|csv|md|html|png|svg|pt|ckpt|dat|gp|sh|py|sbatch|txt|log|cpp|hpp)$'
+
+docs=(README.md docs/*.md)
+
+# One "KEY<TAB>VALUE" line per occurrence (VALUE empty when the docs give none).
+extract() {
+  # --set KEY=VALUE: the value runs to whitespace, a quote that closes a shell word, or a backtick.
+  grep -ohE -- "--set +'?${key_re}=[^[:space:]'\`]*" "${docs[@]}" |
+    sed -E "s/^--set +'?//; s/=/\t/"
+  # `KEY` or `KEY = VALUE` in backticks.
+  grep -ohE "\`${key_re}( *= *[^\`]*)?\`" "${docs[@]}" |
+    sed -E 's/^`//; s/`$//' |
+    sed -E 's/^([^ =]+) *= *(.*)$/\1\t\2/; /\t/!s/$/\t/'
+}
+
+mapfile -t checks < <(extract | awk -F'\t' -v skip="$not_a_key" '$1 !~ skip' | sort -u)
+if [ "${DOCS_TEST_LIST:-}" = 1 ]; then  # only list what would be checked
+  printf '%s\n' "${checks[@]}"
+  exit 0
+fi
+
+passed=0
+failed=0
+fail() {
+  echo "FAIL: $*"
+  failed=$((failed + 1))
+}
+
+if [ ! -x "$bin" ]; then
+  fail "no anchorsweep binary at ${1:-build/anchorsweep} (build it first, or pass its path)"
+  echo "docs test: $passed passed, $failed failed"
+  exit 1
+fi
+
+# validate_key KEY VALUE: sets $out and $rc.
+validate_key() {
+  out=$("$bin" validate configs/demo.toml --set "$1=$2" 2>&1)
+  rc=$?
+}
+
+# Control: a key the program does not know must be reported as unknown.
+validate_key pretrain.no_such_key 1
+if [ "$rc" -eq 2 ] && grep -qF "pretrain.no_such_key: unknown key" <<< "$out"; then
+  passed=$((passed + 1))
+else
+  fail "control: 'validate --set pretrain.no_such_key=1' did not report 'pretrain.no_such_key: unknown key' (exit $rc): $out"
+fi
+
+declare -A keys=()
+for line in "${checks[@]}"; do
+  key=${line%%$'\t'*}
+  value=${line#*$'\t'}
+  keys[$key]=1
+  [ -n "$value" ] || value=0
+  validate_key "$key" "$value"
+  where=$(grep -lE -- "${key//./\\.}([^A-Za-z0-9_.]|\$)" "${docs[@]}" | tr '\n' ' ')
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then
+    fail "$key (--set $key=$value, in ${where% }): validate exited $rc: $out"
+  elif grep -qE ": unknown (key|table)" <<< "$out"; then
+    fail "$key (--set $key=$value, in ${where% }): $(grep -E ': unknown (key|table)' <<< "$out" | head -1)"
+  else
+    passed=$((passed + 1))
+  fi
+done
+
+if [ "${#keys[@]}" -lt 20 ]; then
+  fail "only ${#keys[@]} distinct config keys found in ${docs[*]} (expected at least 20): is the extraction broken?"
+fi
+echo "${#keys[@]} distinct config keys in ${#checks[@]} checks, plus the control"
+echo "docs test: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
