@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/bench/semeval_pretrain.sh [EPOCHS] [THREADS...]: pretraining examples/s on SemEval A
-# (6,000 real sentences), issue 11's model (word_dim 100, pos_dim 16, H = 200, attn_dim 200,
+# (6,000 real sentences), the reference model (word_dim 100, pos_dim 16, H = 200, attn_dim 200,
 # dropout 0.5, one LSTM layer, no entity masking, batch 50, Adam 1e-3, clip 5), anchorsweep
 # against tests/bench/pytorch_pretrain.py on the same vocabulary (A + B train, every word: 20,169),
 # threads and epochs. PyTorch runs twice: as installed, and with the OpenBLAS kernels anchorsweep
