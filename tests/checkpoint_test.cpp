@@ -10,10 +10,10 @@
 #include "common/trial_result.hpp"
 #include "fixtures.hpp"
 #include "posix_fs.hpp"
-#include "sweep/journal.hpp"
+#include "rundir/journal.hpp"
 #include "sweep/placement.hpp"
-#include "sweep/run_directory.hpp"
-#include "sweep/run_writer.hpp"
+#include "rundir/run_directory.hpp"
+#include "rundir/run_writer.hpp"
 
 using namespace anchorsweep;
 using namespace anchorsweep::testing;

@@ -14,11 +14,11 @@
 #include "cli.hpp"
 #include "config/config.hpp"
 #include "sweep/coordinator.hpp"
-#include "sweep/journal.hpp"
+#include "rundir/journal.hpp"
 #include "sweep/plan.hpp"
 #include "sweep/progress.hpp"
-#include "sweep/run_directory.hpp"
-#include "sweep/run_writer.hpp"
+#include "rundir/run_directory.hpp"
+#include "rundir/run_writer.hpp"
 
 using namespace anchorsweep;
 using anchorsweep::testing::fresh_dir;

@@ -20,7 +20,7 @@
 #include "report/report.hpp"
 #include "report/summary_table.hpp"
 #include "common/trial_result.hpp"
-#include "sweep/journal.hpp"
+#include "rundir/journal.hpp"
 
 namespace anchorsweep {
 namespace {

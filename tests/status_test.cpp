@@ -14,7 +14,8 @@
 #include <thread>
 
 #include "common/errors.hpp"
-#include "sweep/run_status.hpp"
+#include "rundir/run_status.hpp"
+#include "sweep/plan.hpp"
 #include "cli.hpp"
 
 using namespace anchorsweep;
@@ -33,6 +34,11 @@ std::string this_host() {
 }
 
 void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+// What `anchorsweep status` computes: the total from the run's own config.
+RunStatus inspect(const std::string& dir) {
+  return inspect_run(dir, now_unix(), this_host(), [&] { return planned_trial_count(dir); });
+}
 
 // One finished tiny sweep (2 seeds x 5 trials), made once and copied for each state.
 const std::string& finished_run() {
@@ -82,7 +88,7 @@ int64_t dead_pid() {
 }  // namespace
 
 TEST(Status, RunningOnThisHost) {
-  const auto s = inspect_run(mid_sweep("running", this_host(), ::getpid(), 1), now_unix(), this_host());
+  const auto s = inspect(mid_sweep("running", this_host(), ::getpid(), 1));
   EXPECT_EQ(s.state, RunState::running) << s.why;
   EXPECT_EQ(s.done, 3);
   EXPECT_EQ(s.total, 10);  // from the resolved config's plan
@@ -97,13 +103,13 @@ TEST(Status, RunningOnThisHost) {
 }
 
 TEST(Status, StalledWhenTheStatusStopsChanging) {
-  const auto s = inspect_run(mid_sweep("stalled", this_host(), ::getpid(), 300), now_unix(), this_host());
+  const auto s = inspect(mid_sweep("stalled", this_host(), ::getpid(), 300));
   EXPECT_EQ(s.state, RunState::stalled) << s.why;
   EXPECT_NE(s.why.find("5 min old"), std::string::npos) << s.why;
 }
 
 TEST(Status, DeadWhenRankZeroIsGone) {
-  const auto s = inspect_run(mid_sweep("dead", this_host(), dead_pid(), 1), now_unix(), this_host());
+  const auto s = inspect(mid_sweep("dead", this_host(), dead_pid(), 1));
   EXPECT_EQ(s.state, RunState::dead) << s.why;
   EXPECT_NE(s.why.find("--resume"), std::string::npos);
   EXPECT_TRUE(s.running.empty());  // nothing runs in a dead sweep, whatever status.json said
@@ -111,16 +117,16 @@ TEST(Status, DeadWhenRankZeroIsGone) {
 }
 
 TEST(Status, AnotherHostIsJudgedByTheStatusAge) {
-  auto s = inspect_run(mid_sweep("remote_live", "node7", 4242, 5), now_unix(), this_host());
+  auto s = inspect(mid_sweep("remote_live", "node7", 4242, 5));
   EXPECT_EQ(s.state, RunState::running) << s.why;
   EXPECT_NE(s.why.find("node7"), std::string::npos);
-  s = inspect_run(mid_sweep("remote_dead", "node7", 4242, 600), now_unix(), this_host());
+  s = inspect(mid_sweep("remote_dead", "node7", 4242, 600));
   EXPECT_EQ(s.state, RunState::dead) << s.why;
   EXPECT_NE(s.why.find("10 min"), std::string::npos) << s.why;
 }
 
 TEST(Status, FinishedAndStopped) {
-  auto s = inspect_run(copy_of("finished"), now_unix(), this_host());
+  auto s = inspect(copy_of("finished"));
   EXPECT_EQ(s.state, RunState::finished) << s.why;
   EXPECT_EQ(s.done, 10);
   EXPECT_EQ(s.total, 10);
@@ -131,7 +137,7 @@ TEST(Status, FinishedAndStopped) {
   EXPECT_EQ(status["state"], "finished");  // what the real sweep wrote at its end
   status["state"] = "stopped";
   write(dir + "/status.json", status.dump());
-  s = inspect_run(dir, now_unix(), this_host());
+  s = inspect(dir);
   EXPECT_EQ(s.state, RunState::stopped) << s.why;
   EXPECT_NE(s.why.find("--resume"), std::string::npos);
 }
@@ -140,13 +146,22 @@ TEST(Status, NotStartedAndNotARunDirectory) {
   const auto dir = fresh_dir("status_new") + "/tiny";
   fs::create_directories(dir);
   fs::copy_file(finished_run() + "/config.toml", dir + "/config.toml");
-  auto s = inspect_run(dir, now_unix(), this_host());
+  auto s = inspect(dir);
   EXPECT_EQ(s.state, RunState::not_started) << s.why;
   EXPECT_EQ(s.total, 10);
-  EXPECT_THROW(inspect_run(fresh_dir("status_none"), now_unix(), this_host()), InputError);
+  EXPECT_THROW(inspect(fresh_dir("status_none")), InputError);
   auto r = run(bin() + " status " + fresh_dir("status_none2"));
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("not a run directory"), std::string::npos) << r.output;
+}
+
+// Where the run's data files cannot be read (a login node), the plan cannot be made: the total
+// then comes from run.json's planned trials.
+TEST(Status, TotalFromRunJsonWhenThePlanCannotBeMade) {
+  const auto dir = copy_of("finished");
+  const auto s = inspect_run(dir, now_unix(), this_host(), []() -> int64_t { throw std::runtime_error("no data here"); });
+  EXPECT_EQ(s.total, 10);
+  EXPECT_EQ(s.done, 10);
 }
 
 // The real thing: `anchorsweep status` while a 3-rank sweep runs (its rank 0 is alive, its

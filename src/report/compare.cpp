@@ -13,7 +13,8 @@
 #include "report/gnuplot.hpp"
 #include "report/groups.hpp"
 #include "report/plots.hpp"
-#include "report/results_reader.hpp"
+#include "rundir/journal.hpp"
+#include "rundir/run_facts.hpp"
 
 namespace anchorsweep {
 

@@ -8,7 +8,8 @@
 #include "report/diagnostics.hpp"
 #include "report/document.hpp"
 #include "report/groups.hpp"
-#include "report/results_reader.hpp"
+#include "rundir/journal.hpp"
+#include "rundir/run_facts.hpp"
 #include "report/plots.hpp"
 
 namespace anchorsweep {

@@ -6,7 +6,8 @@
 
 #include "report/groups.hpp"
 #include "report/headline.hpp"
-#include "report/results_reader.hpp"
+#include "rundir/journal.hpp"
+#include "rundir/run_facts.hpp"
 
 namespace anchorsweep {
 

@@ -17,8 +17,8 @@
 #include "config/config.hpp"
 #include "sweep/plan.hpp"
 #include "sweep/progress.hpp"
-#include "sweep/run_directory.hpp"
-#include "sweep/run_writer.hpp"
+#include "rundir/run_directory.hpp"
+#include "rundir/run_writer.hpp"
 #include "sweep/task_output.hpp"
 
 namespace anchorsweep {

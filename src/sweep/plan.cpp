@@ -72,4 +72,8 @@ TrialPlan make_plan(const SweepConfig& cfg, int64_t ranks, const std::set<std::s
   return plan;
 }
 
+int64_t planned_trial_count(const std::string& run_dir) {
+  return make_plan(load_config(run_dir + "/config.toml"), 1).trial_count();
+}
+
 }  // namespace anchorsweep

@@ -51,4 +51,8 @@ int64_t trial_shard(int64_t seed_pos, int64_t trial_pos, int64_t seeds, int64_t 
 TrialPlan make_plan(const SweepConfig& cfg, int64_t ranks, const std::set<std::string>& done = {},
                     const std::set<int64_t>& pretrained_seeds = {});
 
+// The number of trials RUN_DIR/config.toml plans (the total `anchorsweep status` reports).
+// Throws when the config or its data files cannot be read here.
+int64_t planned_trial_count(const std::string& run_dir);
+
 }  // namespace anchorsweep

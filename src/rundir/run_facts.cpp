@@ -1,4 +1,4 @@
-#include "report/results_reader.hpp"
+#include "rundir/run_facts.hpp"
 
 #include <map>
 #include <sstream>
@@ -34,6 +34,7 @@ RunInfo parse_run_info(const std::string& text, const std::string& name) {
     return info;
   }
   info.present = true;
+  info.raw = j;
   auto str = [&](const char* key, std::string& out) {
     if (auto it = j.find(key); it != j.end() && !it->is_null()) out = as_text(*it);
   };
@@ -49,6 +50,9 @@ RunInfo parse_run_info(const std::string& text, const std::string& name) {
   if (auto it = j.find("gpu_placement"); it != j.end() && it->is_string()) info.gpu_placement = it->get<std::string>();
   if (auto it = j.find("ranks"); it != j.end() && it->is_number()) info.ranks = it->get<int64_t>();
   if (auto it = j.find("wall_s"); it != j.end() && it->is_number()) info.wall_s = it->get<double>();
+  if (auto it = j.find("planned_trials"); it != j.end()) info.planned_trials = text_list(*it);
+  if (auto it = j.find("sweep_trials"); it != j.end()) info.sweep_trials = text_list(*it);
+  if (auto it = j.find("data_files"); it != j.end() && it->is_object()) info.data_files = *it;
   if (auto it = j.find("versions"); it != j.end() && it->is_object()) {
     for (const auto& [k, v] : it->items()) info.versions.emplace_back(k, as_text(v));
   }

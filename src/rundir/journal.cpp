@@ -1,4 +1,4 @@
-#include "sweep/journal.hpp"
+#include "rundir/journal.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -43,10 +43,8 @@ int64_t check_journal_header(const nlohmann::json& header, const std::string& wh
   return version;
 }
 
-RunResults parse_results(const std::string& text, const std::string& name) {
-  RunResults out;
-  std::map<std::pair<std::string, std::optional<AdapterInit>>, size_t> trial_at;  // (id, init) -> index
-  std::map<int64_t, size_t> pretrain_at;
+JournalText read_journal_text(const std::string& text, const std::string& name) {
+  JournalText out;
   const auto lines = numbered_nonempty_lines(text);
   for (size_t i = 0; i < lines.size(); ++i) {
     const auto& [lineno, line] = lines[i];
@@ -61,14 +59,41 @@ RunResults parse_results(const std::string& text, const std::string& name) {
       }
       throw InputError(where + ": malformed: " + e.what());
     }
+    if (!j.is_object()) throw InputError(where + ": malformed: not a JSON object");
+    const std::string type = j.value("type", "");
+    const auto record = parse_name<RecordType>(type);
+    if (record == RecordType::journal) {
+      out.version = check_journal_header(j, where);
+    } else if (record) {
+      out.lines.push_back({lineno, *record, std::move(j)});
+    } else if (type.empty()) {
+      throw InputError(where + ": malformed: no \"type\" field");
+    } else {
+      out.warnings.push_back(where + ": line of unknown type \"" + type + "\" ignored");
+    }
+  }
+  return out;
+}
+
+JournalText read_journal(const std::string& run_dir) {
+  const std::string path = run_dir + "/results.jsonl";
+  if (!file_exists(path)) throw InputError(path + ": no journal (results.jsonl) in the run directory");
+  return read_journal_text(read_file(path), path);
+}
+
+namespace {
+
+// Typed records of one journal; a later line of the same trial (id, init) or seed replaces an earlier one.
+RunResults typed_results(JournalText text, const std::string& name) {
+  RunResults out;
+  out.version = text.version;
+  out.warnings = std::move(text.warnings);
+  std::map<std::pair<std::string, std::optional<AdapterInit>>, size_t> trial_at;  // (id, init) -> index
+  std::map<int64_t, size_t> pretrain_at;
+  for (const auto& l : text.lines) {
     try {
-      if (!j.is_object()) throw InputError("not a JSON object");
-      const std::string type = j.value("type", "");
-      const auto record = parse_name<RecordType>(type);
-      if (record == RecordType::journal) {
-        out.version = check_journal_header(j, where);
-      } else if (record == RecordType::trial) {
-        TrialResult r = trial_from_json(j);
+      if (l.type == RecordType::trial) {
+        TrialResult r = trial_from_json(l.record);
         auto key = std::make_pair(r.key.id(), r.init);
         if (auto it = trial_at.find(key); it != trial_at.end()) {
           out.trials[it->second] = std::move(r);
@@ -76,36 +101,34 @@ RunResults parse_results(const std::string& text, const std::string& name) {
           trial_at[key] = out.trials.size();
           out.trials.push_back(std::move(r));
         }
-      } else if (record == RecordType::pretrain) {
-        PretrainRecord p = pretrain_from_json(j);
+      } else if (l.type == RecordType::pretrain) {
+        PretrainRecord p = pretrain_from_json(l.record);
         if (auto it = pretrain_at.find(p.seed); it != pretrain_at.end()) {
           out.pretrains[it->second] = std::move(p);
         } else {
           pretrain_at[p.seed] = out.pretrains.size();
           out.pretrains.push_back(std::move(p));
         }
-      } else if (record == RecordType::checkpoint) {
-        out.checkpoints.push_back({j.at("task").get<std::string>(), j.at("epoch").get<int64_t>()});
-      } else if (type.empty()) {
-        throw InputError("no \"type\" field");
-      } else {
-        out.warnings.push_back(where + ": line of unknown type \"" + type + "\" ignored");
+      } else if (l.type == RecordType::checkpoint) {
+        out.checkpoints.push_back({l.record.at("task").get<std::string>(), l.record.at("epoch").get<int64_t>()});
       }
-    } catch (const JournalVersionError&) {
-      throw;
     } catch (const std::exception& e) {
-      throw InputError(where + ": malformed: " + e.what());
+      throw InputError(name + ":" + std::to_string(l.line) + ": malformed: " + e.what());
     }
   }
   return out;
 }
 
-RunResults read_results(const std::string& run_dir) {
-  const std::string path = run_dir + "/results.jsonl";
-  if (!file_exists(path)) throw InputError(path + ": no journal (results.jsonl) in the run directory");
-  return parse_results(read_file(path), path);
+}  // namespace
+
+RunResults parse_results(const std::string& text, const std::string& name) {
+  return typed_results(read_journal_text(text, name), name);
 }
 
+RunResults read_results(const std::string& run_dir) {
+  const std::string path = run_dir + "/results.jsonl";
+  return typed_results(read_journal(run_dir), path);
+}
 
 Journal::Journal(const std::string& path) : path_(path) {
   // Keep everything up to the last newline: a torn tail would glue itself to the next record.

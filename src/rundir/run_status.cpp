@@ -1,4 +1,4 @@
-#include "sweep/run_status.hpp"
+#include "rundir/run_status.hpp"
 
 #include <signal.h>
 
@@ -8,9 +8,8 @@
 
 #include "common/errors.hpp"
 #include "common/files.hpp"
-#include "config/config.hpp"
-#include "sweep/journal.hpp"
-#include "sweep/plan.hpp"
+#include "rundir/journal.hpp"
+#include "rundir/run_facts.hpp"
 
 namespace anchorsweep {
 
@@ -34,47 +33,10 @@ std::string seconds(double s) {
   return b;
 }
 
-}  // namespace
-
-RunStatus inspect_run(const std::string& dir, double now_unix, const std::string& this_host) {
-  RunStatus s;
-  s.dir = dir;
-  if (!file_exists(dir + "/config.toml"))
-    throw InputError(dir + ": not a run directory (no config.toml; `anchorsweep run` makes one)");
-
-  // Progress: the journal is the truth; the plan of the resolved config gives the total.
-  if (file_exists(dir + "/results.jsonl")) {
-    for (const auto& t : read_results(dir).trials) (t.status == Status::ok ? s.done : s.failed) += 1;
-  }
-  nlohmann::json status;
-  if (file_exists(dir + "/status.json")) {
-    try {
-      status = nlohmann::json::parse(read_file(dir + "/status.json"));
-      s.status_age_s = now_unix - status.value("updated_unix", 0.0);
-    } catch (const std::exception&) {
-      status = nullptr;  // written atomically, so only a foreign file gets here; ignore it
-    }
-  }
-  try {
-    s.total = make_plan(load_config(dir + "/config.toml"), 1).trial_count();
-  } catch (const std::exception&) {
-    // The data files are not readable here (a login node, say): the status file's total.
-    s.total = status.is_object() ? status.value("total", int64_t{0}) : 0;
-  }
-
-  // Who ran it last: "HOST pid N" in the lock (kept after the sweep ends).
-  std::istringstream owner(file_exists(dir + "/lock") ? read_file(dir + "/lock") : "");
-  std::string word;
-  owner >> s.owner_host >> word >> s.owner_pid;
-
-  const bool finished = [&] {
-    try {
-      auto facts = nlohmann::json::parse(read_file(dir + "/run.json"));
-      return facts.contains("finished") && !facts["finished"].is_null();
-    } catch (const std::exception&) {
-      return false;
-    }
-  }();
+// Running, stalled, finished, stopped, dead or not started, and why: from run.json's end
+// (`finished`), the last status.json, the lock's owner and whether that process lives.
+void decide_state(RunStatus& s, bool finished, const nlohmann::json& status, bool has_journal,
+                  const std::string& this_host) {
   const auto last = parse_name<RunState>(status.is_object() ? status.value("state", "") : "");
   const bool local = !s.owner_host.empty() && s.owner_host == this_host;
 
@@ -86,7 +48,7 @@ RunStatus inspect_run(const std::string& dir, double now_unix, const std::string
       s.state = RunState::stopped;
       s.why = "it ended with trials left; --resume continues it";
     }
-  } else if (s.owner_pid == 0 && !file_exists(dir + "/results.jsonl")) {
+  } else if (s.owner_pid == 0 && !has_journal) {
     s.state = RunState::not_started;
     s.why = "no sweep has journaled anything here yet";
   } else if (local) {
@@ -114,6 +76,47 @@ RunStatus inspect_run(const std::string& dir, double now_unix, const std::string
             " without recording an end: killed, crashed or unreachable; --resume continues it";
   }
 
+}
+
+}  // namespace
+
+RunStatus inspect_run(const std::string& dir, double now_unix, const std::string& this_host,
+                      const std::function<int64_t()>& planned_total) {
+  RunStatus s;
+  s.dir = dir;
+  if (!file_exists(dir + "/config.toml"))
+    throw InputError(dir + ": not a run directory (no config.toml; `anchorsweep run` makes one)");
+
+  // Progress: the journal is the truth; the plan of the resolved config gives the total.
+  if (file_exists(dir + "/results.jsonl")) {
+    for (const auto& t : read_results(dir).trials) (t.status == Status::ok ? s.done : s.failed) += 1;
+  }
+  nlohmann::json status;
+  if (file_exists(dir + "/status.json")) {
+    try {
+      status = nlohmann::json::parse(read_file(dir + "/status.json"));
+      s.status_age_s = now_unix - status.value("updated_unix", 0.0);
+    } catch (const std::exception&) {
+      status = nullptr;  // written atomically, so only a foreign file gets here; ignore it
+    }
+  }
+  const RunInfo facts = read_run_info(dir);
+  try {
+    if (!planned_total) throw std::runtime_error("no plan");
+    s.total = planned_total();
+  } catch (const std::exception&) {
+    // The data files are not readable here (a login node, say): run.json's or status.json's total.
+    s.total = !facts.planned_trials.empty() ? static_cast<int64_t>(facts.planned_trials.size())
+              : status.is_object()          ? status.value("total", int64_t{0})
+                                            : 0;
+  }
+
+  // Who ran it last: "HOST pid N" in the lock (kept after the sweep ends).
+  std::istringstream owner(file_exists(dir + "/lock") ? read_file(dir + "/lock") : "");
+  std::string word;
+  owner >> s.owner_host >> word >> s.owner_pid;
+
+  decide_state(s, !facts.finished.empty(), status, file_exists(dir + "/results.jsonl"), this_host);
   if ((s.state == RunState::running || s.state == RunState::stalled) && status.is_object()) {
     s.running = status.value("running", nlohmann::json::array());
     if (status.contains("trials_per_s") && status["trials_per_s"].is_number()) s.trials_per_s = status["trials_per_s"].get<double>();

@@ -43,9 +43,31 @@ struct RunResults {
   int64_t version = 0;                    // the journal's format version (0: no header line)
 };
 
-// Parses journal text. `name` prefixes error messages ("NAME:LINE: malformed ...").
-// A last non-empty line that is not JSON is skipped with a warning (a crash mid-write);
-// any other bad line throws InputError.
+// One line of a journal as read: its line number, its type and the record itself.
+struct JournalLine {
+  size_t line = 0;
+  RecordType type = RecordType::trial;
+  nlohmann::json record;
+};
+
+// The journal's lines, read once: every reader (report, merge, status, resume) starts here.
+struct JournalText {
+  std::vector<JournalLine> lines;         // pretrain, trial and checkpoint records, in order
+  std::vector<std::string> warnings;      // a torn last line, lines of unknown type
+  int64_t version = 0;                    // the journal's format version (0: no header line)
+};
+
+// Splits journal text into records. `name` prefixes error messages ("NAME:LINE: malformed ...").
+// Checks the header line's version (JournalVersionError for a newer one). A last non-empty line
+// that is not JSON is skipped with a warning (a crash mid-write); any other line that is not a
+// JSON object with a "type" throws InputError; a line of an unknown type is skipped with a warning.
+JournalText read_journal_text(const std::string& text, const std::string& name);
+
+// RUN_DIR/results.jsonl, split by read_journal_text; throws InputError when it does not exist.
+JournalText read_journal(const std::string& run_dir);
+
+// The journal as typed records (read_journal_text, then each record parsed).
+// A record that does not parse throws InputError naming its line.
 RunResults parse_results(const std::string& text, const std::string& name);
 
 // RUN_DIR/results.jsonl; throws InputError when it does not exist.

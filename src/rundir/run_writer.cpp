@@ -1,9 +1,9 @@
-#include "sweep/run_writer.hpp"
+#include "rundir/run_writer.hpp"
 
 #include <chrono>
 #include <stdexcept>
 
-#include "sweep/run_directory.hpp"
+#include "rundir/run_directory.hpp"
 
 namespace anchorsweep {
 

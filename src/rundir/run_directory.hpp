@@ -18,7 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/config.hpp"
-#include "sweep/journal.hpp"
+#include "rundir/journal.hpp"
 #include "common/trial_result.hpp"
 
 namespace anchorsweep {

@@ -1,4 +1,5 @@
-// Reading run.json, a run directory's facts. The journal is read by sweep/journal.
+// Reading run.json, a run directory's facts: the one place that parses it (the report, merge,
+// status and resume all read it here). The journal is read by rundir/journal.
 #pragma once
 
 #include <cstdint>
@@ -7,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "sweep/journal.hpp"  // RunResults: the journal, read
+#include <nlohmann/json.hpp>
 
 namespace anchorsweep {
 
@@ -23,6 +24,10 @@ struct RunInfo {
   std::vector<std::pair<std::string, std::string>> versions;
   std::string started, finished, config_hash, command;
   std::optional<double> wall_s;
+  std::vector<std::string> planned_trials;  // this run's trials (a shard's own), by id
+  std::vector<std::string> sweep_trials;    // the whole sweep's trials (differs for a shard)
+  nlohmann::json data_files = nlohmann::json::object();  // key -> {path, size, fnv1a}
+  nlohmann::json raw;                     // the whole object, for merge to carry forward
   std::vector<std::string> warnings;      // unreadable file or fields of an unexpected type
 };
 

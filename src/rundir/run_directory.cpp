@@ -1,4 +1,4 @@
-#include "sweep/run_directory.hpp"
+#include "rundir/run_directory.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -7,7 +7,8 @@
 #include <unistd.h>
 
 #include "common/files.hpp"
-#include "sweep/journal.hpp"
+#include "rundir/journal.hpp"
+#include "rundir/run_facts.hpp"
 
 namespace anchorsweep {
 
@@ -29,11 +30,8 @@ nlohmann::json data_fingerprints(const SweepConfig& cfg) {
 
 // Resume mixes old and new results only when they come from the same data, byte for byte.
 void check_same_inputs(const SweepConfig& cfg, const std::string& dir, const nlohmann::json& now) {
-  const std::string facts_path = dir + "/run.json";
-  if (!file_exists(facts_path)) return;
-  auto facts = nlohmann::json::parse(read_file(facts_path), nullptr, false);
-  if (!facts.is_object() || !facts.contains("data_files")) return;  // an older run: nothing recorded
-  const auto& before = facts["data_files"];
+  const RunInfo facts = read_run_info(dir);
+  const auto& before = facts.data_files;  // empty for an older run: nothing recorded
   for (const auto& [key, was] : before.items()) {
     if (!now.contains(key)) continue;
     const auto& is = now[key];

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -31,8 +32,12 @@ struct RunStatus {
 
 // `now_unix`: the current time (seconds since 1970); `this_host`: the caller's host name (a lock
 // owner on this host is checked with kill(pid, 0); on another host, by status.json's age).
+// `planned_total` gives the number of trials the run's config.toml plans (sweep/ knows how; it
+// may throw, say where the data files are not readable); without it, or when it throws, the
+// total comes from run.json's planned trials, else from status.json.
 // Throws InputError when DIR is not a run directory.
-RunStatus inspect_run(const std::string& dir, double now_unix, const std::string& this_host);
+RunStatus inspect_run(const std::string& dir, double now_unix, const std::string& this_host,
+                      const std::function<int64_t()>& planned_total = {});
 
 std::string format_status(const RunStatus& s);  // a few lines for people
 nlohmann::json to_json(const RunStatus& s);      // one object for machines
