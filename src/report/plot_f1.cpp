@@ -11,27 +11,15 @@
 namespace anchorsweep {
 
 
-Figure plot_f1_vs_lambda(const std::string& run_dir, const std::vector<Group>& groups,
-                         const std::string& gnuplot) {
-  std::map<std::optional<AdapterInit>, std::vector<const Group*>> series;  // init -> anchored groups
-  std::vector<const Group*> baselines;
-  std::set<double> lams;
-  for (const Group& g : groups) {
-    if (g.ok.empty()) continue;
-    if (g.key.kind == TrialKind::anchored) {
-      series[g.key.init].push_back(&g);
-      lams.insert(g.key.lambda);
-    } else if (!split_values(g, EvalSplit::dev, &Scores::micro_f1).empty() ||
-               !split_values(g, EvalSplit::test, &Scores::micro_f1).empty()) {
-      baselines.push_back(&g);
-    }
-  }
-  const LambdaAxis ax(lams);
-  const bool several_inits = series.size() > 1;
+namespace {
 
-  // Data: one block per init (gnuplot `index`), percent units.
-  std::string sum = "# B micro-F1 (%) per lambda, mean and sample std over seeds; one block per adapter init\n";
-  std::string pts = "# B micro-F1 (%) per seed; x is jittered a little so seeds do not hide each other\n";
+using Series = std::map<std::optional<AdapterInit>, std::vector<const Group*>>;  // init -> anchored groups
+
+// The two data files: per λ the mean and std over seeds (one block per init, gnuplot `index`),
+// and each seed's point, in percent.
+void f1_data(const Series& series, const LambdaAxis& ax, std::string& sum, std::string& pts) {
+  sum = "# B micro-F1 (%) per lambda, mean and sample std over seeds; one block per adapter init\n";
+  pts = "# B micro-F1 (%) per seed; x is jittered a little so seeds do not hide each other\n";
   for (const auto& [init, gs] : series) {
     sum += "# init=" + name_or_empty(init) + "\n# x,lambda,dev_mean,dev_std,test_mean,test_std,n_seeds\n";
     pts += "# init=" + name_or_empty(init) + "\n# x,lambda,seed,dev,test\n";
@@ -58,12 +46,68 @@ Figure plot_f1_vs_lambda(const std::string& run_dir, const std::vector<Group>& g
     sum += "\n\n";
     pts += "\n\n";
   }
+}
+
+// One panel's plot command: the anchored series (seeds as points, mean ± std as lines) and the
+// baselines as horizontal lines at their mean on this panel's split.
+std::string f1_panel(int panel, const Series& series, const std::vector<const Group*>& baselines, const std::string& dir) {
+  static const char* init_colours[] = {"#1f4e9c", "#e07b00", "#7b3294", "#008837"};
+  static const char* base_colours[] = {"#d62728", "#2ca02c", "#8c564b", "#17becf"};
+  const EvalSplit split = panel == 0 ? EvalSplit::dev : EvalSplit::test;
+  const int mean_col = panel == 0 ? 3 : 5, seed_col = panel == 0 ? 4 : 5;
+  const bool several_inits = series.size() > 1;
+  std::string plot;
+  auto add = [&](const std::string& item) { plot += (plot.empty() ? "plot " : ", \\\n     ") + item; };
+  int k = 0;
+  for (const auto& [init, gs] : series) {
+    const std::string colour = init_colours[k % 4];
+    const std::string idx = " index " + std::to_string(k);
+    add(gp_str(dir + "f1_vs_lambda_seeds.dat") + idx + " using 1:" + std::to_string(seed_col) +
+        " with points pt 6 ps 0.7 lc rgb '" + colour + "' " + (k == 0 ? "title 'single seeds'" : "notitle"));
+    std::string title = "anchored adapter";
+    if (several_inits || init) title += " (init=" + name_or_empty(init) + ")";
+    add(gp_str(dir + "f1_vs_lambda.dat") + idx + " using 1:" + std::to_string(mean_col) + ":" +
+        std::to_string(mean_col + 1) + " with yerrorlines pt 7 ps 1.1 lw 2 lc rgb '" + colour + "' title " + gp_str(title));
+    ++k;
+  }
+  int bi = 0;
+  for (const Group* g : baselines) {
+    Stat s = split_stat(*g, split, &Scores::micro_f1);
+    if (s.n == 0) continue;
+    add(fmt_num(100 * s.mean) + " with lines dt " + std::to_string(2 + bi % 3) + " lw 2 lc rgb '" + base_colours[bi % 4] +
+        "' title " + gp_str(group_label(g->key, false) + ": " + fmt_pct(s.mean)));
+    ++bi;
+  }
+  if (plot.empty()) plot = "set label 1 'no data' at graph 0.5, graph 0.5 center\nplot 0 lc rgb 'white' notitle";
+  return plot;
+}
+
+}  // namespace
+
+Figure plot_f1_vs_lambda(const std::string& run_dir, const std::vector<Group>& groups,
+                         const std::string& gnuplot) {
+  Series series;
+  std::vector<const Group*> baselines;
+  std::set<double> lams;
+  for (const Group& g : groups) {
+    if (g.ok.empty()) continue;
+    if (g.key.kind == TrialKind::anchored) {
+      series[g.key.init].push_back(&g);
+      lams.insert(g.key.lambda);
+    } else if (!split_values(g, EvalSplit::dev, &Scores::micro_f1).empty() ||
+               !split_values(g, EvalSplit::test, &Scores::micro_f1).empty()) {
+      baselines.push_back(&g);
+    }
+  }
   if (series.empty() && baselines.empty()) {
     Figure f;
     f.name = "f1_vs_lambda";
     f.error = "no finished trials to plot";
     return f;
   }
+  const LambdaAxis ax(lams);
+  std::string sum, pts;
+  f1_data(series, ax, sum, pts);
   const std::string dir = run_dir + "/plots/";
   write_file_atomic(dir + "f1_vs_lambda.dat", sum);
   write_file_atomic(dir + "f1_vs_lambda_seeds.dat", pts);
@@ -75,41 +119,10 @@ Figure plot_f1_vs_lambda(const std::string& run_dir, const std::vector<Group>& g
   const TwoPanels layout =
       two_panels((series.empty() ? 0 : 1 + series.size()) + baselines.size(), 480, lams.size() > 6 ? 110 : 62);
   b += "set multiplot title " + gp_str("B micro-F1 against the penalty weight λ (mean ± std over seeds)") + "\n";
-
-  static const char* init_colours[] = {"#1f4e9c", "#e07b00", "#7b3294", "#008837"};
-  static const char* base_colours[] = {"#d62728", "#2ca02c", "#8c564b", "#17becf"};
   for (int panel = 0; panel < 2; ++panel) {
-    const EvalSplit split = panel == 0 ? EvalSplit::dev : EvalSplit::test;
-    const int mean_col = panel == 0 ? 3 : 5, seed_col = panel == 0 ? 4 : 5;
     b += layout.panel[panel];
     b += "set title " + gp_str(panel == 0 ? "B dev (best epoch)" : "B test (at the best dev epoch)") + "\n";
-    std::string plot;
-    auto add = [&](const std::string& item) { plot += (plot.empty() ? "plot " : ", \\\n     ") + item; };
-    int k = 0;
-    for (const auto& [init, gs] : series) {
-      const std::string colour = init_colours[k % 4];
-      const std::string idx = " index " + std::to_string(k);
-      add(gp_str(dir + "f1_vs_lambda_seeds.dat") + idx + " using 1:" + std::to_string(seed_col) +
-          " with points pt 6 ps 0.7 lc rgb '" + colour + "' " +
-          (k == 0 ? "title 'single seeds'" : "notitle"));
-      std::string title = "anchored adapter";
-      if (several_inits || init) title += " (init=" + name_or_empty(init) + ")";
-      add(gp_str(dir + "f1_vs_lambda.dat") + idx + " using 1:" + std::to_string(mean_col) + ":" +
-          std::to_string(mean_col + 1) + " with yerrorlines pt 7 ps 1.1 lw 2 lc rgb '" + colour +
-          "' title " + gp_str(title));
-      ++k;
-    }
-    int bi = 0;
-    for (const Group* g : baselines) {
-      Stat s = split_stat(*g, split, &Scores::micro_f1);
-      if (s.n == 0) continue;
-      add(fmt_num(100 * s.mean) + " with lines dt " + std::to_string(2 + bi % 3) + " lw 2 lc rgb '" +
-          base_colours[bi % 4] + "' title " +
-          gp_str(group_label(g->key, false) + ": " + fmt_pct(s.mean)));
-      ++bi;
-    }
-    if (plot.empty()) plot = "set label 1 'no data' at graph 0.5, graph 0.5 center\nplot 0 lc rgb 'white' notitle";
-    b += plot + "\nunset label 1\n";
+    b += f1_panel(panel, series, baselines, dir) + "\nunset label 1\n";
   }
   return draw_figure(run_dir, "f1_vs_lambda",
                      "B dev and test micro-F1 against λ; λ = 0 left of the break; baselines as lines",

@@ -22,12 +22,12 @@
 #include "common/files.hpp"
 #include "data/example.hpp"
 #include "sweep/coordinator.hpp"
-#include "sweep/journal.hpp"
+#include "rundir/journal.hpp"
 #include "sweep/messages.hpp"
 #include "sweep/plan.hpp"
 #include "sweep/progress.hpp"
-#include "sweep/run_directory.hpp"
-#include "sweep/run_writer.hpp"
+#include "rundir/run_directory.hpp"
+#include "rundir/run_writer.hpp"
 #include "sweep/mpi_shard_group.hpp"
 #include "sweep/placement.hpp"
 
@@ -253,39 +253,44 @@ std::string describe_plan(const SweepConfig& cfg, int64_t ranks) {
 
 namespace {
 
-// After start-up: the sweep proper. Exceptions from here on are the caller's to turn into an
-// MPI_Abort, so that no rank is left waiting for a peer that died.
-int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, const Placement& placement,
-                const SweepOptions& options, comm::MpiComm* mpi, std::chrono::steady_clock::time_point t0) {
-  const int rank = mpi ? mpi->rank() : 0;
-  const int ranks = mpi ? mpi->size() : 1;
-  // Every rank's placement, in rank order: host, place among its node's ranks, threads, device.
-  nlohmann::json rank_placement = nlohmann::json::array();
+// Every rank's placement in rank order (host, place among its node's ranks, threads, device),
+// and NCCL brought up when every rank holds a GPU of its own.
+struct RankFacts {
+  nlohmann::json placement = nlohmann::json::array();
   std::vector<std::string> hosts, devices;
+  std::string nccl = "not used";
+};
+
+RankFacts gather_rank_facts(const Placement& placement, comm::MpiComm* mpi) {
+  RankFacts f;
   const std::string mine = placement_json(placement).dump();
   for (const auto& text : mpi ? mpi->all_gather(mine) : std::vector<std::string>{mine}) {
-    rank_placement.push_back(nlohmann::json::parse(text));
-    hosts.push_back(rank_placement.back()["host"]);
-    devices.push_back(rank_placement.back()["device"]);
+    f.placement.push_back(nlohmann::json::parse(text));
+    f.hosts.push_back(f.placement.back()["host"]);
+    f.devices.push_back(f.placement.back()["device"]);
   }
-  std::string nccl = "not used";
   if (mpi) {
 #ifdef ANCHORSWEEP_WITH_NCCL
-    // When every rank holds a GPU of its own, bring NCCL up over MPI and prove the ring with one
-    // all-reduce (NCCL refuses two ranks of one communicator on one GPU).
+    // Bring NCCL up over MPI and prove the ring with one all-reduce (NCCL refuses two ranks of
+    // one communicator on one GPU).
     const bool all_gpu = mpi->max_over_ranks(placement.device.rfind("cuda", 0) == 0 ? 0 : 1) == 0;
-    const bool shared = !shared_gpus(hosts, devices).empty();
-    if (all_gpu && shared) nccl = "not used: ranks share GPUs";
+    const bool shared = !shared_gpus(f.hosts, f.devices).empty();
+    if (all_gpu && shared) f.nccl = "not used: ranks share GPUs";
     if (all_gpu && !shared && mpi->size() > 1) {
       comm::NcclComm ring(*mpi, std::stoi(placement.device.substr(5)));
       const double sum = ring.all_reduce_sum(1.0);
-      nccl = "NCCL " + ring.version() + ": all-reduce over " + std::to_string(mpi->size()) + " GPU ranks gave " +
-             std::to_string(static_cast<int>(sum)) + (sum == mpi->size() ? " (ok)" : " (WRONG)");
+      f.nccl = "NCCL " + ring.version() + ": all-reduce over " + std::to_string(mpi->size()) + " GPU ranks gave " +
+               std::to_string(static_cast<int>(sum)) + (sum == mpi->size() ? " (ok)" : " (WRONG)");
     }
 #endif
   }
+  return f;
+}
 
-  // Rank 0 opens the run directory; if it refuses (lock, resume), every rank stops with exit 2.
+// Rank 0 opens the run directory; if it refuses (lock, resume), every rank learns it and the
+// refusal is printed once. Returns null on the other ranks, and on every rank after a refusal.
+std::unique_ptr<RunDirectory> open_run_directory(const SweepConfig& cfg, const SweepOptions& options, comm::MpiComm* mpi,
+                                                 int rank, bool& refused) {
   std::unique_ptr<RunDirectory> dir;
   std::string refusal;
   if (rank == 0) {
@@ -296,10 +301,79 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
     }
   }
   if (mpi) mpi->broadcast(refusal);
-  if (!refusal.empty()) {
-    if (rank == 0) std::cerr << "anchorsweep: " << refusal << std::endl;
-    return kExitBadInput;
+  refused = !refusal.empty();
+  if (refused && rank == 0) std::cerr << "anchorsweep: " << refusal << std::endl;
+  return refused ? nullptr : std::move(dir);
+}
+
+struct Outcome {
+  int64_t left = 0, failed = 0;  // trials not run (a stop), trials failed or diverged
+};
+
+// Rank 0's part: the coordinator hands out the plan, to its own worker directly and to the
+// other ranks through the MPI service thread, while the writer thread puts every result on disk.
+Outcome coordinate(const SweepConfig& cfg, const TrialPlan& plan, RunDirectory& dir, Worker& worker, Progress& progress,
+                   const SweepOptions& options, comm::MpiComm* mpi, const Placement& placement) {
+  const std::string path = dir.path();
+  RunWriter writer(dir, options.refresh_tables ? [&] { options.refresh_tables(path); } : std::function<void()>{},
+                   [&] { return progress.snapshot(RunState::running); });
+  Coordinator coord(cfg, plan, dir, writer, progress);
+  std::thread service;
+  if (mpi && mpi->size() > 1)
+    service = std::thread([&] {
+      try {
+        serve_remote_ranks(*mpi, coord);
+      } catch (const std::exception& e) {
+        std::cerr << "anchorsweep: rank 0 (" << placement.host << "): service thread: " << e.what() << "; ending the job"
+                  << std::endl;
+        mpi->abort(1);
+      }
+    });
+  worker_loop_local(coord, worker, mpi);
+  if (service.joinable()) service.join();
+  writer.flush();  // every result on disk before the tables and the report read them
+  return {coord.remaining(), coord.failed()};
+}
+
+// The end of rank 0's sweep: run.json's end, the last status, tables and report, one line for
+// the console; returns the exit code.
+int finish_run(RunDirectory& dir, nlohmann::json facts, const Progress& progress, const Outcome& o,
+               const SweepOptions& options, comm::MpiComm* mpi, std::chrono::steady_clock::time_point t0) {
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  facts["finished"] = now_iso();
+  facts["wall_s"] = wall;
+  facts["rank0_peak_rss_mb"] = peak_rss_mb();
+  dir.write_status(progress.snapshot(o.left > 0 ? RunState::stopped : RunState::finished));
+  if (mpi) {
+    const auto t = mpi->traffic();
+    facts["rank0_traffic"] = {{"sent_bytes", t.sent_bytes}, {"sent_messages", t.sent_messages},
+                              {"received_bytes", t.received_bytes}, {"received_messages", t.received_messages}};
   }
+  dir.write_run_facts(facts);
+  if (options.refresh_tables) options.refresh_tables(dir.path());
+  if (options.finish) {
+    const std::string text = options.finish(dir.path());
+    if (!options.quiet) std::cout << text << std::flush;
+  }
+  if (!options.quiet)
+    std::cout << "results: " << dir.path() << "/results.csv, summary: " << dir.path() << "/summary.csv; wall time " << wall
+              << " s" << (o.failed ? "; " + std::to_string(o.failed) + " trial(s) FAILED or DIVERGED" : "")
+              << (o.left ? "; stopped early with " + std::to_string(o.left) + " trial(s) left: rerun with --resume" : "")
+              << std::endl;
+  if (o.left > 0) return kExitStopped;
+  return o.failed > 0 ? kExitTrialsFailed : kExitOk;
+}
+
+// After start-up: the sweep proper. Exceptions from here on are the caller's to turn into an
+// MPI_Abort, so that no rank is left waiting for a peer that died.
+int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, const Placement& placement,
+                const SweepOptions& options, comm::MpiComm* mpi, std::chrono::steady_clock::time_point t0) {
+  const int rank = mpi ? mpi->rank() : 0;
+  const int ranks = mpi ? mpi->size() : 1;
+  const RankFacts rf = gather_rank_facts(placement, mpi);
+  bool refused = false;
+  std::unique_ptr<RunDirectory> dir = open_run_directory(cfg, options, mpi, rank, refused);
+  if (refused) return kExitBadInput;
 
   // Other ranks exit 0 even when stopped: rank 0 decides the job's status (a non-zero exit of a
   // worker would make `srun --kill-on-bad-exit` kill rank 0 while it still writes).
@@ -310,12 +384,12 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
 
   const auto& prior = dir->prior();
   auto plan = make_plan(cfg, ranks, prior.done_trials, prior.pretrained_seeds);
-  auto facts = run_facts(cfg, corpus, options, ranks, hosts, devices, mpi ? mpi->library_version() : "none (one process)",
-                         placement, nccl, dir->data_files());
-  facts["rank_placement"] = rank_placement;
+  auto facts = run_facts(cfg, corpus, options, ranks, rf.hosts, rf.devices,
+                         mpi ? mpi->library_version() : "none (one process)", placement, rf.nccl, dir->data_files());
+  facts["rank_placement"] = rf.placement;
   dir->write_run_facts(facts);
   Progress progress(plan.trial_count(), ranks, options.log_format, options.quiet);
-  progress.set_context(hosts, static_cast<int64_t>(prior.done_trials.size()));
+  progress.set_context(rf.hosts, static_cast<int64_t>(prior.done_trials.size()));
   if (options.resume)
     progress.note("resuming " + dir->path() + ": " + std::to_string(prior.done_trials.size()) + " trials already done, " +
                   std::to_string(plan.trial_count()) + " to run, " + std::to_string(prior.checkpoints.size()) +
@@ -324,54 +398,8 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
                 std::to_string(plan.trial_count()) + " trials on " + std::to_string(ranks) + " rank(s), fuse width " +
                 std::to_string(plan.fuse_width) + ", " + std::to_string(placement.threads) + " thread(s) on rank 0 (" +
                 placement.cpus_why + ")");
-
-  int64_t left = 0, failed = 0;
-  {
-    const std::string path = dir->path();
-    RunWriter writer(*dir, options.refresh_tables ? [&] { options.refresh_tables(path); } : std::function<void()>{},
-                     [&] { return progress.snapshot(RunState::running); });
-    Coordinator coord(cfg, plan, *dir, writer, progress);
-    std::thread service;
-    if (mpi && ranks > 1)
-      service = std::thread([&] {
-        try {
-          serve_remote_ranks(*mpi, coord);
-        } catch (const std::exception& e) {
-          std::cerr << "anchorsweep: rank 0 (" << placement.host << "): service thread: " << e.what()
-                    << "; ending the job" << std::endl;
-          mpi->abort(1);
-        }
-      });
-    worker_loop_local(coord, worker, mpi);
-    if (service.joinable()) service.join();
-    writer.flush();  // every result on disk before the tables and the report read them
-    left = coord.remaining();
-    failed = coord.failed();
-  }
-
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  facts["finished"] = now_iso();
-  facts["wall_s"] = wall;
-  facts["rank0_peak_rss_mb"] = peak_rss_mb();
-  dir->write_status(progress.snapshot(left > 0 ? RunState::stopped : RunState::finished));
-  if (mpi) {
-    const auto t = mpi->traffic();
-    facts["rank0_traffic"] = {{"sent_bytes", t.sent_bytes}, {"sent_messages", t.sent_messages},
-                              {"received_bytes", t.received_bytes}, {"received_messages", t.received_messages}};
-  }
-  dir->write_run_facts(facts);
-  if (options.refresh_tables) options.refresh_tables(dir->path());
-  if (options.finish) {
-    const std::string text = options.finish(dir->path());
-    if (!options.quiet) std::cout << text << std::flush;
-  }
-  if (!options.quiet)
-    std::cout << "results: " << dir->path() << "/results.csv, summary: " << dir->path() << "/summary.csv; wall time "
-              << wall << " s" << (failed ? "; " + std::to_string(failed) + " trial(s) FAILED or DIVERGED" : "")
-              << (left ? "; stopped early with " + std::to_string(left) + " trial(s) left: rerun with --resume" : "")
-              << std::endl;
-  if (left > 0) return kExitStopped;
-  return failed > 0 ? kExitTrialsFailed : kExitOk;
+  const Outcome o = coordinate(cfg, plan, *dir, worker, progress, options, mpi, placement);
+  return finish_run(*dir, std::move(facts), progress, o, options, mpi, t0);
 }
 
 }  // namespace

@@ -44,137 +44,147 @@ std::string tensor_hash(const torch::Tensor& t) {
 
 }  // namespace
 
-std::vector<AdapterOutcome> train_adapters(const AdapterSetup& s, const std::vector<double>& lambdas,
-                                           FeatureSource& features, const std::vector<AdapterInit>& inits) {
-  const auto& cfg = *s.train;
-  const int64_t G = static_cast<int64_t>(lambdas.size());
-  const int64_t K = s.anchor.size(0);
-  const auto device = s.anchor.device();
-  const auto& train = features.split(Part::train);
-  const auto& dev = features.split(Part::dev);
-  const auto& test = features.split(Part::test);
-  const bool decoupled = s.penalty->mode == PenaltyMode::decoupled;
+namespace {
 
-  // Every trial of a seed starts from the same W for its init: λ is the only difference.
-  std::vector<AdapterInit> init_of(G, s.init);
-  if (!inits.empty()) init_of = inits;
-  torch::Tensor W, b;
-  {
-    std::vector<torch::Tensor> Ws, bs;
-    for (int64_t g = 0; g < G; ++g) {
-      torch::Tensor w1, b1;
-      init_adapters(init_of[g], s.anchor, 1, s.seed, w1, b1);
-      Ws.push_back(w1);
-      bs.push_back(b1);
-    }
-    W = torch::cat(Ws, 0);
-    b = torch::cat(bs, 0);
+// G adapters stacked as W [G, K, K+H] and b [G, K]; each starts from its init's draw for this
+// seed, so every trial of a seed with the same init starts from the same W: λ is the only difference.
+void stacked_init(const std::vector<AdapterInit>& init_of, const torch::Tensor& anchor, int64_t seed,
+                  torch::Tensor& W, torch::Tensor& b) {
+  std::vector<torch::Tensor> Ws, bs;
+  for (const AdapterInit init : init_of) {
+    torch::Tensor w1, b1;
+    init_adapters(init, anchor, 1, seed, w1, b1);
+    Ws.push_back(w1);
+    bs.push_back(b1);
   }
-  const auto w_dist_init = distance_to_anchor(W, s.anchor).cpu();
-  W.requires_grad_(true);
-  b.requires_grad_(true);
-  auto lam = torch::tensor(lambdas, torch::kDouble).to(torch::kFloat).to(device);
-  StackedOptimizer opt(cfg.optimizer, torch::full({G}, cfg.lr, torch::TensorOptions().device(device)),
-                       cfg.grad_clip);
-  const auto train_labels = train.all.labels.to(device);
+  W = torch::cat(Ws, 0);
+  b = torch::cat(bs, 0);
+}
 
-  std::vector<AdapterOutcome> out(G);
-  std::vector<double> best_f1(G, -1.0);
+// The stacked adapters being trained, with everything one epoch needs.
+struct StackedTraining {
+  const AdapterSetup& s;
+  FeatureSource& features;
+  torch::Tensor W, b, lam, train_labels;
+  StackedOptimizer& opt;
+  bool decoupled;
+  // Each adapter's cross-entropy and penalty at the first and the last step (kept on the device).
+  torch::Tensor ce_first, pen_first, ce_last, pen_last;
   // Where each adapter first went non-finite; it trains on (its NaNs stay in its own slice of
   // the stack) and ends as "diverged" while the others are unaffected.
-  std::vector<std::string> diverged(G);
-  torch::Tensor ce_first, pen_first, ce_last, pen_last;
+  std::vector<std::string> diverged;
+};
 
-  for (int64_t epoch = 1; epoch <= cfg.epochs; ++epoch) {
-    const EpochOrder order(train.size(), s.seed, epoch, device);  // to the device once per epoch
-    std::vector<torch::Tensor> step_loss, step_ce;  // [G] per step, read once per epoch
-    int64_t steps = 0;
-    for (int64_t i = 0; i < train.size(); i += cfg.batch_size) {
-      const int64_t n = std::min(cfg.batch_size, train.size() - i);
-      const RowIndex idx = order.slice(i, n);
-      auto X = features.rows(Part::train, idx, /*training=*/true);      // [B, D]
-      auto logits = adapter_forward(X, W, b);                          // [G, B, K]
-      auto ce = stacked_cross_entropy(logits, train_labels.index_select(0, idx.device));  // [G]
-      // In loss mode the anchor's pull is part of what autograd differentiates:
-      // ∂/∂W_g λ_g‖W_g − A‖² = 2λ_g(W_g − A). In decoupled mode it is applied after the step.
-      auto pen = penalty(W, b, s.anchor, lam, s.penalty->penalize_bias);  // [G]
-      auto total = decoupled ? ce : ce + pen;
-      total.sum().backward();  // adapters share no parameters: each gets only its own gradient
-      opt.step(W, b);
-      if (decoupled) decoupled_pull(W, b, s.anchor, lam, opt.lrs(), s.penalty->penalize_bias);
+// One epoch over B's training rows in this epoch's order. Returns each adapter's mean total
+// loss and mean cross-entropy over the epoch's steps, and the number of steps.
+int64_t train_epoch(StackedTraining& t, int64_t epoch, std::vector<double>& loss_mean, std::vector<double>& ce_mean) {
+  const auto& cfg = *t.s.train;
+  const auto& train = t.features.split(Part::train);
+  const int64_t G = t.W.size(0);
+  const EpochOrder order(train.size(), t.s.seed, epoch, t.W.device());  // to the device once per epoch
+  std::vector<torch::Tensor> step_loss, step_ce;  // [G] per step, read once per epoch
+  int64_t steps = 0;
+  for (int64_t i = 0; i < train.size(); i += cfg.batch_size) {
+    const int64_t n = std::min(cfg.batch_size, train.size() - i);
+    const RowIndex idx = order.slice(i, n);
+    auto X = t.features.rows(Part::train, idx, /*training=*/true);     // [B, D]
+    auto logits = adapter_forward(X, t.W, t.b);                        // [G, B, K]
+    auto ce = stacked_cross_entropy(logits, t.train_labels.index_select(0, idx.device));  // [G]
+    // In loss mode the anchor's pull is part of what autograd differentiates:
+    // ∂/∂W_g λ_g‖W_g − A‖² = 2λ_g(W_g − A). In decoupled mode it is applied after the step.
+    auto pen = penalty(t.W, t.b, t.s.anchor, t.lam, t.s.penalty->penalize_bias);  // [G]
+    auto total = t.decoupled ? ce : ce + pen;
+    total.sum().backward();  // adapters share no parameters: each gets only its own gradient
+    t.opt.step(t.W, t.b);
+    if (t.decoupled) decoupled_pull(t.W, t.b, t.s.anchor, t.lam, t.opt.lrs(), t.s.penalty->penalize_bias);
 
-      auto ce_d = ce.detach(), pen_d = pen.detach();
-      if (!ce_first.defined()) {  // kept on the device; read at the end
-        ce_first = ce_d;
-        pen_first = pen_d;
-      }
-      ce_last = ce_d;
-      pen_last = pen_d;
-      step_loss.push_back(ce_d + pen_d);
-      step_ce.push_back(ce_d);
-      ++steps;
+    auto ce_d = ce.detach(), pen_d = pen.detach();
+    if (!t.ce_first.defined()) {
+      t.ce_first = ce_d;
+      t.pen_first = pen_d;
     }
-    // Per-adapter sums over the epoch's steps, in step order and in double as before.
-    auto losses = torch::stack(step_loss).to(torch::kDouble).cpu(), ces = torch::stack(step_ce).to(torch::kDouble).cpu();
-    auto la = losses.accessor<double, 2>(), ca = ces.accessor<double, 2>();
-    std::vector<double> loss_sum(G, 0.0), ce_sum(G, 0.0);
-    for (int64_t k = 0; k < steps; ++k)
-      for (int64_t g = 0; g < G; ++g) {
-        if (diverged[g].empty() && !std::isfinite(la[k][g]))
-          diverged[g] = DivergedError(epoch, k + 1, "loss").what();
-        loss_sum[g] += la[k][g];
-        ce_sum[g] += ca[k][g];
-      }
-    {
-      torch::NoGradGuard no_grad;
-      auto finite = torch::isfinite(W.detach()).flatten(1).all(1).logical_and(torch::isfinite(b.detach()).all(1)).cpu();
-      for (int64_t g = 0; g < G; ++g)
-        if (diverged[g].empty() && !finite[g].item<bool>()) diverged[g] = DivergedError(epoch, 0, "adapter weights").what();
-    }
-
-    // Score every adapter on dev and test; keep each one's best dev epoch.
-    auto dev_pred = stacked_predict(features.all(Part::dev), W, b);
-    auto test_pred = stacked_predict(features.all(Part::test), W, b);
-    auto lrs = opt.lrs().cpu();
-    const auto dists = distance_to_anchor(W.detach(), s.anchor).cpu();  // the pull's progress, per epoch
+    t.ce_last = ce_d;
+    t.pen_last = pen_d;
+    step_loss.push_back(ce_d + pen_d);
+    step_ce.push_back(ce_d);
+    ++steps;
+  }
+  // Per-adapter sums over the epoch's steps, in step order and in double.
+  auto losses = torch::stack(step_loss).to(torch::kDouble).cpu(), ces = torch::stack(step_ce).to(torch::kDouble).cpu();
+  auto la = losses.accessor<double, 2>(), ca = ces.accessor<double, 2>();
+  std::vector<double> loss_sum(G, 0.0), ce_sum(G, 0.0);
+  for (int64_t k = 0; k < steps; ++k)
     for (int64_t g = 0; g < G; ++g) {
-      auto& r = out[g].result;
-      auto d = score(dev.gold, dev_pred[g], s.negative, K);
-      auto t = score(test.gold, test_pred[g], s.negative, K);
-      r.curve.push_back({epoch, loss_sum[g] / steps, ce_sum[g] / steps,
-                         d.micro_f1, t.micro_f1, lrs[g].item<double>(), dists[g].item<double>()});
-      r.diag.steps += steps;
-      r.metrics[EvalSplit::dev_last] = d;
-      r.metrics[EvalSplit::test_last] = t;
-      if (d.micro_f1 > best_f1[g]) {
-        best_f1[g] = d.micro_f1;
-        r.best_epoch = epoch;
-        r.metrics[EvalSplit::dev] = d;
-        r.metrics[EvalSplit::test] = t;
-        r.per_class_test_f1 = per_class_f1(test.gold, test_pred[g], K);
-        r.diag.pred_hash_dev = predictions_hash(dev_pred[g]);
-        r.diag.pred_hash_test = predictions_hash(test_pred[g]);
-        out[g].weight = W[g].detach().clone();  // stays on the device until the end
-        out[g].bias = b[g].detach().clone();
-      } else if (cfg.lr_decay < 1.0) {
-        torch::NoGradGuard no_grad;
-        opt.lrs()[g].mul_(cfg.lr_decay);
-      }
+      if (t.diverged[g].empty() && !std::isfinite(la[k][g])) t.diverged[g] = DivergedError(epoch, k + 1, "loss").what();
+      loss_sum[g] += la[k][g];
+      ce_sum[g] += ca[k][g];
+    }
+  {
+    torch::NoGradGuard no_grad;
+    auto finite = torch::isfinite(t.W.detach()).flatten(1).all(1).logical_and(torch::isfinite(t.b.detach()).all(1)).cpu();
+    for (int64_t g = 0; g < G; ++g)
+      if (t.diverged[g].empty() && !finite[g].item<bool>()) t.diverged[g] = DivergedError(epoch, 0, "adapter weights").what();
+  }
+  loss_mean.assign(G, 0.0);
+  ce_mean.assign(G, 0.0);
+  for (int64_t g = 0; g < G; ++g) {
+    loss_mean[g] = loss_sum[g] / steps;
+    ce_mean[g] = ce_sum[g] / steps;
+  }
+  return steps;
+}
+
+// Scores every adapter on dev and test after `epoch`; keeps each one's best dev epoch (its
+// metrics, predictions' hashes and weights) and decays the lr of those that did not improve.
+void score_epoch(StackedTraining& t, int64_t epoch, int64_t steps, const std::vector<double>& loss_mean,
+                 const std::vector<double>& ce_mean, std::vector<double>& best_f1, std::vector<AdapterOutcome>& out) {
+  const auto& cfg = *t.s.train;
+  const auto& dev = t.features.split(Part::dev);
+  const auto& test = t.features.split(Part::test);
+  const int64_t K = t.s.anchor.size(0);
+  auto dev_pred = stacked_predict(t.features.all(Part::dev), t.W, t.b);
+  auto test_pred = stacked_predict(t.features.all(Part::test), t.W, t.b);
+  auto lrs = t.opt.lrs().cpu();
+  const auto dists = distance_to_anchor(t.W.detach(), t.s.anchor).cpu();  // the pull's progress, per epoch
+  for (size_t g = 0; g < out.size(); ++g) {
+    auto& r = out[g].result;
+    auto d = score(dev.gold, dev_pred[g], t.s.negative, K);
+    auto ts = score(test.gold, test_pred[g], t.s.negative, K);
+    r.curve.push_back({epoch, loss_mean[g], ce_mean[g], d.micro_f1, ts.micro_f1, lrs[g].item<double>(), dists[g].item<double>()});
+    r.diag.steps += steps;
+    r.metrics[EvalSplit::dev_last] = d;
+    r.metrics[EvalSplit::test_last] = ts;
+    if (d.micro_f1 > best_f1[g]) {
+      best_f1[g] = d.micro_f1;
+      r.best_epoch = epoch;
+      r.metrics[EvalSplit::dev] = d;
+      r.metrics[EvalSplit::test] = ts;
+      r.per_class_test_f1 = per_class_f1(test.gold, test_pred[g], K);
+      r.diag.pred_hash_dev = predictions_hash(dev_pred[g]);
+      r.diag.pred_hash_test = predictions_hash(test_pred[g]);
+      out[g].weight = t.W[g].detach().clone();  // stays on the device until the end
+      out[g].bias = t.b[g].detach().clone();
+    } else if (cfg.lr_decay < 1.0) {
+      torch::NoGradGuard no_grad;
+      t.opt.lrs()[g].mul_(cfg.lr_decay);
     }
   }
+}
 
-  const auto w_dist_final = distance_to_anchor(W.detach(), s.anchor).cpu();
-  ce_first = ce_first.cpu();
-  pen_first = pen_first.cpu();
-  ce_last = ce_last.cpu();
-  pen_last = pen_last.cpu();
-  for (int64_t g = 0; g < G; ++g) {
+// After the last epoch: status, diagnostics (loss parts, distances to the anchor) and weights.
+void finish_outcomes(const StackedTraining& t, const std::vector<AdapterInit>& init_of, const torch::Tensor& w_dist_init,
+                     std::vector<AdapterOutcome>& out) {
+  const auto& cfg = *t.s.train;
+  const auto w_dist_final = distance_to_anchor(t.W.detach(), t.s.anchor).cpu();
+  const auto ce_first = t.ce_first.cpu(), pen_first = t.pen_first.cpu(), ce_last = t.ce_last.cpu(),
+             pen_last = t.pen_last.cpu();
+  for (size_t g = 0; g < out.size(); ++g) {
     auto& r = out[g].result;
     r.epochs = cfg.epochs;
     r.init = init_of[g];
-    if (!diverged[g].empty()) {
+    if (!t.diverged[g].empty()) {
       r.status = Status::diverged;
-      r.error = diverged[g];
+      r.error = t.diverged[g];
     }
     auto& dg = r.diag;
     dg.lr = cfg.lr;
@@ -191,10 +201,45 @@ std::vector<AdapterOutcome> train_adapters(const AdapterSetup& s, const std::vec
       out[g].weight = out[g].weight.cpu();
       out[g].bias = out[g].bias.cpu();
     }
-    out[g].weight_last = W[g].detach().cpu().clone();
-    out[g].bias_last = b[g].detach().cpu().clone();
+    out[g].weight_last = t.W[g].detach().cpu().clone();
+    out[g].bias_last = t.b[g].detach().cpu().clone();
     dg.weights_hash = tensor_hash(torch::cat({out[g].weight_last.flatten(), out[g].bias_last}));
   }
+}
+
+}  // namespace
+
+std::vector<AdapterOutcome> train_adapters(const AdapterSetup& s, const std::vector<double>& lambdas,
+                                           FeatureSource& features, const std::vector<AdapterInit>& inits) {
+  const auto& cfg = *s.train;
+  const int64_t G = static_cast<int64_t>(lambdas.size());
+  const auto device = s.anchor.device();
+  std::vector<AdapterInit> init_of(G, s.init);
+  if (!inits.empty()) init_of = inits;
+  torch::Tensor W, b;
+  stacked_init(init_of, s.anchor, s.seed, W, b);
+  const auto w_dist_init = distance_to_anchor(W, s.anchor).cpu();
+  W.requires_grad_(true);
+  b.requires_grad_(true);
+  StackedOptimizer opt(cfg.optimizer, torch::full({G}, cfg.lr, torch::TensorOptions().device(device)), cfg.grad_clip);
+  StackedTraining t{s,
+                    features,
+                    W,
+                    b,
+                    torch::tensor(lambdas, torch::kDouble).to(torch::kFloat).to(device),  // λ_g, one per adapter
+                    features.split(Part::train).all.labels.to(device),
+                    opt,
+                    s.penalty->mode == PenaltyMode::decoupled,
+                    {}, {}, {}, {},
+                    std::vector<std::string>(G)};
+
+  std::vector<AdapterOutcome> out(G);
+  std::vector<double> best_f1(G, -1.0), loss_mean, ce_mean;
+  for (int64_t epoch = 1; epoch <= cfg.epochs; ++epoch) {
+    const int64_t steps = train_epoch(t, epoch, loss_mean, ce_mean);
+    score_epoch(t, epoch, steps, loss_mean, ce_mean, best_f1, out);
+  }
+  finish_outcomes(t, init_of, w_dist_init, out);
   return out;
 }
 

@@ -130,19 +130,141 @@ void check_weights_finite(Encoder& encoder, int64_t epoch) {
     if (!each[i].item<bool>()) throw DivergedError(epoch, 0, "weights (" + named[i].key() + ")");
 }
 
+// What every step of the loop needs.
+struct Loop {
+  Encoder& encoder;
+  const TrainConfig& cfg;
+  torch::optim::Optimizer& opt;
+  ShardGroup* group;  // null: this rank trains alone
+  torch::Device device;
+  bool fused;         // FusedAdam: gradients are dropped between steps, not zeroed (zero + g = g)
+
+  void clear_grads() {
+    if (!fused) return opt.zero_grad();
+    for (auto& p : encoder->parameters()) p.mutable_grad() = torch::Tensor();
+  }
+};
+
+// One rank alone: the batch's mean cross-entropy, differentiated.
+torch::Tensor one_rank_loss(Loop& L, const EncodedSplit& train, const RowIndex& idx, int64_t n) {
+  auto batch = train.rows(idx).to(L.device);  // a no-op when train lives on `device`
+  // On the CPU the module's dropout draws exactly draw_masks' noise. On a GPU ATen's fused
+  // dropout draws other numbers, so there the masks are drawn explicitly, and one rank
+  // trains what a data-parallel group trains (which must draw the whole batch's masks).
+  DropoutMasks gpu_masks;
+  if (L.device.is_cuda()) gpu_masks = L.encoder->draw_masks(n, batch.tokens.size(1), L.device);
+  auto loss = torch::nn::functional::cross_entropy(
+      L.encoder->forward(batch, L.device.is_cuda() ? &gpu_masks : nullptr).logits, batch.labels);
+  L.clear_grads();
+  loss.backward();
+  return loss;
+}
+
+// Data-parallel: the global batch's width and dropout masks (drawn whole, from the same stream on
+// every member), then this member's rows. Its loss is Σ CE / n over its rows, so the group's
+// summed gradient (all-reduced here) is that of the global batch's mean loss.
+torch::Tensor group_loss(Loop& L, const EncodedSplit& train, const RowIndex& global, int64_t n) {
+  ShardGroup& group = *L.group;
+  const int64_t width = train.width_of(global.host);
+  const DropoutMasks masks = L.encoder->draw_masks(n, width, L.device);
+  const auto [lo, hi] = shard_rows(n, group.rank(), group.size());
+  L.clear_grads();
+  torch::Tensor loss;
+  if (hi > lo) {
+    const RowIndex mine(global.host.narrow(0, lo, hi - lo), global.device.narrow(0, lo, hi - lo));
+    auto batch = train.rows(mine, width).to(L.device);
+    const DropoutMasks my_masks = masks.rows(lo, hi - lo);
+    namespace F = torch::nn::functional;
+    loss = F::cross_entropy(L.encoder->forward(batch, &my_masks).logits, batch.labels,
+                            F::CrossEntropyFuncOptions().reduction(torch::kSum)) / static_cast<double>(n);
+    loss.backward();
+  } else {
+    loss = torch::zeros({}, torch::TensorOptions().device(L.device));  // fewer rows than members
+  }
+  all_reduce_gradients(group, L.encoder->parameters());
+  return loss;
+}
+
+// One epoch of steps over `train` in this epoch's order; returns the mean loss (summed step by
+// step in double). The first non-finite step, or non-finite weights, end the run as diverged.
+double train_epoch(Loop& L, LoopState& st, const EncodedSplit& train, uint64_t seed, int64_t epoch) {
+  L.encoder->train();
+  torch::manual_seed(epoch_seed(seed, epoch));  // this epoch's dropout masks
+  const EpochOrder order(train.size(), seed, epoch, train.device());
+  std::vector<torch::Tensor> step_losses;       // read once per epoch, not once per step
+  auto t0 = std::chrono::steady_clock::now();
+  // Nothing in this loop waits for the device: the batch is cut from the resident split by a
+  // slice of the epoch's order, the loss stays a device scalar, and clipping keeps its norm there.
+  for (int64_t i = 0; i < train.size(); i += L.cfg.batch_size) {
+    const int64_t n = std::min(L.cfg.batch_size, train.size() - i);
+    const RowIndex idx = order.slice(i, n);
+    torch::Tensor loss = L.group ? group_loss(L, train, idx, n) : one_rank_loss(L, train, idx, n);
+    if (L.cfg.grad_clip > 0) clip_grad_norm(L.encoder->parameters(), L.cfg.grad_clip);
+    L.opt.step();
+    step_losses.push_back(loss.detach());
+    st.trained += n;
+  }
+  // The epoch's one read from the device; it waits for the queued steps, so the time below
+  // counts the device's work too.
+  const int64_t steps = static_cast<int64_t>(step_losses.size());
+  torch::Tensor losses;
+  if (steps > 0) losses = torch::stack(step_losses).to(torch::kDouble).cpu();
+  if (L.group && steps > 0) L.group->all_reduce_sum(losses);  // members' partial sums -> each step's mean
+  st.train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  double loss_sum = 0;
+  if (steps > 0) {
+    auto a = losses.accessor<double, 1>();
+    for (int64_t k = 0; k < steps; ++k) {
+      if (!std::isfinite(a[k])) throw DivergedError(epoch, k + 1, "loss");
+      loss_sum += a[k];
+    }
+  }
+  check_weights_finite(L.encoder, epoch);
+  return loss_sum / std::max<int64_t>(1, steps);
+}
+
+// Dev (and test) scores after `epoch`; the best dev epoch's weights are kept, and the PA-LSTM
+// recipe shrinks the step when dev F1 stops improving.
+void score_epoch(Loop& L, LoopState& st, const EncodedSplit& dev, const EncodedSplit* test, int64_t negative,
+                 int64_t epoch, double mean_loss) {
+  const int64_t K = L.encoder->num_classes();
+  L.encoder->eval();
+  auto dev_scores = score(dev.gold, predict(L.encoder, dev), negative, K);
+  Scores test_scores;
+  std::vector<int64_t> test_pred;
+  if (test) {
+    test_pred = predict(L.encoder, *test);
+    test_scores = score(test->gold, test_pred, negative, K);
+  }
+  st.run.curve.push_back({epoch, mean_loss, mean_loss, dev_scores.micro_f1, test_scores.micro_f1, st.lr});
+  st.run.dev_last = dev_scores;
+  st.run.test_last = test_scores;
+  if (dev_scores.micro_f1 > st.best_f1) {
+    st.best_f1 = dev_scores.micro_f1;
+    st.run.best_epoch = epoch;
+    st.run.dev = dev_scores;
+    st.run.test = test_scores;
+    st.run.test_pred = test_pred;
+    st.best = snapshot(*L.encoder);
+  } else if (L.cfg.lr_decay < 1.0) {
+    st.lr *= L.cfg.lr_decay;
+    set_lr(L.opt, st.lr);
+  }
+}
+
 }  // namespace
 
 ClassifierRun train_classifier(Encoder& encoder, const TrainConfig& cfg, const EncodedSplit& train,
                                const EncodedSplit& dev, const EncodedSplit* test,
                                int64_t negative, uint64_t seed, EpochControl* control) {
   const auto device = encoder->dense->weight.device();
-  const int64_t K = encoder->num_classes();
   ShardGroup* group = control && control->group && control->group->size() > 1 ? control->group : nullptr;
   auto opt = make_optimizer(cfg, encoder->parameters());
   // With FusedAdam on one rank, the word embedding's gradient is sparse: the rows of the batch's
   // words instead of a dense [vocabulary, word_dim] tensor built and zeroed every step (the same
-  // update: FusedAdam treats the other rows as zero gradient). Gradients are dropped, not zeroed,
-  // between steps (zero + g = g). A group sums dense gradients in one buffer, so it keeps them.
+  // update: FusedAdam treats the other rows as zero gradient). A group sums dense gradients in
+  // one buffer, so it keeps them.
   const bool fused = dynamic_cast<FusedAdam*>(opt.get()) != nullptr;
   const bool sparse_words = fused && !group;
   struct SparseWords {
@@ -151,10 +273,7 @@ ClassifierRun train_classifier(Encoder& encoder, const TrainConfig& cfg, const E
     SparseWords(Encoder& e, bool on) : e(e), was(e->word->options.sparse()) { e->word->options.sparse(on); }
     ~SparseWords() { e->word->options.sparse(was); }
   } sparse_guard(encoder, sparse_words);
-  auto clear_grads = [&] {
-    if (!fused) return opt->zero_grad();
-    for (auto& p : encoder->parameters()) p.mutable_grad() = torch::Tensor();
-  };
+  Loop L{encoder, cfg, *opt, group, device, fused};
   LoopState st;
   st.lr = cfg.lr;
   if (control && !control->resume_from.empty()) {
@@ -164,98 +283,8 @@ ClassifierRun train_classifier(Encoder& encoder, const TrainConfig& cfg, const E
   }
 
   for (int64_t epoch = st.epoch + 1; epoch <= cfg.epochs; ++epoch) {
-    encoder->train();
-    torch::manual_seed(epoch_seed(seed, epoch));  // this epoch's dropout masks
-    const EpochOrder order(train.size(), seed, epoch, train.device());
-    std::vector<torch::Tensor> step_losses;       // read once per epoch, not once per step
-    auto t0 = std::chrono::steady_clock::now();
-    // Nothing in this loop waits for the device: the batch is cut from the resident split by a
-    // slice of the epoch's order, the loss stays a device scalar, and clipping keeps its norm there.
-    for (int64_t i = 0; i < train.size(); i += cfg.batch_size) {
-      const int64_t n = std::min(cfg.batch_size, train.size() - i);
-      torch::Tensor loss;
-      if (!group) {
-        auto batch = train.rows(order.slice(i, n)).to(device);  // a no-op when train lives on `device`
-        // On the CPU the module's dropout draws exactly draw_masks' noise. On a GPU ATen's fused
-        // dropout draws other numbers, so there the masks are drawn explicitly, and one rank
-        // trains what a data-parallel group trains (which must draw the whole batch's masks).
-        DropoutMasks gpu_masks;
-        if (device.is_cuda()) gpu_masks = encoder->draw_masks(n, batch.tokens.size(1), device);
-        loss = torch::nn::functional::cross_entropy(
-            encoder->forward(batch, device.is_cuda() ? &gpu_masks : nullptr).logits, batch.labels);
-        clear_grads();
-        loss.backward();
-      } else {
-        // Data-parallel: the global batch's width and dropout masks (drawn whole, from the same
-        // stream on every member), then this member's rows. Its loss is Σ CE / n over its rows,
-        // so the group's summed gradient is that of the global batch's mean loss.
-        const RowIndex global = order.slice(i, n);
-        const int64_t width = train.width_of(global.host);
-        const DropoutMasks masks = encoder->draw_masks(n, width, device);
-        const auto [lo, hi] = shard_rows(n, group->rank(), group->size());
-        clear_grads();
-        if (hi > lo) {
-          const RowIndex mine(global.host.narrow(0, lo, hi - lo), global.device.narrow(0, lo, hi - lo));
-          auto batch = train.rows(mine, width).to(device);
-          const DropoutMasks my_masks = masks.rows(lo, hi - lo);
-          namespace F = torch::nn::functional;
-          loss = F::cross_entropy(encoder->forward(batch, &my_masks).logits, batch.labels,
-                                  F::CrossEntropyFuncOptions().reduction(torch::kSum)) / static_cast<double>(n);
-          loss.backward();
-        } else {
-          loss = torch::zeros({}, torch::TensorOptions().device(device));  // fewer rows than members
-        }
-        all_reduce_gradients(*group, encoder->parameters());
-      }
-      if (cfg.grad_clip > 0) clip_grad_norm(encoder->parameters(), cfg.grad_clip);
-      opt->step();
-      step_losses.push_back(loss.detach());
-      st.trained += n;
-    }
-    // The epoch's one read from the device; it waits for the queued steps, so the time below
-    // counts the device's work too.
-    const int64_t steps = static_cast<int64_t>(step_losses.size());
-    torch::Tensor losses;
-    if (steps > 0) losses = torch::stack(step_losses).to(torch::kDouble).cpu();
-    if (group && steps > 0) group->all_reduce_sum(losses);  // members' partial sums -> each step's mean
-    st.train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-
-    // The epoch's mean loss, summed step by step in double as before; the first non-finite
-    // step ends the run as diverged.
-    double loss_sum = 0;
-    if (steps > 0) {
-      auto a = losses.accessor<double, 1>();
-      for (int64_t k = 0; k < steps; ++k) {
-        if (!std::isfinite(a[k])) throw DivergedError(epoch, k + 1, "loss");
-        loss_sum += a[k];
-      }
-    }
-    check_weights_finite(encoder, epoch);
-
-    encoder->eval();
-    auto dev_scores = score(dev.gold, predict(encoder, dev), negative, K);
-    Scores test_scores;
-    std::vector<int64_t> test_pred;
-    if (test) {
-      test_pred = predict(encoder, *test);
-      test_scores = score(test->gold, test_pred, negative, K);
-    }
-    const double mean_loss = loss_sum / std::max<int64_t>(1, steps);
-    st.run.curve.push_back({epoch, mean_loss, mean_loss, dev_scores.micro_f1, test_scores.micro_f1, st.lr});
-    st.run.dev_last = dev_scores;
-    st.run.test_last = test_scores;
-    if (dev_scores.micro_f1 > st.best_f1) {
-      st.best_f1 = dev_scores.micro_f1;
-      st.run.best_epoch = epoch;
-      st.run.dev = dev_scores;
-      st.run.test = test_scores;
-      st.run.test_pred = test_pred;
-      st.best = snapshot(*encoder);
-    } else if (cfg.lr_decay < 1.0) {
-      // The PA-LSTM recipe: shrink the step when dev F1 stops improving.
-      st.lr *= cfg.lr_decay;
-      set_lr(*opt, st.lr);
-    }
+    const double mean_loss = train_epoch(L, st, train, seed, epoch);
+    score_epoch(L, st, dev, test, negative, epoch, mean_loss);
     st.epoch = epoch;
     if (control && control->after_epoch && epoch < cfg.epochs) {
       // A group's leader reports (and ships the state); every member learns its answer.
