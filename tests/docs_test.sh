@@ -6,7 +6,7 @@
 # where section is one of the config's sections (run, data, model, pretrain, finetune, adapter,
 # penalty, sweep; subtables such as data.synthetic and sweep.range are reached through them).
 # Each key is checked with
-#   anchorsweep validate configs/demo.toml --set KEY=VALUE
+#   anchorsweep validate tests/tiny.toml --set KEY=VALUE
 # (the example's value where there is one, else 0). config/ reports a key it does not know as
 # "KEY: unknown key" (or "KEY: unknown table") and exits 2; any other outcome (exit 0, or exit 2
 # for a bad value) means the key exists. A typo'd key is checked first, as a control, so that the
@@ -64,7 +64,7 @@ fi
 
 # validate_key KEY VALUE: sets $out and $rc.
 validate_key() {
-  out=$("$bin" validate configs/demo.toml --set "$1=$2" 2>&1)
+  out=$("$bin" validate tests/tiny.toml --set "$1=$2" 2>&1)  # the tiny config: its data is generated fastest
   rc=$?
 }
 

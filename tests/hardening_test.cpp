@@ -51,7 +51,9 @@ struct Job {
         pid = -1;
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      // At most 20 ms, and never past `end`: a short wait polls at its own granularity.
+      const auto left = std::chrono::duration_cast<std::chrono::microseconds>(end - Clock::now());
+      std::this_thread::sleep_for(std::min<std::chrono::microseconds>(std::chrono::milliseconds(20), left));
     }
     return -1;
   }
@@ -127,29 +129,34 @@ TEST(Hardening, SigkillAtTenRandomMomentsThenResumeIsBitIdentical) {
   const std::string dir = out + "/tiny";
 
   std::mt19937 rng(20261126);  // seeded: the same moments on every run of the suite
-  // A moment is "once this attempt has journaled a new line, plus up to 0.05 s": every
-  // kill lands inside the sweep after real progress (so checkpoints exist to resume from), often
-  // inside the next epoch, however fast or slow the machine is, and the sweep still needs many
-  // attempts to finish.
+  // A moment is "once this attempt has journaled 1 to 4 new lines (checkpoints of epochs, trials)":
+  // every kill lands inside the sweep after real progress (so checkpoints exist to resume from),
+  // usually inside the next epoch, and each attempt moves the sweep on by a few lines, never by
+  // a stretch of time: however fast training gets, ten attempts cannot finish the sweep.
   auto journal_size = [&] {
     const std::string s = fs::exists(dir + "/results.jsonl") ? slurp(dir + "/results.jsonl") : "";
     return std::count(s.begin(), s.end(), '\n');
   };
-  std::uniform_real_distribution<double> extra(0.0, 0.05);  // seconds after a new line: into the next epoch
+  std::uniform_int_distribution<int> lines(1, 4);
   int killed = 0, finished_early = 0, saved = 0;
   for (int k = 0; k < 10; ++k) {
     const bool first = !fs::exists(dir + "/config.toml");
     if (!first) saved += epochs_held_by_checkpoints(dir);
-    const auto target = journal_size() + 1;
+    const auto target = std::max<long>(journal_size(), 1) + lines(rng);  // past the version line
     Job job(sweep_cmd(3, out, first ? longer : longer + " --resume"));
     bool exited = false;
     const auto give_up = Clock::now() + std::chrono::seconds(120);
-    while (!exited && journal_size() < target && Clock::now() < give_up) exited = job.wait(0.02) >= 0;
-    if (exited || job.wait(extra(rng)) >= 0) {
+    int code = -1;
+    while (code < 0 && journal_size() < target && Clock::now() < give_up) code = job.wait(0.002);
+    exited = code >= 0;
+    if (exited) {
       ++finished_early;
       break;  // the sweep completed before this moment
     }
+    // Every rank at once, as a node failure would: mpirun's process group, and the ranks
+    // themselves (which Open MPI may start outside that group).
     job.kill_all(SIGKILL);
+    for (pid_t p : processes_with(out)) ::kill(p, SIGKILL);
     job.wait(30);
     wait_gone(out);
     ++killed;
