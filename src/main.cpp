@@ -24,7 +24,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   const std::vector<cli::Command> commands = {
       cli::add_run_command(app, &argc, &argv), cli::add_validate_command(app), cli::add_score_command(app),
-      cli::add_status_command(app),            cli::add_merge_command(app),    cli::add_report_command(app)};
+      cli::add_status_command(app),            cli::add_merge_command(app),    cli::add_report_command(app),
+      cli::add_keys_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,11 +1,13 @@
 // Tests for config/: parsing, validation messages (exact text and position), --set overrides,
 // the resolved TOML, and the resume comparison.
 #include "config/config.hpp"
+#include "config/keys.hpp"
 
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -440,6 +442,45 @@ TEST_F(ConfigTest, AdapterInitMayListBothInits) {
   EXPECT_EQ(error_of("[adapter]\ninit = [\"random\", \"zero\"]\n"),
             cfg() + ":2:19: adapter.init[1]: must be one of \"anchor\", \"random\"; got \"zero\"");
   EXPECT_NE(error_of("[adapter]\ninit = [\"anchor\", \"anchor\"]\n").find("listed twice"), std::string::npos);
+}
+
+
+// The key table (config/keys.cpp) documents exactly the keys the parser reads: every key of a
+// resolved config is in it, and no key in it is unknown to the parser.
+TEST_F(ConfigTest, TheKeyTableAndTheParserKnowTheSameKeys) {
+  std::set<std::string> documented;
+  for (const KeyDoc& k : config_keys()) {
+    EXPECT_TRUE(documented.insert(k.key).second) << k.key << " is declared twice";
+    EXPECT_FALSE(k.type.empty()) << k.key;
+    EXPECT_FALSE(k.doc.empty()) << k.key;
+  }
+  // Resolved configs that spell out every key: the defaults, and one with the optional keys
+  // (data files, a λ range, a shard).
+  for (const char* name : {"a_train.json", "a_dev.json", "b_train.json", "b_dev.json", "b_test.json"}) write(name, "[]");
+  const std::string optional =
+      "[run]\nshard = \"1/2\"\n[data]\nformat = \"tacred\"\na_train = \"a_train.json\"\na_dev = \"a_dev.json\"\n"
+      "b_train = \"b_train.json\"\nb_dev = \"b_dev.json\"\nb_test = \"b_test.json\"\n"
+      "[sweep.range]\nmin = 0.01\nmax = 1\ncount = 3\n";
+  std::set<std::string> resolved;
+  for (const std::string& text : {std::string(), optional})
+    for (const auto& [key, value] : flatten_toml(load(text).resolved_toml)) resolved.insert(key);
+  for (const auto& key : resolved) EXPECT_TRUE(documented.count(key)) << key << " is read but not in config/keys.cpp";
+  for (const auto& key : documented) {
+    EXPECT_TRUE(resolved.count(key)) << key << " is documented but no resolved config has it";
+    // A value of the wrong type is refused for that key, never reported as an unknown key.
+    const std::string e = error_of("", {key + "={bogus = 1}"});
+    EXPECT_FALSE(e.empty()) << key;
+    EXPECT_EQ(e.find(key + ": unknown"), std::string::npos) << e;
+  }
+  EXPECT_GE(documented.size(), 60u);
+}
+
+TEST_F(ConfigTest, TheReferenceNamesEachKeyItsDefaultAndAnEnumsNames) {
+  const std::string ref = config_reference();
+  EXPECT_NE(ref.find("| `finetune.optimizer` | one of adam \\| sgd | `\"adam\"` |"), std::string::npos) << ref;
+  EXPECT_NE(ref.find("| `pretrain.lr` | float | `0.001` |"), std::string::npos) << ref;
+  EXPECT_NE(ref.find("## `[data.synthetic]`"), std::string::npos);
+  EXPECT_NE(ref.find("| `run.shard` | string \"i/n\" | (none) |"), std::string::npos) << ref;
 }
 
 }  // namespace

@@ -21,5 +21,6 @@ Command add_score_command(CLI::App& app);
 Command add_status_command(CLI::App& app);
 Command add_merge_command(CLI::App& app);
 Command add_report_command(CLI::App& app);
+Command add_keys_command(CLI::App& app);
 
 }  // namespace anchorsweep::cli
