@@ -11,6 +11,7 @@
 # "KEY: unknown key" (or "KEY: unknown table") and exits 2; any other outcome (exit 0, or exit 2
 # for a bad value) means the key exists. A typo'd key is checked first, as a control, so that the
 # test cannot pass because the message changed.
+# Last, docs/config-reference.md must equal `anchorsweep keys`'s output.
 # Prints each failure and ends with "docs test: N passed, M failed"; exits 1 if M > 0 or if fewer
 # than 20 distinct keys were found. DOCS_TEST_LIST=1 only lists the KEY<TAB>VALUE pairs it would check.
 set -uo pipefail
@@ -76,13 +77,30 @@ else
   fail "control: 'validate --set pretrain.no_such_key=1' did not report 'pretrain.no_such_key: unknown key' (exit $rc): $out"
 fi
 
+# Each check's validate runs in the background, as many at once as there are cores (each is
+# mostly the program's start-up); the results are read in order below.
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+jobs_max=$(nproc)
+for i in "${!checks[@]}"; do
+  line=${checks[$i]}
+  key=${line%%$'\t'*}
+  value=${line#*$'\t'}
+  [ -n "$value" ] || value=0
+  ( validate_key "$key" "$value"; printf '%s' "$out" > "$results/$i.out"; echo "$rc" > "$results/$i.rc" ) &
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n; done
+done
+wait
+
 declare -A keys=()
-for line in "${checks[@]}"; do
+for i in "${!checks[@]}"; do
+  line=${checks[$i]}
   key=${line%%$'\t'*}
   value=${line#*$'\t'}
   keys[$key]=1
   [ -n "$value" ] || value=0
-  validate_key "$key" "$value"
+  out=$(cat "$results/$i.out")
+  rc=$(cat "$results/$i.rc")
   where=$(grep -lE -- "${key//./\\.}([^A-Za-z0-9_.]|\$)" "${docs[@]}" | tr '\n' ' ')
   if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then
     fail "$key (--set $key=$value, in ${where% }): validate exited $rc: $out"
@@ -92,6 +110,14 @@ for line in "${checks[@]}"; do
     passed=$((passed + 1))
   fi
 done
+
+# The configuration reference is generated from the code: docs/config-reference.md must be what
+# `anchorsweep keys` prints now.
+if reference=$("$bin" keys) && diff <(printf '%s\n' "$reference") docs/config-reference.md > /dev/null; then
+  passed=$((passed + 1))
+else
+  fail "docs/config-reference.md is not \`anchorsweep keys\`'s output: regenerate it with build/anchorsweep keys > docs/config-reference.md"
+fi
 
 if [ "${#keys[@]}" -lt 20 ]; then
   fail "only ${#keys[@]} distinct config keys found in ${docs[*]} (expected at least 20): is the extraction broken?"
