@@ -1,4 +1,4 @@
-// TOML -> SweepConfig: parse_config reads the file section by section (config/sections.cpp),
+// TOML -> SweepConfig: parse_config reads the file section by section (config/section_*.cpp),
 // applies --set overrides (config/overrides.cpp), reports unknown keys, and writes the resolved
 // config text (config/resolved_toml.cpp); config/resume_compare.cpp compares two of them for
 // --resume. Only src/config/ includes TOML++ (config/toml_access.hpp).

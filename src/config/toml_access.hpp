@@ -402,7 +402,7 @@ struct RawInputs {
 };
 
 // ------------------------------------------------------------------------------------------------
-// The readers of each section (config/sections.cpp) and of the rest (config/*.cpp).
+// The readers of each section (config/section_*.cpp, one file per section) and of the rest.
 
 void read_seeds(const Section& s, std::vector<int64_t>& out);
 void read_run(const Section& root, RunConfig& r);
