@@ -74,12 +74,8 @@ TEST_F(ConfigTest, EmptyFileGivesDefaults) {
   EXPECT_EQ(c.hash.size(), 16u);
 }
 
-TEST_F(ConfigTest, FullValidConfig) {
-  for (const char* f : {"a_train.json", "a_dev.json", "b_train.json", "b_dev.json", "b_test.json"}) {
-    write(std::string("data/") + f, "[]");
-  }
-  write("anchor.pt", "tensor");
-  const SweepConfig c = load(R"(
+// Every key set to something other than its default.
+const char* const kFullConfig = R"(
 [run]
 name = "exp-1.a_b"
 output_dir = "/tmp/out"
@@ -140,7 +136,14 @@ penalize_bias = true
 [sweep]
 lambdas = [1, 0.1, 0]
 baselines = ["scratch"]
-)");
+)";
+
+TEST_F(ConfigTest, FullValidConfig) {
+  for (const char* f : {"a_train.json", "a_dev.json", "b_train.json", "b_dev.json", "b_test.json"}) {
+    write(std::string("data/") + f, "[]");
+  }
+  write("anchor.pt", "tensor");
+  const SweepConfig c = load(kFullConfig);
   EXPECT_EQ(c.run.name, "exp-1.a_b");
   EXPECT_EQ(c.run.output_dir, "/tmp/out");
   EXPECT_EQ(c.run.seeds, std::vector<int64_t>({3, 1, 2}));
