@@ -30,6 +30,19 @@ std::string sweep_cmd(int np, const std::string& out, const std::string& extra =
          tiny_config() + " --set run.output_dir=" + out + " --no-report --quiet" + kLong + extra;
 }
 
+// anchorsweep processes whose command line mentions `marker`.
+std::vector<pid_t> processes_with(const std::string& marker) {
+  std::vector<pid_t> pids;
+  for (const auto& name : anchorsweep::list_dir("/proc")) {
+    pid_t pid = std::atoi(name.c_str());
+    if (pid <= 0 || pid == getpid()) continue;
+    auto cmd = slurp("/proc/" + name + "/cmdline");
+    for (auto& c : cmd) if (c == '\0') c = ' ';
+    if (cmd.find(marker) != std::string::npos && cmd.find("anchorsweep") != std::string::npos) pids.push_back(pid);
+  }
+  return pids;
+}
+
 // A command in its own process group, exec'ed by sh so that `pid` is mpirun itself.
 struct Job {
   pid_t pid = -1;
@@ -57,7 +70,12 @@ struct Job {
     }
     return -1;
   }
-  void kill_all(int sig) { if (pid > 0) ::kill(-pid, sig); }
+  // `sig` to mpirun's process group and to every anchorsweep process whose command line mentions
+  // `marker`: Open MPI may start the ranks outside that group, where they would run on.
+  void kill_all(int sig, const std::string& marker) {
+    if (pid > 0) ::kill(-pid, sig);
+    for (pid_t p : processes_with(marker)) ::kill(p, sig);
+  }
   ~Job() {
     if (pid > 0) {
       ::kill(-pid, SIGKILL);
@@ -82,19 +100,6 @@ bool wait_for(const std::function<bool()>& cond, double seconds) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return cond();
-}
-
-// anchorsweep processes whose command line mentions `marker`.
-std::vector<pid_t> processes_with(const std::string& marker) {
-  std::vector<pid_t> pids;
-  for (const auto& name : anchorsweep::list_dir("/proc")) {
-    pid_t pid = std::atoi(name.c_str());
-    if (pid <= 0 || pid == getpid()) continue;
-    auto cmd = slurp("/proc/" + name + "/cmdline");
-    for (auto& c : cmd) if (c == '\0') c = ' ';
-    if (cmd.find(marker) != std::string::npos && cmd.find("anchorsweep") != std::string::npos) pids.push_back(pid);
-  }
-  return pids;
 }
 
 // Epochs a resume starts with: the last journaled checkpoint of every unfinished long task.
@@ -144,19 +149,14 @@ TEST(Hardening, SigkillAtTenRandomMomentsThenResumeIsBitIdentical) {
     if (!first) saved += epochs_held_by_checkpoints(dir);
     const auto target = std::max<long>(journal_size(), 1) + lines(rng);  // past the version line
     Job job(sweep_cmd(3, out, first ? longer : longer + " --resume"));
-    bool exited = false;
     const auto give_up = Clock::now() + std::chrono::seconds(120);
     int code = -1;
     while (code < 0 && journal_size() < target && Clock::now() < give_up) code = job.wait(0.002);
-    exited = code >= 0;
-    if (exited) {
+    if (code >= 0) {
       ++finished_early;
       break;  // the sweep completed before this moment
     }
-    // Every rank at once, as a node failure would: mpirun's process group, and the ranks
-    // themselves (which Open MPI may start outside that group).
-    job.kill_all(SIGKILL);
-    for (pid_t p : processes_with(out)) ::kill(p, SIGKILL);
+    job.kill_all(SIGKILL, out);  // every rank at once, as a node failure would
     job.wait(30);
     wait_gone(out);
     ++killed;

@@ -37,25 +37,10 @@ std::optional<E> parse_name(std::string_view s) {
   return std::nullopt;
 }
 
-// parse_name that throws std::invalid_argument naming `what` and the known names.
-template <class E>
-E parse_name_or_throw(std::string_view s, const char* what) {
-  if (auto e = parse_name<E>(s)) return *e;
-  std::string known;
-  for (const auto& [value, name] : Names<E>::table) known += std::string(known.empty() ? "" : ", ") + name;
-  throw std::invalid_argument(std::string(what) + " \"" + std::string(s) + "\" is not one of " + known);
-}
-
 // An optional member: "" for none (how the journal writes an absent init or optimizer).
 template <class E>
 std::string name_or_empty(const std::optional<E>& e) {
   return e ? name_of(*e) : "";
-}
-
-template <class E>
-std::optional<E> parse_name_or_empty(std::string_view s, const char* what) {
-  if (s.empty()) return std::nullopt;
-  return parse_name_or_throw<E>(s, what);
 }
 
 // Every member of E, in the table's order.
@@ -86,6 +71,19 @@ std::string names_list(const char* sep = " | ") {
   std::string out;
   for (const auto& [value, name] : Names<E>::table) out += std::string(out.empty() ? "" : sep) + name;
   return out;
+}
+
+// parse_name that throws std::invalid_argument naming `what` and the known names.
+template <class E>
+E parse_name_or_throw(std::string_view s, const char* what) {
+  if (auto e = parse_name<E>(s)) return *e;
+  throw std::invalid_argument(std::string(what) + " \"" + std::string(s) + "\" is not one of " + names_list<E>(", "));
+}
+
+template <class E>
+std::optional<E> parse_name_or_empty(std::string_view s, const char* what) {
+  if (s.empty()) return std::nullopt;
+  return parse_name_or_throw<E>(s, what);
 }
 
 // Declares E's table; modules declare the tables of their own closed sets beside the enum.

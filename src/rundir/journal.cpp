@@ -28,10 +28,8 @@ std::vector<std::pair<size_t, std::string>> numbered_nonempty_lines(const std::s
   return out;
 }
 
-}  // namespace
-
-nlohmann::json journal_header() { return {{"type", name_of(RecordType::journal)}, {"version", kJournalVersion}}; }
-
+// Throws JournalVersionError, naming `where` and both versions, when `header` is a journal line of a
+// version newer than kJournalVersion; returns its version.
 int64_t check_journal_header(const nlohmann::json& header, const std::string& where) {
   const auto v = header.find("version");
   if (v == header.end() || !v->is_number_integer())
@@ -42,6 +40,10 @@ int64_t check_journal_header(const nlohmann::json& header, const std::string& wh
                      std::to_string(kJournalVersion) + "): use the anchorsweep that wrote it, or a newer one");
   return version;
 }
+
+}  // namespace
+
+nlohmann::json journal_header() { return {{"type", name_of(RecordType::journal)}, {"version", kJournalVersion}}; }
 
 JournalText read_journal_text(const std::string& text, const std::string& name) {
   JournalText out;

@@ -24,9 +24,6 @@ struct JournalVersionError : InputError {
   using InputError::InputError;
 };
 
-// Throws JournalVersionError, naming `where` and both versions, when `header` is a journal line of a
-// version newer than kJournalVersion; returns its version.
-int64_t check_journal_header(const nlohmann::json& header, const std::string& where);
 
 // An epoch checkpoint of a long task (pretraining, scratch), journaled after its file is
 // renamed into checkpoints/: resume continues the task after `epoch`.
