@@ -124,7 +124,7 @@ TEST(Bounds, NumericKeysHaveUpperBounds) {
                            "[finetune]\nlr = 1000.0\n", "[data]\nmax_tokens = 2\n"}) {
     EXPECT_THROW(parse_config(text, "b.toml"), ConfigError) << text;
   }
-  EXPECT_EQ(parse_config("", "ok.toml").data.max_tokens, 128);
+  EXPECT_EQ(parse_config("[run]\n", "ok.toml").data.max_tokens, 128);
 }
 
 // Tokens "w0" .. "w<n-1>", with the given spans.

@@ -58,9 +58,9 @@ class ConfigTest : public ::testing::Test {
   std::string dir_;
 };
 
-TEST_F(ConfigTest, EmptyFileGivesDefaults) {
-  const SweepConfig c = load("");
-  EXPECT_EQ(c.run.name, "demo");
+TEST_F(ConfigTest, OneKeyGivesDefaultsAndTheRunIsNamedAfterTheFile) {
+  const SweepConfig c = load("[data]\nformat = \"synthetic\"\n");
+  EXPECT_EQ(c.run.name, "config");  // dir_/config.toml: never another sweep's name
   EXPECT_EQ(c.run.seeds, std::vector<int64_t>({1}));
   EXPECT_EQ(c.data.format, DataFormat::synthetic);
   EXPECT_EQ(c.data.synthetic.num_classes, 42);
@@ -70,8 +70,46 @@ TEST_F(ConfigTest, EmptyFileGivesDefaults) {
   EXPECT_EQ(c.sweep.lambdas, std::vector<double>({0.0, 0.01, 0.1, 1.0}));
   EXPECT_EQ(c.sweep.baselines, std::vector<TrialKind>({TrialKind::pretrained, TrialKind::scratch}));
   EXPECT_EQ(c.source_path, cfg());
-  EXPECT_EQ(c.run_dir(), "runs/demo");
+  EXPECT_EQ(c.run_dir(), "runs/config");
   EXPECT_EQ(c.hash.size(), 16u);
+  EXPECT_EQ(load_config(write("sweeps/lr-study.v2.toml", "[run]\nseeds = [1]\n")).run.name, "lr-study.v2");
+  EXPECT_EQ(load_config(write("named.toml", "[run]\nname = \"other\"\n")).run.name, "other");
+}
+
+// An empty file is no sweep: all defaults would be a synthetic sweep nobody asked for.
+TEST_F(ConfigTest, EmptyConfigIsRefused) {
+  EXPECT_EQ(error_of(""), cfg() + ": the config is empty: set at least data.format (configs/demo.toml is a "
+                                  "starting point; `anchorsweep keys` lists every key)");
+  EXPECT_EQ(error_of("# only a comment\n"), error_of(""));
+}
+
+// Keys the chosen data format never reads are refused by name, not skipped in silence.
+TEST_F(ConfigTest, KeysTheFormatIgnoresAreRefused) {
+  EXPECT_EQ(error_of("[data]\nformat = \"synthetic\"\nb_test = \"/nope.json\"\n"),
+            cfg() + ":3:10: data.b_test: is ignored when data.format is \"synthetic\" (the data is generated from "
+                    "[data.synthetic]); remove it, or set data.format to the files' format (tacred, jsonl)");
+  EXPECT_EQ(error_of("[data]\nformat = \"synthetic\"\n", {"data.a_dev=\"x.json\""}).rfind("--set data.a_dev=\"x.json\": data.a_dev: is ignored", 0), 0u);
+  write("a.json", "[]");
+  const std::string files = "[data]\nformat = \"tacred\"\na_train = \"a.json\"\na_dev = \"a.json\"\nb_train = \"a.json\"\n"
+                            "b_dev = \"a.json\"\nb_test = \"a.json\"\n";
+  EXPECT_EQ(error_of(files), "");
+  EXPECT_EQ(error_of(files + "[data.synthetic]\nb_train = 10\n"),
+            cfg() + ":8:1: data.synthetic: is ignored when data.format is \"tacred\" (the data comes from the files); "
+                    "remove the table, or set data.format = \"synthetic\"");
+  EXPECT_EQ(load(files).resolved_toml.find("[data.synthetic]"), std::string::npos);
+}
+
+// Run directories written before 0.2 spell [data.synthetic] for every format: they still load,
+// and still compare equal to the config that made them.
+TEST_F(ConfigTest, OlderRunConfigWithSyntheticTableStillLoadsAndCompares) {
+  write("a.json", "[]");
+  const SweepConfig now = load("[run]\nname = \"r\"\n[data]\nformat = \"tacred\"\na_train = \"a.json\"\na_dev = \"a.json\"\n"
+                               "b_train = \"a.json\"\nb_dev = \"a.json\"\nb_test = \"a.json\"\n");
+  const std::string older = now.resolved_toml + "\n[data.synthetic]\na_train = 4000\n";
+  write("rundir/config.toml", older);
+  write("rundir/a.json", "[]");
+  EXPECT_EQ(load_run_config(dir_ + "/rundir").resolved_toml, now.resolved_toml);
+  EXPECT_TRUE(incompatible_changes(older, now.resolved_toml).empty());
 }
 
 // Every key set to something other than its default.
@@ -91,13 +129,6 @@ b_dev = "data/b_dev.json"
 b_test = "data/b_test.json"
 negative_label = "none"
 min_word_count = 2
-
-[data.synthetic]
-num_classes = 5
-negative_fraction = 0
-domain_shift = 1
-min_len = 5
-max_len = 5
 
 [model]
 word_dim = 50
@@ -153,10 +184,6 @@ TEST_F(ConfigTest, FullValidConfig) {
   EXPECT_EQ(c.data.b_test, dir_ + "/data/b_test.json");
   EXPECT_EQ(c.data.negative_label, "none");
   EXPECT_EQ(c.data.min_word_count, 2);
-  EXPECT_EQ(c.data.synthetic.num_classes, 5);
-  EXPECT_EQ(c.data.synthetic.negative_fraction, 0.0);
-  EXPECT_EQ(c.data.synthetic.domain_shift, 1.0);
-  EXPECT_EQ(c.data.synthetic.max_len, 5);
   EXPECT_EQ(c.model.word_dim, 50);
   EXPECT_EQ(c.model.layers, 2);
   EXPECT_FALSE(c.model.entity_masking);
@@ -282,9 +309,12 @@ TEST_F(ConfigTest, MissingRequiredDataKeyPointsAtHeader) {
             cfg() + ":3:1: data.a_dev: required when data.format is \"jsonl\"");
 }
 
-TEST_F(ConfigTest, SyntheticIgnoresDataPaths) {
-  const SweepConfig c = load("[data]\na_train = \"missing.json\"\n");
-  EXPECT_EQ(c.data.a_train, dir_ + "/missing.json");
+TEST_F(ConfigTest, SyntheticSizesAreRead) {
+  const SweepConfig c = load("[data.synthetic]\nnum_classes = 5\nnegative_fraction = 0\ndomain_shift = 1\nmin_len = 5\nmax_len = 5\n");
+  EXPECT_EQ(c.data.synthetic.num_classes, 5);
+  EXPECT_EQ(c.data.synthetic.negative_fraction, 0.0);
+  EXPECT_EQ(c.data.synthetic.domain_shift, 1.0);
+  EXPECT_EQ(c.data.synthetic.max_len, 5);
 }
 
 TEST_F(ConfigTest, BadEnumValue) {
@@ -371,8 +401,8 @@ TEST_F(ConfigTest, ResolvedTomlIsStableAndReparses) {
   EXPECT_EQ(b.resolved_toml, a.resolved_toml);
   EXPECT_EQ(b.sweep.lambdas, a.sweep.lambdas);
   // Spelling out a default changes nothing; changing a value changes the hash.
-  EXPECT_EQ(load("").hash, load("[finetune]\nlr = 0.001\nepochs = 10\n").hash);
-  EXPECT_NE(load("").hash, load("[finetune]\nlr = 0.002\n").hash);
+  EXPECT_EQ(load("[run]\n").hash, load("[finetune]\nlr = 0.001\nepochs = 10\n").hash);
+  EXPECT_NE(load("[run]\n").hash, load("[finetune]\nlr = 0.002\n").hash);
 }
 
 TEST(FlattenToml, SectionKeysAndCanonicalValues) {
@@ -465,7 +495,7 @@ TEST_F(ConfigTest, TheKeyTableAndTheParserKnowTheSameKeys) {
       "b_train = \"b_train.json\"\nb_dev = \"b_dev.json\"\nb_test = \"b_test.json\"\n"
       "[sweep.range]\nmin = 0.01\nmax = 1\ncount = 3\n";
   std::set<std::string> resolved;
-  for (const std::string& text : {std::string(), optional})
+  for (const std::string& text : {std::string("[data]\nformat = \"synthetic\"\n"), optional})
     for (const auto& [key, value] : flatten_toml(load(text).resolved_toml)) resolved.insert(key);
   for (const auto& key : resolved) EXPECT_TRUE(documented.count(key)) << key << " is read but not in config/keys.cpp";
   for (const auto& key : documented) {

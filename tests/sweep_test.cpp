@@ -296,6 +296,34 @@ TEST(Sweep, LauncherRerunIsSafeAndFriendly) {
   EXPECT_NE(interrupted.output.find("--resume"), std::string::npos);
 }
 
+// The dry run, validate and launcher/sweep say what `run` would do: a config changed beyond
+// added seeds and λ is refused by all of them with run's own words, never shown the old results.
+TEST(Sweep, DryRunValidateAndLauncherAgreeWithRunOnAChangedConfig) {
+  auto out = fresh_dir("agree");
+  const std::string base = tiny_config() + " --set run.output_dir=" + out + " --set run.seeds=[1]";
+  ASSERT_EQ(run(bin() + " run " + base + " --quiet --no-report").code, 0);
+  const std::string changed = base + " --set 'penalty.mode=\"decoupled\"'";
+  const auto real = run(bin() + " run " + changed + " --resume --quiet");
+  ASSERT_EQ(real.code, 2) << real.output;
+  const std::string words = "the config changed in penalty.mode";
+  ASSERT_NE(real.output.find(words), std::string::npos) << real.output;
+  for (const std::string& cmd : {bin() + " run " + changed + " --dry-run", bin() + " run " + changed + " --dry-run --resume",
+                                 bin() + " validate " + changed, source_dir() + "/launcher/sweep " + changed}) {
+    const auto r = run(cmd);
+    EXPECT_EQ(r.code, 2) << cmd << "\n" << r.output;
+    EXPECT_NE(r.output.find(words), std::string::npos) << cmd << "\n" << r.output;
+    EXPECT_EQ(r.output.find("trials done"), std::string::npos) << cmd << "\n" << r.output;
+    EXPECT_EQ(r.output.find("already holds"), std::string::npos) << cmd << "\n" << r.output;
+  }
+  // The unchanged config: all three count the finished trials.
+  for (const std::string& cmd : {bin() + " run " + base + " --dry-run", bin() + " validate " + base}) {
+    const auto r = run(cmd);
+    EXPECT_EQ(r.code, 0) << cmd << "\n" << r.output;
+    EXPECT_NE(r.output.find("5 of 5 trials done, 0 to run"), std::string::npos) << cmd << "\n" << r.output;
+  }
+  EXPECT_EQ(trial_ids(out + "/tiny").size(), 5u) << "nothing ran again";
+}
+
 // ---------- shards (run --shard i/n) and merge ----------
 
 TEST(Shard, TrialsArePartitionedAndEachShardPretrainsAtMostOneSeedWhenSeedsAreFew) {

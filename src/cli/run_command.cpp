@@ -51,7 +51,8 @@ void declare_options(CLI::App* sub, RunOptions& o) {
 // --dry-run: the plan, what the run directory holds and each rank's memory; nothing trained.
 int dry_run(const RunOptions& o) {
   const auto cfg = load_config(o.config_path, o.sets);
-  std::cout << describe_plan(cfg, o.ranks_for_plan) << describe_run_directory(cfg);
+  const std::string directory = describe_run_directory(cfg, o.resume);  // throws where `run` would refuse
+  std::cout << describe_plan(cfg, o.ranks_for_plan) << directory;
   const Corpus corpus = load_corpus(cfg.data);
   std::cout << estimate_memory(cfg, corpus).text();
   if (corpus.truncated > 0)

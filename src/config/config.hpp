@@ -22,7 +22,7 @@ namespace anchorsweep {
 // spelling back (for the resolved TOML, the journal and the report).
 
 struct RunConfig {
-  std::string name = "demo";
+  std::string name = "run";            // default: the config file's name (configs/demo.toml -> "demo")
   std::string output_dir = "runs";     // the run directory is output_dir/name
   std::vector<int64_t> seeds = {1};
   int64_t threads = 0;                 // intra-op threads per rank; 0 = cores of the node / ranks on it
@@ -136,6 +136,8 @@ struct SweepConfig {
 // Parse and validate. `sets` are "a.b=value" overrides applied to the TOML table before
 // validation, so they get the same checks. Checks that need the data (labels) live in data/.
 SweepConfig load_config(const std::string& path, const std::vector<std::string>& sets = {});
+// A run directory's own config.toml (as `run` resolved it), also one written by an older version.
+SweepConfig load_run_config(const std::string& run_dir);
 SweepConfig parse_config(const std::string& toml_text, const std::string& path,
                          const std::vector<std::string>& sets = {});
 

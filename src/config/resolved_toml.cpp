@@ -53,6 +53,23 @@ void write_train(TomlWriter& w, const TrainConfig& t) {
   w.number("grad_clip", t.grad_clip);
 }
 
+// Only generated data reads [data.synthetic]; for files it would be a table of ignored keys.
+void write_synthetic(TomlWriter& w, const SyntheticSizes& syn) {
+  w.section("data.synthetic");
+  w.integer("a_train", syn.a_train);
+  w.integer("a_dev", syn.a_dev);
+  w.integer("b_train", syn.b_train);
+  w.integer("b_dev", syn.b_dev);
+  w.integer("b_test", syn.b_test);
+  w.integer("num_classes", syn.num_classes);
+  w.number("negative_fraction", syn.negative_fraction);
+  w.number("domain_shift", syn.domain_shift);
+  w.integer("vocab_size", syn.vocab_size);
+  w.integer("min_len", syn.min_len);
+  w.integer("max_len", syn.max_len);
+  w.integer("data_seed", syn.data_seed);
+}
+
 std::string resolved_toml(const SweepConfig& c, const RawInputs& raw) {
   TomlWriter w;
   w.section("run");
@@ -69,20 +86,8 @@ std::string resolved_toml(const SweepConfig& c, const RawInputs& raw) {
   w.integer("min_word_count", c.data.min_word_count);
   w.integer("max_tokens", c.data.max_tokens);
 
-  const SyntheticSizes& syn = c.data.synthetic;
-  w.section("data.synthetic");
-  w.integer("a_train", syn.a_train);
-  w.integer("a_dev", syn.a_dev);
-  w.integer("b_train", syn.b_train);
-  w.integer("b_dev", syn.b_dev);
-  w.integer("b_test", syn.b_test);
-  w.integer("num_classes", syn.num_classes);
-  w.number("negative_fraction", syn.negative_fraction);
-  w.number("domain_shift", syn.domain_shift);
-  w.integer("vocab_size", syn.vocab_size);
-  w.integer("min_len", syn.min_len);
-  w.integer("max_len", syn.max_len);
-  w.integer("data_seed", syn.data_seed);
+  if (c.data.format == DataFormat::synthetic) write_synthetic(w, c.data.synthetic);
+
 
   w.section("model");
   w.integer("word_dim", c.model.word_dim);

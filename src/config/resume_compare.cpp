@@ -102,8 +102,14 @@ std::map<std::string, std::string> flatten_toml(const std::string& toml_text) {
 }
 
 std::vector<std::string> incompatible_changes(const std::string& old_toml, const std::string& new_toml) {
-  const auto before = flatten_toml(old_toml);
-  const auto after = flatten_toml(new_toml);
+  auto before = flatten_toml(old_toml);
+  auto after = flatten_toml(new_toml);
+  // Before 0.2 the resolved config spelled [data.synthetic] for every format; only synthetic
+  // data reads it.
+  auto format = before.find("data.format");
+  if (format != before.end() && format->second != quote(name_of(DataFormat::synthetic)))
+    for (auto it = before.lower_bound("data.synthetic."); it != before.end() && it->first.rfind("data.synthetic.", 0) == 0;)
+      it = before.erase(it);
   std::set<std::string> changed;
   for (const auto* map : {&before, &after}) {
     for (const auto& [key, value] : *map) {

@@ -34,13 +34,19 @@ void read_synthetic(const Section& data, SyntheticSizes& syn) {
 // Data files are required (and must exist) unless the data is generated.
 void read_data_path(const Section& s, const std::string& k, const std::string& config_path,
                     std::string& out, RawInputs& raw, DataFormat format) {
+  // A path the format would never open is a mistake to name, not to skip in silence.
+  if (format == DataFormat::synthetic) {
+    if (const toml::node* n = s.get(k))
+      s.fail(k, *n, "is ignored when data.format is \"synthetic\" (the data is generated from [data.synthetic]); "
+                    "remove it, or set data.format to the files' format (tacred, jsonl)");
+    return;
+  }
   std::string written;
   const bool present = read_string(s, k, written, true);
   if (present) {
     raw.data_paths[k] = written;
     out = resolve_path(written, config_path);
   }
-  if (format == DataFormat::synthetic) return;
   if (!present) {
     if (!s.table || !s.table->get(k)) {  // absent, as opposed to present but invalid
       s.ctx->fail(s.key(k), s.region, "required when data.format is " + quote(name_of(format)));
@@ -71,7 +77,14 @@ void read_data(const Section& root, const std::string& config_path, DataConfig& 
   read_string(s, "negative_label", data.negative_label, true);
   read_int(s, "min_word_count", data.min_word_count, 1, kMaxExamples);
   read_int(s, "max_tokens", data.max_tokens, 8, kMaxTokens);
-  read_synthetic(s, data.synthetic);
+  if (data.format == DataFormat::synthetic) {
+    read_synthetic(s, data.synthetic);
+  } else if (const toml::node* n = s.get("synthetic")) {
+    SyntheticSizes ignored;  // read only so that its keys count as known: the table is the mistake
+    read_synthetic(s, ignored);
+    s.fail("synthetic", *n, "is ignored when data.format is " + quote(name_of(data.format)) +
+                                " (the data comes from the files); remove the table, or set data.format = \"synthetic\"");
+  }
 }
 
 }  // namespace anchorsweep::config_detail

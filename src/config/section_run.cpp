@@ -35,9 +35,29 @@ void read_seeds(const Section& s, std::vector<int64_t>& out) {
   out = seeds;
 }
 
-void read_run(const Section& root, RunConfig& run) {
+namespace {
+
+// The config file's name without folder and extension: configs/semeval.toml -> "semeval".
+std::string file_stem(const std::string& path) {
+  std::string base = path.substr(path.find_last_of('/') + 1);
+  const auto dot = base.rfind('.');
+  return dot == std::string::npos || dot == 0 ? base : base.substr(0, dot);
+}
+
+}  // namespace
+
+void read_run(const Section& root, const std::string& config_path, RunConfig& run) {
   const Section s = open_section(root, "run");
-  std::string name = run.name;
+  // Without run.name the run directory is named after the config file, never after another
+  // sweep: an unnamed config must not find (and claim) the demo's results.
+  std::string name = file_stem(config_path);
+  if (!s.get("name")) {
+    if (is_file_safe(name) && name[0] != '-' && name.size() <= 128)
+      run.name = name;
+    else
+      s.ctx->fail(s.key("name"), s.region, "required: the config file's name " + quote(name) +
+                                               " is not a file-safe run name ([A-Za-z0-9._-]+)");
+  }
   if (read_string(s, "name", name, true)) {
     if (name.size() > 128) {
       s.fail("name", *s.table->get("name"), "must be at most 128 characters (it names a directory), got " +

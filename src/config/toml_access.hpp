@@ -405,7 +405,7 @@ struct RawInputs {
 // The readers of each section (config/section_*.cpp, one file per section) and of the rest.
 
 void read_seeds(const Section& s, std::vector<int64_t>& out);
-void read_run(const Section& root, RunConfig& r);
+void read_run(const Section& root, const std::string& config_path, RunConfig& r);
 void read_data(const Section& root, const std::string& config_path, DataConfig& d, RawInputs& raw);
 void read_model(const Section& root, ModelConfig& m);
 void read_pretrain(const Section& root, const ModelConfig& model, PretrainConfig& p);

@@ -29,18 +29,40 @@ nlohmann::json data_fingerprints(const SweepConfig& cfg) {
 }
 
 // Resume mixes old and new results only when they come from the same data, byte for byte.
-void check_same_inputs(const SweepConfig& cfg, const std::string& dir, const nlohmann::json& now) {
+std::string inputs_changed(const SweepConfig& cfg, const std::string& dir, const nlohmann::json& now) {
   const RunInfo facts = read_run_info(dir);
   const auto& before = facts.data_files;  // empty for an older run: nothing recorded
   for (const auto& [key, was] : before.items()) {
     if (!now.contains(key)) continue;
     const auto& is = now[key];
     if (was.value("size", uint64_t{0}) != is["size"].get<uint64_t>() || was.value("fnv1a", "") != is["fnv1a"].get<std::string>())
-      throw InputError(cfg.source_path + ": data." + key + ": cannot resume " + dir + ": " + is["path"].get<std::string>() +
-                       " differs from the file the run began with (size " + std::to_string(was.value("size", uint64_t{0})) +
-                       " -> " + std::to_string(is["size"].get<uint64_t>()) + ", FNV-1a " + was.value("fnv1a", std::string("?")) +
-                       " -> " + is["fnv1a"].get<std::string>() + "); results would mix two data sets: use a new run.name");
+      return cfg.source_path + ": data." + key + ": cannot resume " + dir + ": " + is["path"].get<std::string>() +
+             " differs from the file the run began with (size " + std::to_string(was.value("size", uint64_t{0})) +
+             " -> " + std::to_string(is["size"].get<uint64_t>()) + ", FNV-1a " + was.value("fnv1a", std::string("?")) +
+             " -> " + is["fnv1a"].get<std::string>() + "); results would mix two data sets: use a new run.name";
   }
+  return "";
+}
+
+std::string config_changed(const SweepConfig& cfg, const std::string& dir) {
+  const auto changed = incompatible_changes(read_file(dir + "/config.toml"), cfg.resolved_toml);
+  if (changed.empty()) return "";
+  std::string keys;
+  for (auto& k : changed) keys += (keys.empty() ? "" : ", ") + k;
+  return cfg.source_path + ": cannot resume " + dir + ": the config changed in " + keys +
+         " (only adding seeds or λ values is allowed; use a new run.name)";
+}
+
+// "" when no other process holds dir/lock; else who does (the owner note it wrote).
+std::string lock_holder(const std::string& dir, int fd) {
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return "";
+  std::string owner = read_file(dir + "/lock");
+  while (!owner.empty() && owner.back() == '\n') owner.pop_back();
+  return owner.empty() ? std::string("an unknown process") : owner;
+}
+
+std::string lock_refusal(const std::string& dir, const std::string& holder) {
+  return dir + ": another sweep is using this run directory (lock held by " + holder + ")";
 }
 
 }  // namespace
@@ -54,15 +76,10 @@ RunDirectory::RunDirectory(const SweepConfig& cfg, bool resume)
     throw InputError(dir_ + ": run directory holds an earlier sweep; pass --resume to continue it, "
                      "or choose another run.name");
   if (exists) {
-    auto changed = incompatible_changes(read_file(config_path), cfg.resolved_toml);
-    if (!changed.empty()) {
-      std::string keys;
-      for (auto& k : changed) keys += (keys.empty() ? "" : ", ") + k;
-      throw InputError(cfg.source_path + ": cannot resume " + dir_ + ": the config changed in " + keys +
-                       " (only adding seeds or λ values is allowed; use a new run.name)");
-    }
+    std::string refusal = config_changed(cfg, dir_);
+    if (refusal.empty()) refusal = inputs_changed(cfg, dir_, data_files_);
+    if (!refusal.empty()) throw InputError(refusal);
   }
-  if (exists) check_same_inputs(cfg, dir_, data_files_);
   make_dirs(dir_ + "/encoders");
   make_dirs(dir_ + "/trials");
   make_dirs(dir_ + "/checkpoints");
@@ -101,6 +118,21 @@ RunDirectory::RunDirectory(const SweepConfig& cfg, bool resume)
   write_file_atomic(config_path, cfg.resolved_toml);
 }
 
+std::string run_directory_refusal(const SweepConfig& cfg) {
+  const std::string dir = cfg.run_dir();
+  if (!file_exists(dir + "/config.toml")) return "";
+  // The lock is taken and let go at once: only to learn whether a sweep holds it now.
+  const int fd = ::open((dir + "/lock").c_str(), O_RDONLY);
+  if (fd >= 0) {
+    const std::string holder = lock_holder(dir, fd);
+    ::close(fd);
+    if (!holder.empty()) return lock_refusal(dir, holder);
+  }
+  std::string refusal = config_changed(cfg, dir);
+  if (refusal.empty()) refusal = inputs_changed(cfg, dir, data_fingerprints(cfg));
+  return refusal;
+}
+
 RunDirectory::~RunDirectory() {
   if (lock_fd_ >= 0) ::close(lock_fd_);  // closing releases the flock
 }
@@ -109,13 +141,11 @@ void RunDirectory::acquire_lock() {
   const std::string path = dir_ + "/lock";
   lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT, 0644);
   if (lock_fd_ < 0) throw std::runtime_error(path + ": cannot open lock: " + std::strerror(errno));
-  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    std::string owner = read_file(path);
-    while (!owner.empty() && owner.back() == '\n') owner.pop_back();
+  const std::string holder = lock_holder(dir_, lock_fd_);
+  if (!holder.empty()) {
     ::close(lock_fd_);
     lock_fd_ = -1;
-    throw InputError(dir_ + ": another sweep is using this run directory (lock held by " +
-                     (owner.empty() ? std::string("an unknown process") : owner) + ")");
+    throw InputError(lock_refusal(dir_, holder));
   }
   // flock dies with the process, so a SIGKILLed sweep never leaves a stale lock behind.
   const std::string who = local_host() + " pid " + std::to_string(::getpid()) + "\n";

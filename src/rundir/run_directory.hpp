@@ -32,7 +32,11 @@ struct PriorWork {
   bool torn = false;
 };
 
-
+// Why `run` (with or without --resume) would refuse cfg's run directory as it stands: a sweep
+// holding its lock, a config changed beyond added seeds and λ, or data files with other bytes.
+// "" where it would go ahead. The same text `run` exits 2 with; the dry run and `validate`
+// print it too, so they never describe old results as the new config's.
+std::string run_directory_refusal(const SweepConfig& cfg);
 
 class RunDirectory {
  public:

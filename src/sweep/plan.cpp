@@ -73,7 +73,7 @@ TrialPlan make_plan(const SweepConfig& cfg, int64_t ranks, const std::set<std::s
 }
 
 int64_t planned_trial_count(const std::string& run_dir) {
-  return make_plan(load_config(run_dir + "/config.toml"), 1).trial_count();
+  return make_plan(load_run_config(run_dir), 1).trial_count();
 }
 
 }  // namespace anchorsweep

@@ -211,9 +211,12 @@ void install_stop_handlers() {
   std::signal(SIGINT, on_stop_signal);
 }
 
-std::string describe_run_directory(const SweepConfig& cfg) {
+std::string describe_run_directory(const SweepConfig& cfg, bool resume) {
   const std::string dir = cfg.run_dir();
   if (!file_exists(dir + "/config.toml")) return "run directory " + dir + ": new\n";
+  // What `run` would refuse, refused here with its words: never old results counted as done
+  // for a config that did not make them.
+  if (const std::string refusal = run_directory_refusal(cfg); !refusal.empty()) throw InputError(refusal);
   std::set<std::string> done;
   if (file_exists(dir + "/results.jsonl"))
     for (const auto& r : read_results(dir).trials)
@@ -221,7 +224,8 @@ std::string describe_run_directory(const SweepConfig& cfg) {
   const auto all = make_plan(cfg, 1).trial_count();
   const auto left = make_plan(cfg, 1, done).trial_count();
   return "run directory " + dir + ": " + std::to_string(all - left) + " of " + std::to_string(all) +
-         " trials done, " + std::to_string(left) + " to run" + (left ? " (--resume continues)" : "") + "\n";
+         " trials done, " + std::to_string(left) + " to run" +
+         (resume ? "" : left ? " (run --resume continues it)" : " (finished: run --resume does nothing)") + "\n";
 }
 
 std::string describe_plan(const SweepConfig& cfg, int64_t ranks) {

@@ -40,10 +40,11 @@ int run_sweep(const std::string& config_path, const std::vector<std::string>& se
 // `run --dry-run`: the plan for `ranks` ranks, as text.
 std::string describe_plan(const SweepConfig& cfg, int64_t ranks);
 
-// What an earlier sweep left in the config's run directory, read without taking its lock:
-// "run directory R: new" or "run directory R: N of M trials done, K to run (--resume continues)".
-// launcher/sweep reads this line to tell a finished demo from an interrupted one.
-std::string describe_run_directory(const SweepConfig& cfg);
+// What `run` would find in the config's run directory: "run directory R: new" or "run directory
+// R: N of M trials done, K to run (...)"; where `run` would refuse the directory (its lock held,
+// the config changed, other data), InputError with `run`'s own message. launcher/sweep reads
+// this line to tell a finished sweep from an interrupted one.
+std::string describe_run_directory(const SweepConfig& cfg, bool resume);
 
 // Install SIGTERM / SIGUSR1 / SIGINT handlers that ask the sweep to stop cleanly.
 void install_stop_handlers();
