@@ -2,6 +2,10 @@
 // on a clean one), its headline, and the aggregated report over several runs.
 #include "report_fixtures.hpp"
 
+#include <tuple>
+
+#include "report/paired.hpp"
+
 namespace anchorsweep {
 namespace {
 
@@ -162,9 +166,12 @@ TEST(Headline, AtAGlanceAndTheConsoleSayWhereAdaptersStand) {
   const auto groups = group_trials(results.trials);
   const auto lines = headline(groups);
   ASSERT_EQ(lines.size(), 1u);
-  EXPECT_EQ(lines[0].rfind("every λ is below the pretrained model alone (λ→∞, ", 0), 0u) << lines[0];
-  EXPECT_NE(lines[0].find("; λ = 0, 0.01 at or above scratch on B ("), std::string::npos) << lines[0];
-  EXPECT_NE(lines[0].find("λ = 1 below (by "), std::string::npos) << lines[0];
+  // On dev, with the reason; the fixture's differences are the same for every seed: beyond noise.
+  EXPECT_EQ(lines[0].rfind("On B dev micro-F1 (%; dev is the split λ is chosen on, test reports the chosen setting): "
+                           "every λ is below the pretrained model alone (λ→∞, ", 0), 0u) << lines[0];
+  EXPECT_NE(lines[0].find("beyond seed noise (by 2.30 to 12.32 points, paired over 2 seeds)"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("; λ = 0 (+6.00 ± 0.00), 0.01 (+4.49 ± 0.00) above scratch on B ("), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("λ = 1 (−4.02 ± 0.00) below it"), std::string::npos) << lines[0];
   const auto md = read_file(p.report_md);
   const auto glance = md.substr(md.find("At a glance"));
   EXPECT_NE(glance.find(lines[0]), std::string::npos) << lines[0] << "\n---\n" << glance;
@@ -318,3 +325,104 @@ TEST(Compare, RunsOnOtherLabelsOrAnotherNegativeLabelAreRefused) {
 
 }  // namespace
 }  // namespace anchorsweep
+
+using namespace anchorsweep;
+
+// ---------- the noise rule: paired differences over seeds ----------
+
+TEST(Paired, IntervalOverSeedsDecidesWhatIsDistinguishable) {
+  EXPECT_DOUBLE_EQ(t_quantile_975(1), 12.706);
+  EXPECT_DOUBLE_EQ(t_quantile_975(2), 4.303);
+  EXPECT_NEAR(t_quantile_975(60), 2.000, 0.002);
+  // The same shift on every seed: no noise left after pairing, however large the spread of seeds.
+  const auto shifted = paired_difference({{1, 0.50}, {2, 0.70}, {3, 0.30}}, {{1, 0.45}, {2, 0.65}, {3, 0.25}});
+  EXPECT_EQ(shifted.n, 3u);
+  EXPECT_NEAR(shifted.mean, 0.05, 1e-12);
+  EXPECT_NEAR(shifted.half_width, 0.0, 1e-12);
+  EXPECT_TRUE(shifted.distinguishable());
+  // d = +0.05, −0.05, +0.02: mean 0.0067, sd 0.0513, half width 4.303 · 0.0513 / √3 = 0.127.
+  const auto noisy = paired_difference({{1, 0.50}, {2, 0.70}, {3, 0.40}}, {{1, 0.45}, {2, 0.75}, {3, 0.38}});
+  EXPECT_NEAR(noisy.mean, 0.02 / 3, 1e-12);
+  EXPECT_NEAR(noisy.half_width, 4.303 * 0.051316 / std::sqrt(3.0), 1e-4);
+  EXPECT_FALSE(noisy.distinguishable());
+  // Seeds only one side has are left out; one seed left is no evidence at all.
+  const auto one = paired_difference({{1, 0.9}, {2, 0.8}}, {{1, 0.1}, {3, 0.2}});
+  EXPECT_EQ(one.n, 1u);
+  EXPECT_FALSE(one.distinguishable());
+}
+
+namespace {
+
+// 3 seeds: λ = 0.01 beats pretrained on seeds 1 and 3 and loses on seed 2 (noise); λ = 1 is
+// 5 points below on every seed.
+std::vector<TrialResult> noisy_trials() {
+  std::vector<TrialResult> ts;
+  const double pretrained[] = {0.50, 0.60, 0.40}, small[] = {0.53, 0.55, 0.43}, large[] = {0.45, 0.55, 0.35};
+  for (int64_t s = 1; s <= 3; ++s) {
+    for (auto [kind, lambda, f1] : {std::tuple{TrialKind::pretrained, 0.0, pretrained[s - 1]},
+                                    std::tuple{TrialKind::anchored, 0.01, small[s - 1]},
+                                    std::tuple{TrialKind::anchored, 1.0, large[s - 1]}}) {
+      auto t = make_trial(s, kind, lambda);
+      t.metrics[EvalSplit::dev].micro_f1 = f1;
+      ts.push_back(t);
+    }
+  }
+  return ts;
+}
+
+}  // namespace
+
+TEST(Headline, DifferencesWithinSeedNoiseAreNotRanked) {
+  const auto trials = noisy_trials();
+  const auto lines = headline(group_trials(trials));
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("λ = 1 (−5.00 ± 0.00) below the pretrained model alone (λ→∞, 50.00)"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("λ = 0.01 not distinguishable from it"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("paired over 3 seeds"), std::string::npos) << lines[0];
+  EXPECT_EQ(lines[0].find("0.01 (+"), std::string::npos) << "λ = 0.01 ranked within noise: " << lines[0];
+}
+
+TEST(Headline, OneSeedRanksNothing) {
+  std::vector<TrialResult> one;
+  for (const auto& t : noisy_trials())
+    if (t.key.seed == 1) one.push_back(t);
+  const auto lines = headline(group_trials(one));
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].rfind("One seed: nothing is ranked.", 0), 0u) << lines[0];
+  EXPECT_EQ(lines[0].find("below"), std::string::npos) << lines[0];
+  EXPECT_EQ(lines[0].find("above"), std::string::npos) << lines[0];
+  // "At a glance" names no best λ either.
+  RunDir dir("headline_one_seed");
+  dir.setup(one);
+  const auto md = read_file(write_report(dir.path()).report_md);
+  const auto glance = md.substr(md.find("At a glance"), md.find("## micro-F1") - md.find("At a glance"));
+  EXPECT_NE(glance.find("one seed: the λ values are not ranked"), std::string::npos) << glance;
+  EXPECT_EQ(glance.find("highest mean dev"), std::string::npos) << glance;
+}
+
+// ---------- baselines that look broken ----------
+
+TEST(Diagnostics, ScratchPredictingOneLabelIsFlaggedWithWhatToChange) {
+  auto trials = clean_trials();
+  const ReportPaths healthy = report_for("baseline_ok", trials);
+  EXPECT_FALSE(any_warning(healthy, "a baseline looks broken"));
+  for (auto& t : trials)
+    if (t.key.kind == TrialKind::scratch) {
+      t.test_pred_counts = {99, 1, 0, 0};  // gold: 50 of 100 are no_relation
+      t.metrics[EvalSplit::dev].micro_f1 = 0.2;  // not near zero: the share alone must fire
+    }
+  const ReportPaths broken = report_for("baseline_one_label", trials);
+  EXPECT_TRUE(any_warning(broken, "scratch (B only) scores 20.00% dev micro-F1 and predicts \"no_relation\" for 99.00% of B test (gold: 50.00%)"));
+  EXPECT_TRUE(any_warning(broken, "more epochs (pretrain.epochs) or a larger pretrain.lr"));
+  EXPECT_FALSE(any_warning(broken, "pretrained (λ→∞) scores"));
+  const auto lines = headline(group_trials(trials));
+  ASSERT_FALSE(lines.empty());
+  EXPECT_NE(lines[0].find("scratch on B (20.00; it looks broken: see Diagnostics)"), std::string::npos) << lines[0];
+  // Near zero F1 fires too, whatever the predictions.
+  for (auto& t : trials)
+    if (t.key.kind == TrialKind::scratch) {
+      t.test_pred_counts = {60, 20, 10, 10};
+      t.metrics[EvalSplit::dev].micro_f1 = 0.01;
+    }
+  EXPECT_TRUE(any_warning(report_for("baseline_zero", trials), "scratch (B only) scores 1.00% dev micro-F1"));
+}

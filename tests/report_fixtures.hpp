@@ -66,6 +66,8 @@ inline TrialResult make_trial(int64_t seed, TrialKind kind, double lambda, const
     t.metrics[EvalSplit::test_last] = make_scores(f1 - 0.03, f1, f1 - 0.05);
   }
   t.per_class_test_f1 = {0.9, f1, f1 / 2, 0.0};
+  t.test_gold_counts = {50, 20, 15, 15};
+  t.test_pred_counts = {60, 20, 10, 10};
   for (int e = 1; e <= 5; ++e) {
     EpochPoint p;
     p.epoch = e;

@@ -172,6 +172,7 @@ json to_json(const TrialResult& r) {
          {"epochs", r.epochs},
          {"metrics", metrics},
          {"per_class_test_f1", r.per_class_test_f1},
+         {"test_label_counts", {{"gold", r.test_gold_counts}, {"predicted", r.test_pred_counts}}},
          {"curve", curve_to_json(r.curve)},
          {"diag", to_json(r.diag)}};
   return j;
@@ -204,6 +205,10 @@ TrialResult trial_from_json(const json& j) {
     for (const auto& v : it->get_ref<const json::array_t&>())
       r.per_class_test_f1.push_back(v.is_null() ? std::numeric_limits<double>::quiet_NaN()
                                                 : v.get<double>());
+  }
+  if (auto it = j.find("test_label_counts"); it != j.end() && it->is_object()) {
+    get(*it, "gold", r.test_gold_counts);
+    get(*it, "predicted", r.test_pred_counts);
   }
   r.curve = curve_from_json(j, "curve");
   if (auto it = j.find("diag"); it != j.end() && !it->is_null()) r.diag = diag_from_json(*it);

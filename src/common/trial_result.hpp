@@ -77,6 +77,9 @@ struct TrialResult {
   // split -> scores: dev and test at the best dev epoch, dev_last and test_last.
   std::map<EvalSplit, Scores> metrics;
   std::vector<double> per_class_test_f1;    // indexed like the label list in run.json
+  // B test at the best dev epoch, per label: gold counts (the support) and predicted counts, which
+  // tell a baseline that predicts one label almost everywhere. Empty in journals before 0.2.
+  std::vector<int64_t> test_gold_counts, test_pred_counts;
   std::vector<EpochPoint> curve;
   Diagnostics diag;
 };

@@ -1,6 +1,8 @@
 // write_report / write_tables: read the run directory, write the CSVs, plots and the report.
 #include "report/report.hpp"
 
+#include "report/baseline_check.hpp"
+
 #include "common/files.hpp"
 #include "report/content.hpp"
 #include "report/csv.hpp"
@@ -45,6 +47,7 @@ ReportPaths write_report(const std::string& run_dir) {
 
   in.groups = group_trials(in.journal.trials);
   in.findings = diagnose(in.groups);
+  in.findings.push_back(check_baselines(in.groups, in.run.labels));
 
   make_dirs(run_dir + "/plots");
   const std::string gnuplot = find_gnuplot();

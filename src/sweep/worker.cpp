@@ -312,6 +312,8 @@ TaskOutput Worker::scratch(const Task& task, const std::vector<char>* resume, Sh
   r.epochs = cfg_.pretrain.epochs;
   r.metrics = {{EvalSplit::dev, run.dev}, {EvalSplit::test, run.test}, {EvalSplit::dev_last, run.dev_last}, {EvalSplit::test_last, run.test_last}};
   r.per_class_test_f1 = per_class_f1(b_test_.gold, run.test_pred, corpus_.num_classes());
+  r.test_gold_counts = label_counts(b_test_.gold, corpus_.num_classes());
+  r.test_pred_counts = label_counts(run.test_pred, corpus_.num_classes());
   r.curve = run.curve;
   r.diag.pred_hash_test = predictions_hash(run.test_pred);
   r.wall_s = seconds_since(t0);

@@ -160,6 +160,8 @@ void score_epoch(StackedTraining& t, int64_t epoch, int64_t steps, const std::ve
       r.metrics[EvalSplit::dev] = d;
       r.metrics[EvalSplit::test] = ts;
       r.per_class_test_f1 = per_class_f1(test.gold, test_pred[g], K);
+      r.test_gold_counts = label_counts(test.gold, K);
+      r.test_pred_counts = label_counts(test_pred[g], K);
       r.diag.pred_hash_dev = predictions_hash(dev_pred[g]);
       r.diag.pred_hash_test = predictions_hash(test_pred[g]);
       out[g].weight = t.W[g].detach().clone();  // stays on the device until the end
@@ -256,6 +258,8 @@ AdapterOutcome evaluate_anchor(const AdapterSetup& s, FeatureSource& features) {
   r.metrics[EvalSplit::dev] = r.metrics[EvalSplit::dev_last] = score(dev.gold, dev_pred, s.negative, K);
   r.metrics[EvalSplit::test] = r.metrics[EvalSplit::test_last] = score(test.gold, test_pred, s.negative, K);
   r.per_class_test_f1 = per_class_f1(test.gold, test_pred, K);
+  r.test_gold_counts = label_counts(test.gold, K);
+  r.test_pred_counts = label_counts(test_pred, K);
   r.init = AdapterInit::anchor;
   r.diag.pred_hash_dev = predictions_hash(dev_pred);
   r.diag.pred_hash_test = predictions_hash(test_pred);

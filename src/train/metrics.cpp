@@ -100,4 +100,10 @@ Scores score_files(const std::string& gold_path, const std::string& pred_path,
   return score(g, p, 0, static_cast<int64_t>(index.size()));
 }
 
+std::vector<int64_t> label_counts(const std::vector<int64_t>& labels, int64_t num_classes) {
+  std::vector<int64_t> counts(num_classes, 0);
+  for (int64_t l : labels) ++counts[l];
+  return counts;
+}
+
 }  // namespace anchorsweep

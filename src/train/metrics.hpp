@@ -25,6 +25,9 @@ Scores score(const std::vector<int64_t>& gold, const std::vector<int64_t>& pred,
 std::vector<double> per_class_f1(const std::vector<int64_t>& gold, const std::vector<int64_t>& pred,
                                  int64_t num_classes);
 
+// How often each label occurs in `labels` (gold or predicted), indexed by label.
+std::vector<int64_t> label_counts(const std::vector<int64_t>& labels, int64_t num_classes);
+
 // `anchorsweep score`: two files of one label per line, like the official TACRED scorer.
 // Throws InputError naming the file and line when the line counts differ or a line is empty.
 Scores score_files(const std::string& gold_path, const std::string& pred_path,
