@@ -2,6 +2,8 @@
 // The diagnostics and the aggregated report are in report_diagnostics_test.cpp.
 #include "report_fixtures.hpp"
 
+#include "report/plots.hpp"
+
 namespace anchorsweep {
 namespace {
 
@@ -381,3 +383,69 @@ TEST(Report, WithoutGnuplotThePlotsAreSkippedVisibly) {
 
 }  // namespace
 }  // namespace anchorsweep
+
+// ---------- the plots' data: what each figure draws, checked without looking at pixels ----------
+
+using namespace anchorsweep;
+using namespace anchorsweep::report_testing;
+
+TEST(Plots, AxesAndTicsFitTheData) {
+  const F1Range r = f1_axis_range({40.0, 68.1, 55.0});
+  EXPECT_EQ(r.lo, 35);
+  EXPECT_EQ(r.hi, 75);
+  EXPECT_EQ(f1_axis_range({1.0, 9.0}).lo, 0) << "F1 has no negative values";
+  EXPECT_EQ(f1_axis_range({95.0}).hi, 100);
+  EXPECT_EQ(epoch_tic_step(8), 1);
+  EXPECT_EQ(epoch_tic_step(9), 2);
+  EXPECT_EQ(epoch_tic_step(20), 5);
+  EXPECT_EQ(epoch_tic_step(100), 20);
+  // Neighbouring λ differ in colour (RGB distance) and in marker.
+  for (size_t n = 2; n <= 8; ++n)
+    for (size_t i = 0; i + 1 < n; ++i) {
+      auto rgb = [](const std::string& c) {
+        return std::vector<long>{std::stol(c.substr(1, 2), nullptr, 16), std::stol(c.substr(3, 2), nullptr, 16),
+                                 std::stol(c.substr(5, 2), nullptr, 16)};
+      };
+      const auto a = rgb(series_colour(i, n)), b = rgb(series_colour(i + 1, n));
+      double d = 0;
+      for (int k = 0; k < 3; ++k) d += double(a[k] - b[k]) * double(a[k] - b[k]);
+      EXPECT_GT(std::sqrt(d), 40.0) << "λ " << i << " and " << i + 1 << " of " << n;
+      EXPECT_NE(series_point_type(i), series_point_type(i + 1));
+    }
+}
+
+TEST(Plots, BaselinesShowEachPanelsValueAndAFarBaselineLeavesTheAxis) {
+  auto trials = clean_trials();
+  for (auto& t : trials)
+    for (auto& [split, sc] : t.metrics) sc.micro_f1 = t.key.kind == TrialKind::scratch ? (split == EvalSplit::dev ? 0.01 : 0.02) : sc.micro_f1 + 0.4;
+  RunDir dir("plot_data");
+  dir.setup(trials);
+  write_report(dir.path());
+  std::map<std::string, std::vector<double>> base;  // label -> dev, test, drawn
+  std::istringstream dat(read_file(dir.file("plots/f1_vs_lambda_baselines.dat")));
+  for (std::string line; std::getline(dat, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto cells = split_csv_line(line);
+    ASSERT_EQ(cells.size(), 4u) << line;
+    base[cells[0]] = {num(cells[1]), num(cells[2]), num(cells[3])};
+  }
+  ASSERT_EQ(base.size(), 2u);
+  EXPECT_NEAR(base["pretrained (λ→∞)"][0], 64.8, 1e-9);
+  EXPECT_NEAR(base["pretrained (λ→∞)"][1], 62.8, 1e-9);
+  EXPECT_EQ(base["pretrained (λ→∞)"][2], 1) << "drawn";
+  EXPECT_EQ(base["scratch (B only)"][2], 0) << "50 points below the adapters: off the axis";
+  const auto gp = read_file(dir.file("plots/f1_vs_lambda.gp"));
+  // One legend serves both panels: it gives both values, never one panel's value on the other's line.
+  EXPECT_TRUE(contains(gp, "title 'pretrained (λ→∞): dev 64.80, test 62.80'")) << gp;
+  EXPECT_TRUE(contains(gp, "NaN with lines dt 3 lw 2 lc rgb '#2ca02c' title 'scratch (B only): dev 1.00, test 2.00 (off axis, below)'")) << gp;
+  const auto at = gp.find("set yrange [");
+  ASSERT_NE(at, std::string::npos) << gp;
+  EXPECT_EQ(gp.substr(at, gp.find('\n', at) - at), "set yrange [45:70]") << "the adapters' band, not −10 to 100";
+  // curves: epoch tics that do not run together; scratch only in the F1 panel.
+  const auto curves = read_file(dir.file("plots/curves.gp"));
+  EXPECT_TRUE(contains(curves, "set xtics 1\n")) << "5 epochs";
+  size_t scratch_lines = 0;
+  for (size_t i = curves.find("title 'scratch (B only)'"); i != std::string::npos; i = curves.find("title 'scratch (B only)'", i + 1))
+    ++scratch_lines;
+  EXPECT_EQ(scratch_lines, 2u) << "the F1 panel of the PNG and of the SVG, not the penalty or distance panels";
+}

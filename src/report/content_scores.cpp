@@ -95,8 +95,9 @@ void add_scores(Document& d, const ReportInputs& in) {
   f1_vs_lambda(d, in, several);
   score_tables(d, in, several);
   d.heading(2, "Learning curves");
-  d.paragraph("Left: B-dev micro-F1 per epoch, mean over seeds, one line per λ (dark = small λ, "
-              "light = large λ) and the scratch baseline. Middle: the penalty's share of the mean "
+  d.paragraph("Left: B-dev micro-F1 per epoch, mean over seeds, one line per λ (colour and "
+              "marker change with λ: blue = smallest, through purple and red, to orange = largest) and the "
+              "scratch baseline. Middle: the penalty's share of the mean "
               "training loss per epoch; a share near 1 means the model is mostly pulled to the anchor. "
               "Right: the adapter's distance to the anchor ||W − A||_F after each epoch; a line that "
               "stays high while the share stays near 1 is an adapter chasing an anchor it cannot reach.");

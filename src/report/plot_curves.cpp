@@ -83,17 +83,20 @@ std::string curves_panel(int panel, const std::vector<const Group*>& series, con
   std::string plot;
   for (size_t k = 0; k < series.size(); ++k) {
     const Group* g = series[k];
-    if (panel == 2) {  // baselines have no adapter moving; older journals recorded no distance
+    // Baselines have no penalty and no adapter: nothing to draw in the share and distance
+    // panels (a line at 0 would claim a measurement). Older journals recorded no distance.
+    if (panel >= 1 && g->key.kind != TrialKind::anchored) continue;
+    if (panel == 2) {
       bool has = false;
       for (const auto& [e, m] : epoch_means(*g)) has = has || m.dist_n > 0;
-      if (g->key.kind != TrialKind::anchored || !has) continue;
+      if (!has) continue;
     }
     std::string style;
     if (g->key.kind == TrialKind::anchored) {
       const size_t li = std::distance(lams.begin(), lams.find(g->key.lambda));
       const size_t ii = std::distance(inits.begin(), inits.find(g->key.init));
-      style = "with linespoints pt 7 ps 0.6 lw 2 dt " + std::to_string(1 + ii) + " lc rgb '" +
-              series_colour(li, lams.size()) + "'";
+      style = "with linespoints pt " + std::to_string(series_point_type(li)) + " ps 0.7 lw 2 dt " +
+              std::to_string(1 + ii) + " lc rgb '" + series_colour(li, lams.size()) + "'";
     } else {
       style = std::string("with linespoints pt 6 ps 0.8 lw 2 dt 2 lc rgb '") +
               (g->key.kind == TrialKind::scratch ? "#d62728" : "#555555") + "'";
@@ -139,15 +142,15 @@ Figure plot_curves(const std::string& run_dir, const std::vector<Group>& groups,
 
   std::string b = "reset\nset datafile separator comma\n";
   b += "set grid lc rgb '#dddddd'\nset border 3\nset tics nomirror\nset xlabel 'epoch'\n";
-  if (max_epoch <= 30) b += "set xtics 1\n";
+  b += "set xtics " + std::to_string(epoch_tic_step(max_epoch)) + "\nset mxtics 1\n";
   const int height = std::max(460, static_cast<int>(series.size()) * 20 + 160), width = 1500;
   const std::vector<std::string> margins = curves_margins(height);
   b += "set offsets 0, 0, graph 0.05, graph 0.05\n";
   b += "set multiplot title " + gp_str("Learning curves on B (mean over seeds)") + "\n";
   for (int panel = 0; panel < 3; ++panel) {
     b += margins[panel];
-    b += panel == 0   ? "set title 'B-dev micro-F1 per epoch'\nset ylabel 'micro-F1 (%)'\n"
-         : panel == 1 ? "set title 'penalty share of the loss: (loss - CE) / loss'\nset ylabel 'share'\nset yrange [0:*]\n"
+    b += panel == 0   ? "set title 'B-dev micro-F1 per epoch'\nset ylabel 'micro-F1 (%)'\nset yrange [0:*]\n"
+         : panel == 1 ? "set title 'penalty share of the loss: (loss - CE) / loss'\nset ylabel 'share'\nset yrange [0:1]\n"
                       : "set title 'distance to the anchor ||W - A||_F'\nset ylabel '||W - A||_F'\nset yrange [0:*]\n";
     b += curves_panel(panel, series, lams, inits, dir) + "\n";
   }

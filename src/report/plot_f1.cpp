@@ -48,9 +48,58 @@ void f1_data(const Series& series, const LambdaAxis& ax, std::string& sum, std::
   }
 }
 
+double mean_pct(const Group& g, EvalSplit split) { return 100 * split_stat(g, split, &Scores::micro_f1).mean; }
+
+// The F1 axis: every anchored seed and mean ± std on both splits, and each baseline that lies
+// within 15 points of them. A baseline far outside (a scratch model near 0) would squeeze the
+// band where λ moves F1 into a sliver: it stays in the legend, marked off the axis.
+struct F1Axis {
+  F1Range range;
+  std::set<const Group*> off_axis;
+};
+F1Axis f1_axis(const Series& series, const std::vector<const Group*>& baselines) {
+  std::vector<double> band;
+  for (const auto& [init, gs] : series)
+    for (const Group* g : gs)
+      for (EvalSplit split : {EvalSplit::dev, EvalSplit::test}) {
+        const Stat s = split_stat(*g, split, &Scores::micro_f1);
+        if (s.n == 0) continue;
+        for (double v : split_values(*g, split, &Scores::micro_f1)) band.push_back(100 * v);
+        band.push_back(100 * (s.mean - s.std));
+        band.push_back(100 * (s.mean + s.std));
+      }
+  F1Axis ax;
+  const F1Range anchored = f1_axis_range(band);
+  for (const Group* g : baselines)
+    for (EvalSplit split : {EvalSplit::dev, EvalSplit::test}) {
+      const double v = mean_pct(*g, split);
+      if (!std::isfinite(v)) continue;
+      if (band.empty() || (v > anchored.lo - 15 && v < anchored.hi + 15))
+        band.push_back(v);
+      else
+        ax.off_axis.insert(g);
+    }
+  ax.range = f1_axis_range(band);
+  for (auto it = ax.off_axis.begin(); it != ax.off_axis.end();)  // inside after all (the other split widened it)
+    it = mean_pct(**it, EvalSplit::dev) >= ax.range.lo && mean_pct(**it, EvalSplit::test) >= ax.range.lo &&
+                 mean_pct(**it, EvalSplit::dev) <= ax.range.hi && mean_pct(**it, EvalSplit::test) <= ax.range.hi
+             ? ax.off_axis.erase(it)
+             : std::next(it);
+  return ax;
+}
+
+// A baseline's legend entry, the same in both panels (one legend serves both): its mean on each.
+std::string baseline_title(const Group& g, bool off_axis, const F1Range& r) {
+  std::string t = group_label(g.key, false) + ": dev " + fmt_pct(mean_pct(g, EvalSplit::dev) / 100) + ", test " +
+                  fmt_pct(mean_pct(g, EvalSplit::test) / 100);
+  if (off_axis) t += mean_pct(g, EvalSplit::dev) < r.lo ? " (off axis, below)" : " (off axis, above)";
+  return t;
+}
+
 // One panel's plot command: the anchored series (seeds as points, mean ± std as lines) and the
 // baselines as horizontal lines at their mean on this panel's split.
-std::string f1_panel(int panel, const Series& series, const std::vector<const Group*>& baselines, const std::string& dir) {
+std::string f1_panel(int panel, const Series& series, const std::vector<const Group*>& baselines, const F1Axis& axis,
+                     const std::string& dir) {
   static const char* init_colours[] = {"#1f4e9c", "#e07b00", "#7b3294", "#008837"};
   static const char* base_colours[] = {"#d62728", "#2ca02c", "#8c564b", "#17becf"};
   const EvalSplit split = panel == 0 ? EvalSplit::dev : EvalSplit::test;
@@ -74,8 +123,9 @@ std::string f1_panel(int panel, const Series& series, const std::vector<const Gr
   for (const Group* g : baselines) {
     Stat s = split_stat(*g, split, &Scores::micro_f1);
     if (s.n == 0) continue;
-    add(fmt_num(100 * s.mean) + " with lines dt " + std::to_string(2 + bi % 3) + " lw 2 lc rgb '" + base_colours[bi % 4] +
-        "' title " + gp_str(group_label(g->key, false) + ": " + fmt_pct(s.mean)));
+    const bool off = axis.off_axis.count(g) > 0;
+    add((off ? std::string("NaN") : fmt_num(100 * s.mean)) + " with lines dt " + std::to_string(2 + bi % 3) +
+        " lw 2 lc rgb '" + base_colours[bi % 4] + "' title " + gp_str(baseline_title(*g, off, axis.range)));
     ++bi;
   }
   if (plot.empty()) plot = "set label 1 'no data' at graph 0.5, graph 0.5 center\nplot 0 lc rgb 'white' notitle";
@@ -111,10 +161,16 @@ Figure plot_f1_vs_lambda(const std::string& run_dir, const std::vector<Group>& g
   const std::string dir = run_dir + "/plots/";
   write_file_atomic(dir + "f1_vs_lambda.dat", sum);
   write_file_atomic(dir + "f1_vs_lambda_seeds.dat", pts);
+  const F1Axis axis = f1_axis(series, baselines);
+  std::string base = "# baselines, mean B micro-F1 (%) over seeds; drawn: 0 when off the F1 axis\n# label,dev_mean,test_mean,drawn\n";
+  for (const Group* g : baselines)
+    base += group_label(g->key, false) + "," + fmt_num(mean_pct(*g, EvalSplit::dev)) + "," +
+            fmt_num(mean_pct(*g, EvalSplit::test)) + "," + (axis.off_axis.count(g) ? "0" : "1") + "\n";
+  write_file_atomic(dir + "f1_vs_lambda_baselines.dat", base);
 
   std::string b = "reset\nset datafile separator comma\n" + ax.gnuplot_axis();
   b += "set grid ytics lc rgb '#dddddd'\nset border 3\nset tics nomirror\n";
-  b += "set offsets 0, 0, graph 0.08, graph 0.08\n";
+  b += "set yrange [" + fmt_num(axis.range.lo) + ":" + fmt_num(axis.range.hi) + "]\n";
   b += "set ylabel 'micro-F1 (%)'\n";
   const TwoPanels layout =
       two_panels((series.empty() ? 0 : 1 + series.size()) + baselines.size(), 480, lams.size() > 6 ? 110 : 62);
@@ -122,7 +178,7 @@ Figure plot_f1_vs_lambda(const std::string& run_dir, const std::vector<Group>& g
   for (int panel = 0; panel < 2; ++panel) {
     b += layout.panel[panel];
     b += "set title " + gp_str(panel == 0 ? "B dev (best epoch)" : "B test (at the best dev epoch)") + "\n";
-    b += f1_panel(panel, series, baselines, dir) + "\nunset label 1\n";
+    b += f1_panel(panel, series, baselines, axis, dir) + "\nunset label 1\n";
   }
   return draw_figure(run_dir, "f1_vs_lambda",
                      "B dev and test micro-F1 against λ; λ = 0 left of the break; baselines as lines",

@@ -46,7 +46,8 @@ TwoPanels two_panels(size_t legend_entries, int base_height, int bottom_px) {
   TwoPanels p;
   p.height = std::max(base_height, static_cast<int>(legend_entries) * 20 + 80 + bottom_px);
   const double top = 1.0 - 80.0 / p.height, bottom = static_cast<double>(bottom_px) / p.height;
-  const double left[2] = {0.05, 0.405}, right[2] = {0.335, 0.69};
+  // In pixels: panels at 70-469 and 567-966, the legend from 994 on.
+  const double w = p.width, left[2] = {70 / w, 567 / w}, right[2] = {469 / w, 966 / w};
   for (int i = 0; i < 2; ++i) {
     char buf[512];
     std::snprintf(buf, sizeof buf,
@@ -57,8 +58,8 @@ TwoPanels two_panels(size_t legend_entries, int base_height, int bottom_px) {
   }
   char key[256];
   std::snprintf(key, sizeof key,
-                "set key at screen 0.71, screen %.4f left top vertical Left reverse samplen 2.5 spacing 1.15\n",
-                top);
+                "set key at screen %.4f, screen %.4f left top vertical Left reverse samplen 2.5 spacing 1.15\n",
+                994 / w, top);
   p.panel[0] += key;
   p.panel[1] += "set key off\n";
   return p;
@@ -99,9 +100,35 @@ std::string LambdaAxis::gnuplot_axis() const {
   return b;
 }
 
+int series_point_type(size_t i) {
+  static const int types[] = {7, 5, 9, 11, 13, 15};  // filled circle, square, triangles up/down, diamond, pentagon
+  return types[i % 6];
+}
+
+int64_t epoch_tic_step(int64_t max_epoch) {
+  for (int64_t decade = 1;; decade *= 10)
+    for (int64_t m : {1, 2, 5})
+      if (m * decade * 8 >= max_epoch) return m * decade;
+}
+
+F1Range f1_axis_range(const std::vector<double>& percents) {
+  F1Range r;
+  double lo = 100, hi = 0;
+  for (double v : percents)
+    if (std::isfinite(v)) {
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+  if (lo > hi) return r;  // nothing to show: the whole scale
+  r.lo = std::max(0.0, std::floor((lo - 3) / 5) * 5);
+  r.hi = std::min(100.0, std::ceil((hi + 3) / 5) * 5);
+  return r;
+}
+
 std::string series_colour(size_t i, size_t n) {
-  // A viridis-like ramp, stopping before the pale yellow end so every line reads on white.
-  static const double stops[][3] = {{68, 1, 84}, {59, 82, 139}, {33, 145, 140}, {94, 201, 98}, {170, 190, 30}};
+  // A plasma-like ramp, stopping before the pale yellow end so every line reads on white; its hue
+  // turns between neighbours (blue, purple, pink, orange), where a viridis ramp's greens blur.
+  static const double stops[][3] = {{13, 8, 135}, {126, 3, 168}, {204, 71, 120}, {237, 121, 83}, {230, 160, 20}};
   const double t = n <= 1 ? 0.0 : static_cast<double>(i) / (n - 1);
   const double pos = t * 4;
   const int k = std::min(3, static_cast<int>(pos));

@@ -37,7 +37,7 @@ Figure draw_figure(const std::string& run_dir, const std::string& name, const st
 // the key for panel 0 / `set key off` for panel 1) goes before panel i's plot command. The
 // figure grows taller when the legend needs more rows than the base height holds.
 struct TwoPanels {
-  int width = 1400, height = 0;
+  int width = 1600, height = 0;  // two 400-px panels and a legend column of 600 px
   std::string panel[2];
 };
 TwoPanels two_panels(size_t legend_entries, int base_height, int bottom_px = 62);
@@ -56,7 +56,20 @@ struct LambdaAxis {
   std::string gnuplot_axis() const;
 };
 
-// Distinct colours for an ordered series (dark blue -> green -> olive), as '#rrggbb'.
+// Colours for an ordered series (deep blue -> purple -> red -> orange, a plasma-like ramp that
+// changes hue between neighbours), as '#rrggbb'; and a point type per position, so that two
+// neighbouring λ differ in shape too.
 std::string series_colour(size_t i, size_t n);
+int series_point_type(size_t i);
+
+// The step between epoch tics so that at most 8 labels share a panel: 1, 2, 5, 10, 20, 50, ...
+int64_t epoch_tic_step(int64_t max_epoch);
+
+// The F1 axis (in %) for the values that must show: the band they span with 3 points of margin,
+// rounded out to 5, within [0, 100]. Never below 0: F1 has no negative values.
+struct F1Range {
+  double lo = 0, hi = 100;
+};
+F1Range f1_axis_range(const std::vector<double>& percents);
 
 }  // namespace anchorsweep
