@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/command.hpp"
+#include "comm/versions.hpp"
 #include "common/errors.hpp"
 #include "sweep/placement.hpp"
 #include "sweep/sweep.hpp"  // the exit codes
@@ -21,6 +22,8 @@ int main(int argc, char** argv) {
     tune_cpu_libraries(argv);
   CLI::App app{"anchorsweep: sweep the anchored-adapter transfer experiment over a λ grid, seeds and MPI ranks.\n"
                "Exit codes: 0 ok, 1 some trial failed, 2 bad input, 3 stopped early (rerun with --resume)."};
+  app.set_version_flag("--version", [] { return comm::version_text(); },
+                       "print the version, the git commit built from, and the LibTorch, MPI, CUDA and NCCL versions");
   app.require_subcommand(1);
   const std::vector<cli::Command> commands = {
       cli::add_run_command(app, &argc, &argv), cli::add_validate_command(app), cli::add_score_command(app),

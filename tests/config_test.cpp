@@ -239,18 +239,23 @@ TEST_F(ConfigTest, RangeMaxBelowMin) {
 }
 
 TEST_F(ConfigTest, UnknownKeyIsLocated) {
-  EXPECT_EQ(error_of("[model]\nhidden = 10\nhiden = 3\n"), cfg() + ":3:1: model.hiden: unknown key");
+  EXPECT_EQ(error_of("[model]\nhidden = 10\nhiden = 3\n"), cfg() + ":3:1: model.hiden: unknown key (did you mean model.hidden?)");
+  // The closest known key is offered where it is near enough to be a typo, and only then.
+  EXPECT_EQ(error_of("[pretrain]\nlr_decya = 0.5\n"), cfg() + ":2:1: pretrain.lr_decya: unknown key (did you mean pretrain.lr_decay?)");
+  EXPECT_EQ(error_of("[finetune]\nfrozen_droput = true\n"),
+            cfg() + ":2:1: finetune.frozen_droput: unknown key (did you mean finetune.frozen_dropout?)");
+  EXPECT_EQ(error_of("[model]\ncompletely_else = 3\n"), cfg() + ":2:1: model.completely_else: unknown key");
 }
 
 TEST_F(ConfigTest, UnknownTableIsLocated) {
-  EXPECT_EQ(error_of("[run]\nname = \"x\"\n\n[modle]\nhidden = 3\n"), cfg() + ":4:2: modle: unknown table");
+  EXPECT_EQ(error_of("[run]\nname = \"x\"\n\n[modle]\nhidden = 3\n"), cfg() + ":4:2: modle: unknown table (did you mean model?)");
 }
 
 TEST_F(ConfigTest, UnknownKeyReportedBeforeTheErrorItCauses) {
   // The typo'd key would otherwise surface as "data.a_train: required".
   write("a.json", "");
   const std::string err = error_of("[data]\nformat = \"jsonl\"\na_trian = \"a.json\"\n");
-  EXPECT_EQ(err, cfg() + ":3:1: data.a_trian: unknown key");
+  EXPECT_EQ(err, cfg() + ":3:1: data.a_trian: unknown key (did you mean data.a_train?)");
 }
 
 TEST_F(ConfigTest, WrongType) {
@@ -354,8 +359,8 @@ TEST_F(ConfigTest, SetCreatesTables) {
 }
 
 TEST_F(ConfigTest, SetUnknownKey) {
-  EXPECT_EQ(error_of("", {"model.hiden=3"}), "--set model.hiden=3: model.hiden: unknown key");
-  EXPECT_EQ(error_of("", {"modle.hidden=3"}), "--set modle.hidden=3: modle: unknown table");
+  EXPECT_EQ(error_of("", {"model.hiden=3"}), "--set model.hiden=3: model.hiden: unknown key (did you mean model.hidden?)");
+  EXPECT_EQ(error_of("", {"modle.hidden=3"}), "--set modle.hidden=3: modle: unknown table (did you mean model?)");
 }
 
 TEST_F(ConfigTest, SetBadValueReportsTheSetText) {

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <sstream>
 #include <map>
 #include <optional>
 #include <set>
@@ -81,7 +83,7 @@ struct Attempt {
   Attempt(SweepConfig c, int64_t ranks, bool resume)
       : cfg(std::move(c)), dir(cfg, resume), writer(dir, {}),
         plan(make_plan(cfg, ranks, dir.prior().done_trials, dir.prior().pretrained_seeds)),
-        progress(plan.trial_count(), ranks, LogFormat::text, /*quiet=*/true),
+        progress(plan.trial_count(), ranks, ProgressStyle{LogFormat::text, /*quiet=*/true}),
         coord(cfg, plan, dir, writer, progress) {}
 };
 
@@ -374,4 +376,117 @@ TEST(Coordinator, ARankThatNeverAsksDoesNotHoldTheSweepUp) {
   s.run_to_end();
   EXPECT_EQ(s.finished.size(), 2u);
   EXPECT_EQ(at.coord.remaining(), 6);
+}
+
+// ---------- Progress: what a person sees while the sweep runs ----------
+
+namespace {
+
+// A clock the test moves by hand, and the demo's shape: 3 seeds of pretrain, finetune, scratch.
+struct FakeRun {
+  std::chrono::steady_clock::time_point now{};
+  std::ostringstream out;
+  Progress progress;
+  explicit FakeRun(ProgressStyle style, int64_t ranks = 1)
+      : progress(21, ranks, style, out, [this] { return now; }) {
+    std::vector<Task> tasks;
+    for (int64_t s = 1; s <= 3; ++s)
+      for (auto [type, name] : {std::pair{TaskType::pretrain, "pretrain"}, std::pair{TaskType::finetune, "finetune"},
+                                std::pair{TaskType::scratch, "scratch"}})
+        tasks.push_back(Task{std::string(name) + "-s" + std::to_string(s), type, s, {}});
+    progress.set_tasks(tasks, 15);
+  }
+  void advance(double s) { now += std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s)); }
+  // A long task on rank 0: 15 epochs of `epoch_s`, the ticker firing twice per epoch.
+  void long_task(const std::string& id, double epoch_s) {
+    progress.started(0, id);
+    for (int e = 1; e <= 15; ++e) {
+      for (int k = 0; k < 2; ++k) {
+        advance(epoch_s / 2);
+        progress.tick();
+      }
+      progress.epoch(0, e);
+    }
+    progress.finished(0);
+  }
+  void finetune(const std::string& id, int64_t seed, int trials) {
+    progress.started(0, id);
+    advance(0.05);
+    progress.finished(0);
+    for (int i = 0; i < trials; ++i) {
+      TrialResult r;
+      r.key = TrialKey{seed, TrialKind::anchored, 0.001 * i};
+      r.metrics[EvalSplit::dev].micro_f1 = 0.4878;
+      progress.trial(r);
+    }
+  }
+  size_t count(const std::string& needle) const {
+    size_t n = 0;
+    const std::string s = out.str();
+    for (auto i = s.find(needle); i != std::string::npos; i = s.find(needle, i + 1)) ++n;
+    return n;
+  }
+};
+
+}  // namespace
+
+// In a log: the status line at most every status_every_s, however many trials finish at once.
+TEST(Progress, InALogTheStatusLineIsThrottled) {
+  FakeRun run(ProgressStyle{LogFormat::text, false, false, 30});
+  run.long_task("pretrain-s1", 0.5);  // 7.5 s: no status line yet
+  EXPECT_EQ(run.count("status:"), 0u) << run.out.str();
+  run.progress.started(0, "pretrain-s2");
+  run.advance(23);
+  run.progress.epoch(0, 3);
+  run.progress.tick();  // 30.5 s: due
+  ASSERT_EQ(run.count("status:"), 1u) << run.out.str();
+  EXPECT_NE(run.out.str().find("status: 0/21 trials | r0 pretrain-s2 epoch 3/15 | 30 s elapsed, ETA after the first"),
+            std::string::npos) << run.out.str() << "\nrank 0 is named with its task while it trains";
+  run.progress.finished(0);
+  run.finetune("finetune-s1", 1, 7);  // 7 trials within a second
+  run.finetune("finetune-s2", 2, 7);
+  EXPECT_EQ(run.count("status:"), 1u) << "no burst of status lines:\n" << run.out.str();
+  EXPECT_EQ(run.count("dev micro-F1  48.78%"), 14u) << "each trial's line, F1 in percent:\n" << run.out.str();
+  run.advance(30);
+  run.progress.tick();
+  EXPECT_EQ(run.count("status:"), 2u) << run.out.str();
+}
+
+// On a terminal: one line redrawn in place; event lines go above it.
+TEST(Progress, OnATerminalOneLineIsRedrawnInPlace) {
+  FakeRun run(ProgressStyle{LogFormat::text, false, true, 30});
+  run.long_task("pretrain-s1", 0.5);
+  run.finetune("finetune-s1", 1, 7);
+  const std::string s = run.out.str();
+  EXPECT_GT(run.count("\r\033[Kstatus: "), 30u) << "redrawn each tick and event";
+  EXPECT_EQ(run.count("\n"), 7u) << "only the 7 trial lines end a line: the status line never scrolls";
+  EXPECT_NE(s.find("r0 pretrain-s1 epoch 14/15"), std::string::npos);
+  run.progress.close();
+  EXPECT_EQ(run.out.str().substr(run.out.str().size() - 4), "\r\033[K") << "closed: the live line is cleared";
+}
+
+// The ETA waits until every kind of task still to run has run once; then it is their mean cost.
+TEST(Progress, EtaOnlyOnceEveryKindOfTaskHasRun) {
+  FakeRun run(ProgressStyle{LogFormat::text, true, false, 30});
+  run.long_task("pretrain-s1", 8.0 / 15);
+  EXPECT_FALSE(run.progress.eta_s().has_value());
+  EXPECT_NE(run.progress.status_line().find("ETA after the first finetune task"), std::string::npos) << run.progress.status_line();
+  run.finetune("finetune-s1", 1, 6);
+  EXPECT_FALSE(run.progress.eta_s().has_value()) << "no scratch task has run";
+  run.long_task("scratch-s1", 2.0 / 15);
+  ASSERT_TRUE(run.progress.eta_s().has_value());
+  // Left: 2 pretrain (8 s), 2 finetune (0.05 s), 2 scratch (2 s) on one rank.
+  EXPECT_NEAR(*run.progress.eta_s(), 2 * 8 + 2 * 0.05 + 2 * 2, 1e-6);
+  run.progress.started(0, "pretrain-s2");
+  run.advance(5);
+  EXPECT_NEAR(*run.progress.eta_s(), 3 + 8 + 2 * 0.05 + 2 * 2, 1e-6) << "a running task counts what it has left";
+}
+
+// --log-format json stays one object per event, with a status event per trial.
+TEST(Progress, JsonLinesStayAsTheyWere) {
+  FakeRun run(ProgressStyle{LogFormat::json, false, false, 30});
+  run.finetune("finetune-s1", 1, 3);
+  EXPECT_EQ(run.count("\"event\":\"trial\""), 3u) << run.out.str();
+  EXPECT_EQ(run.count("\"event\":\"status\""), 3u) << run.out.str();
+  EXPECT_EQ(run.count("status:"), 0u);
 }

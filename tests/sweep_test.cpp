@@ -406,3 +406,40 @@ TEST(Shard, AMissingShardIsAGapThatResumeFills) {
   ASSERT_EQ(resumed.code, 0) << resumed.output;
   EXPECT_EQ(metric_columns(out + "/tiny/results.csv"), metric_columns(ref + "/tiny/results.csv"));
 }
+
+// ---------- the command line a person expects ----------
+
+TEST(Cli, VersionNamesTheBuildAndItsLibraries) {
+  const auto r = run(bin() + " --version");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("anchorsweep 0.2.0\ncommit: ", 0), 0u) << r.output;
+  for (const char* line : {"\nLibTorch: 1", "\nMPI: ", "\nCUDA: ", "\nNCCL: "})
+    EXPECT_NE(r.output.find(line), std::string::npos) << line << " missing:\n" << r.output;
+  EXPECT_EQ(r.output.find("commit: \n"), std::string::npos) << "an empty commit";
+}
+
+TEST(Cli, TestHooksAreHiddenFromHelp) {
+  const auto r = run(bin() + " run --help");
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (const char* hidden : {"--fail-trial", "--delay-ms", "--delay-rank", "--hold-while", "--hold-task"})
+    EXPECT_EQ(r.output.find(hidden), std::string::npos) << hidden << " shown in --help";
+  for (const char* shown : {"--dry-run", "--resume", "--status-every", "--simulate-ms", "--log-format"})
+    EXPECT_NE(r.output.find(shown), std::string::npos) << shown << " missing from --help";
+}
+
+TEST(Cli, UnknownKeyGetsTheClosestKnownKey) {
+  const auto r = run(bin() + " validate " + tiny_config() + " --set pretrain.lr_decya=0.5");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("pretrain.lr_decya: unknown key (did you mean pretrain.lr_decay?)"), std::string::npos) << r.output;
+}
+
+TEST(Cli, ReportOutWorksForOneRun) {
+  auto out = fresh_dir("report-one");
+  ASSERT_EQ(run(bin() + " run " + tiny_config() + " --set run.output_dir=" + out + " --set run.seeds=[1] --quiet --no-report").code, 0);
+  const auto r = run(bin() + " report " + out + "/tiny --out " + out + "/agg");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("aggregated report of 1 run: "), std::string::npos) << r.output;
+  const auto md = slurp(out + "/agg/report.md");
+  EXPECT_NE(md.find("# anchorsweep: run tiny"), std::string::npos) << md.substr(0, 300);
+  EXPECT_NE(md.find("One run: nothing to compare it with."), std::string::npos);
+}

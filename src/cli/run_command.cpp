@@ -24,6 +24,7 @@ struct RunOptions {
   LogFormat log_format = LogFormat::text;
   bool resume = false, dry_run = false, quiet = false, no_report = false;
   int64_t ranks_for_plan = 1, simulate_ms = -1, delay_ms = 0, delay_rank = -1;
+  double status_every_s = 30;
 };
 
 void declare_options(CLI::App* sub, RunOptions& o) {
@@ -37,6 +38,11 @@ void declare_options(CLI::App* sub, RunOptions& o) {
   sub->add_flag("--quiet", o.quiet, "print nothing but errors");
   sub->add_option("--log-format", o.log_format, "progress as text lines or JSON lines")
       ->transform(CLI::CheckedTransformer(names_map<LogFormat>()));
+  sub->add_option("--status-every", o.status_every_s,
+                  "when stdout is not a terminal (a log file, SLURM): print the status line at most every this many seconds "
+                  "(on a terminal it is one line redrawn in place)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   sub->add_flag("--no-report", o.no_report, "skip report.md/report.html at the end (CSV files are still written)");
   sub->add_option("--simulate-ms", o.simulate_ms, "benchmark: replace every task's training by a sleep of this many ms");
   // Test hooks: hidden from --help (an empty group), documented in docs/testing.md.
@@ -66,12 +72,13 @@ SweepOptions sweep_options(const RunOptions& o, bool quiet, int argc, char** arg
   options.resume = o.resume;
   options.quiet = quiet;
   options.log_format = o.log_format;
+  options.status_every_s = o.status_every_s;
   options.refresh_tables = [](const std::string& dir) { write_tables(dir); };
   if (!o.no_report) {
     options.finish = [](const std::string& dir) {
       const auto paths = write_report(dir);
       std::string text;
-      for (const auto& w : paths.warnings) text += "note: " + w + "\n";
+      for (const auto& w : paths.console_lines) text += w + "\n";
       text += "report: " + paths.report_md + "\n        " + paths.report_html + "\n";
       return text + summary_table(dir);
     };

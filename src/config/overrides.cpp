@@ -1,7 +1,46 @@
 // Unknown keys (whatever the reader never asked for) and --set KEY=VALUE overrides.
+#include "config/keys.hpp"
 #include "config/toml_access.hpp"
 
 namespace anchorsweep::config_detail {
+
+namespace {
+
+// Edits (insert, delete, substitute, swap two neighbours) between a and b: optimal string
+// alignment distance, so that "lr_decya" is one edit from "lr_decay".
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i)
+    for (size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1])});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.size()][b.size()];
+}
+
+}  // namespace
+
+// The known key (or table) closest to `key`, when it is close enough to be a typo: at most a
+// third of its length in edits (and at least 1, at most 3).
+std::optional<std::string> closest_known(const std::string& key, bool is_table) {
+  std::set<std::string> known;
+  for (const KeyDoc& k : config_keys()) {
+    if (!is_table) known.insert(k.key);
+    for (std::string t = parent_key(k.key); is_table && !t.empty(); t = parent_key(t)) known.insert(t);
+  }
+  std::optional<std::string> best;
+  size_t best_d = std::min<size_t>(3, std::max<size_t>(1, key.size() / 3)) + 1;
+  for (const auto& k : known) {
+    const size_t d = edit_distance(key, k);
+    if (d < best_d) {
+      best_d = d;
+      best = k;
+    }
+  }
+  return best;
+}
 
 // ------------------------------------------------------------------------------------------------
 // Unknown keys: whatever the reader never asked for.
@@ -22,8 +61,10 @@ void collect_unknown(const Context& ctx, const toml::table& t, const std::string
       continue;
     }
     const toml::source_region& region = k.source().begin.line ? k.source() : node.source();
+    const auto near = closest_known(key, is_table);
     out.push_back({ctx.from_override(key), region.begin,
-                   ctx.where(key, region) + ": " + key + (is_table ? ": unknown table" : ": unknown key")});
+                   ctx.where(key, region) + ": " + key + (is_table ? ": unknown table" : ": unknown key") +
+                       (near ? " (did you mean " + *near + "?)" : "")});
   }
 }
 

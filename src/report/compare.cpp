@@ -279,7 +279,7 @@ Figure overlay_plot(const std::string& out_dir, const std::vector<Series>& serie
 }  // namespace
 
 ComparisonPaths write_comparison(const std::vector<std::string>& run_dirs, const std::string& out_dir) {
-  if (run_dirs.size() < 2) throw InputError("report --out compares two or more run directories; got " + std::to_string(run_dirs.size()));
+  if (run_dirs.empty()) throw InputError("report --out needs at least one run directory");
   std::vector<RunView> runs(run_dirs.size());
   for (size_t i = 0; i < run_dirs.size(); ++i) {
     RunView& r = runs[i];
@@ -309,7 +309,7 @@ ComparisonPaths write_comparison(const std::vector<std::string>& run_dirs, const
   else out.warnings.push_back("NOTE: plot " + fig.name + " skipped: " + fig.error);
 
   Document doc;
-  doc.title = "anchorsweep: " + std::to_string(runs.size()) + " runs compared";
+  doc.title = runs.size() == 1 ? "anchorsweep: run " + runs.front().name : "anchorsweep: " + std::to_string(runs.size()) + " runs compared";
   std::vector<std::string> items;
   for (const RunView& r : runs)
     items.push_back(r.name + ": " + r.dir + ", " + std::to_string(r.journal.trials.size()) + " trials" +
@@ -325,7 +325,7 @@ ComparisonPaths write_comparison(const std::vector<std::string>& run_dirs, const
   else doc.callout(Level::na, "No plot", fig.error);
   doc.heading(2, "Micro-F1 at shared λ values");
   const Table shared = shared_lambda_table(series);
-  if (shared.rows.empty()) doc.paragraph("No λ value occurs in two runs.");
+  if (shared.rows.empty()) doc.paragraph(runs.size() == 1 ? "One run: nothing to compare it with." : "No λ value occurs in two runs.");
   else doc.table(shared);
   doc.heading(2, "What differs between the runs' configs");
   const Table diffs = config_differences(runs);

@@ -68,8 +68,12 @@ ReportPaths write_report(const std::string& run_dir) {
   size_t failed = 0;
   for (const auto& tr : in.journal.trials) failed += tr.status != Status::ok;
   if (failed) out.warnings.push_back("WARNING: " + std::to_string(failed) + " trial(s) failed; see report");
+  out.console_lines = out.warnings;  // input and plot problems are short already
   for (const Finding& f : in.findings)
-    if (f.level == Level::warning || f.level == Level::note) out.warnings.push_back(f.line());
+    if (f.level == Level::warning || f.level == Level::note) {
+      out.warnings.push_back(f.line());
+      out.console_lines.push_back(std::string(name_of(f.level)) + ": " + f.title + " (report.md, Diagnostics)");
+    }
   return out;
 }
 

@@ -12,7 +12,9 @@ namespace anchorsweep {
 struct ReportPaths {
   std::string results_csv, summary_csv, curves_csv, report_md, report_html;
   std::vector<std::string> pngs;
-  std::vector<std::string> warnings;  // diagnostics worth printing on the console too
+  std::vector<std::string> warnings;  // diagnostics worth printing on the console too, in full
+  // The same, one short line each for the console: level, title and where to read the rest.
+  std::vector<std::string> console_lines;
 };
 
 // Rebuild every output from the journal. Plots are skipped (with a note in the report) when

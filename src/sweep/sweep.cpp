@@ -16,6 +16,7 @@
 #include <torch/torch.h>
 
 #include "comm/mpi_comm.hpp"
+#include "comm/versions.hpp"
 #ifdef ANCHORSWEEP_WITH_NCCL
 #include "comm/nccl_comm.hpp"
 #endif
@@ -178,7 +179,8 @@ nlohmann::json run_facts(const SweepConfig& cfg, const Corpus& corpus, const Swe
           {"shared_gpus", shared_gpus(hosts, devices)},
           {"threads_per_rank", placement.threads},
           {"nccl", nccl},
-          {"versions", {{"libtorch", TORCH_VERSION}, {"mpi", mpi_version}, {"anchorsweep", "0.1.0"}}},
+          {"versions", {{"libtorch", comm::libtorch_version()}, {"mpi", mpi_version}, {"anchorsweep", comm::anchorsweep_version()},
+                        {"git_commit", comm::git_commit()}, {"cuda", comm::cuda_version()}, {"nccl", comm::nccl_version()}}},
           {"started", now_iso()},
           {"finished", nullptr},
           {"wall_s", nullptr},
@@ -341,7 +343,7 @@ Outcome coordinate(const SweepConfig& cfg, const TrialPlan& plan, RunDirectory& 
 
 // The end of rank 0's sweep: run.json's end, the last status, tables and report, one line for
 // the console; returns the exit code.
-int finish_run(RunDirectory& dir, nlohmann::json facts, const Progress& progress, const Outcome& o,
+int finish_run(RunDirectory& dir, nlohmann::json facts, Progress& progress, const Outcome& o,
                const SweepOptions& options, comm::MpiComm* mpi, std::chrono::steady_clock::time_point t0) {
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   facts["finished"] = now_iso();
@@ -354,14 +356,15 @@ int finish_run(RunDirectory& dir, nlohmann::json facts, const Progress& progress
                               {"received_bytes", t.received_bytes}, {"received_messages", t.received_messages}};
   }
   dir.write_run_facts(facts);
+  progress.close();  // the live status line ends here: the summary follows
   if (options.refresh_tables) options.refresh_tables(dir.path());
   if (options.finish) {
     const std::string text = options.finish(dir.path());
     if (!options.quiet) std::cout << text << std::flush;
   }
   if (!options.quiet)
-    std::cout << "results: " << dir.path() << "/results.csv, summary: " << dir.path() << "/summary.csv; wall time " << wall
-              << " s" << (o.failed ? "; " + std::to_string(o.failed) + " trial(s) FAILED or DIVERGED" : "")
+    std::cout << "results: " << dir.path() << "/results.csv, summary: " << dir.path() << "/summary.csv; wall time "
+              << human_seconds(wall) << (o.failed ? "; " + std::to_string(o.failed) + " trial(s) FAILED or DIVERGED" : "")
               << (o.left ? "; stopped early with " + std::to_string(o.left) + " trial(s) left: rerun with --resume" : "")
               << std::endl;
   if (o.left > 0) return kExitStopped;
@@ -392,8 +395,9 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
                          mpi ? mpi->library_version() : "none (one process)", placement, rf.nccl, dir->data_files());
   facts["rank_placement"] = rf.placement;
   dir->write_run_facts(facts);
-  Progress progress(plan.trial_count(), ranks, options.log_format, options.quiet);
+  Progress progress(plan.trial_count(), ranks, progress_style(options.log_format, options.quiet, options.status_every_s));
   progress.set_context(rf.hosts, static_cast<int64_t>(prior.done_trials.size()));
+  progress.set_tasks(plan.tasks, cfg.pretrain.epochs);
   if (options.resume)
     progress.note("resuming " + dir->path() + ": " + std::to_string(prior.done_trials.size()) + " trials already done, " +
                   std::to_string(plan.trial_count()) + " to run, " + std::to_string(prior.checkpoints.size()) +
@@ -402,6 +406,7 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
                 std::to_string(plan.trial_count()) + " trials on " + std::to_string(ranks) + " rank(s), fuse width " +
                 std::to_string(plan.fuse_width) + ", " + std::to_string(placement.threads) + " thread(s) on rank 0 (" +
                 placement.cpus_why + ")");
+  progress.start_ticker();
   const Outcome o = coordinate(cfg, plan, *dir, worker, progress, options, mpi, placement);
   return finish_run(*dir, std::move(facts), progress, o, options, mpi, t0);
 }

@@ -16,6 +16,7 @@ struct SweepOptions {
   bool resume = false;
   bool quiet = false;
   LogFormat log_format = LogFormat::text;
+  double status_every_s = 30;       // not on a terminal: a status line at most this often
   std::string command_line;         // recorded in run.json
   WorkerHooks hooks;                // test and benchmark hooks
   int64_t delay_rank = -1;          // hooks.delay_ms applies to this rank only
