@@ -86,6 +86,13 @@ json curve_to_json(const std::vector<EpochPoint>& curve) {
   return a;
 }
 
+// Pretraining evaluates A dev only: there is no test split, so its test F1 is null, not 0.
+json pretrain_curve_to_json(const std::vector<EpochPoint>& curve) {
+  json a = curve_to_json(curve);
+  for (auto& p : a) p["test_micro_f1"] = nullptr;
+  return a;
+}
+
 std::vector<EpochPoint> curve_from_json(const json& j, const char* key) {
   std::vector<EpochPoint> out;
   auto it = j.find(key);
@@ -231,7 +238,7 @@ json to_json(const PretrainRecord& r) {
               {"a_dev_micro_f1", r.a_dev_micro_f1},
               {"examples_per_s", r.examples_per_s},
               {"group_ranks", r.group_ranks},
-              {"curve", curve_to_json(r.curve)}};
+              {"curve", pretrain_curve_to_json(r.curve)}};
 }
 
 PretrainRecord pretrain_from_json(const json& j) {

@@ -1,4 +1,5 @@
 // Run facts: where and how the sweep ran, pretraining per seed, failures, and the config.
+#include <cmath>
 #include <algorithm>
 #include <map>
 #include <set>
@@ -31,7 +32,7 @@ void facts_table(Document& d, const ReportInputs& in) {
   if (!r.present) add("run.json", "missing");
   add("started", r.started);
   add("finished", r.finished.empty() ? (r.present ? "not finished (or still running)" : "") : r.finished);
-  add("wall time", r.wall_s ? fmt_duration(*r.wall_s) + " (" + fmt_num(*r.wall_s) + " s)" : "");
+  add("wall time", r.wall_s ? fmt_duration(*r.wall_s) : "");
   add("ranks", r.ranks ? std::to_string(*r.ranks) : "");
   add("hosts", join_counted(r.hosts));
   add("devices", join_counted(r.devices));
@@ -82,7 +83,7 @@ void pretrain_table(Document& d, const ReportInputs& in) {
   for (const auto& p : sorted)
     t.rows.push_back({std::to_string(p.seed), p.status == Status::ok ? "ok" : std::string(name_of(p.status)) + ": " + p.error,
                       fmt_pct(p.a_dev_micro_f1), std::to_string(p.best_epoch) + " / " + std::to_string(p.epochs),
-                      fmt_sig(p.examples_per_s, 6), fmt_duration(p.wall_s), p.host, p.device});
+                      std::to_string(static_cast<long long>(std::llround(p.examples_per_s))), fmt_duration(p.wall_s), p.host, p.device});
   d.table(t);
 }
 

@@ -114,8 +114,8 @@ Finding check_identical_weights(const std::vector<Group>& groups) {
                 " left bit-identical adapter weights (same weights_hash): the weight never reached "
                 "the loss (penalty not added / not differentiated), so every λ trains the same model"};
   if (!checked)
-    return {Level::na, title, "needs two or more λ values of one seed with a weights_hash"};
-  return {Level::ok, title, "every λ of every seed ends with its own adapter weights: the penalty reaches the weights"};
+    return {Level::na, "not checked: " + title, "needs two or more λ values of one seed with a weights_hash"};
+  return {Level::ok, "adapter weights differ across λ", "every λ of every seed ends with its own adapter weights: the penalty reaches the weights"};
 }
 
 Finding check_same_predictions(const std::vector<Group>& groups) {
@@ -151,8 +151,8 @@ Finding check_same_predictions(const std::vector<Group>& groups) {
                 " end with different adapter weights but exactly the same dev and test predictions: "
                 "in this run these λ values are too small to change any decision; try a wider grid "
                 "(e.g. decades up to λ = 10 or 100)"};
-  if (!checked) return {Level::na, title, "needs two or more λ values of one seed with prediction hashes"};
-  return {Level::ok, title, "the smallest λ of each seed predicts differently from every other λ"};
+  if (!checked) return {Level::na, "not checked: " + title, "needs two or more λ values of one seed with prediction hashes"};
+  return {Level::ok, "predictions differ across λ", "the smallest λ of each seed predicts differently from every other λ"};
 }
 
 namespace {
@@ -233,8 +233,8 @@ Finding check_penalty_dominance(const std::vector<Group>& groups) {
             " → " + fmt_sig(r.dist_final, 3);
   }
   if (text.empty()) {
-    if (!checked) return {Level::na, title, "the journal has no loss parts for any λ > 0"};
-    return {Level::ok, title, "for every λ > 0 the cross-entropy outweighs the penalty over training"};
+    if (!checked) return {Level::na, "not checked: " + title, "the journal has no loss parts for any λ > 0"};
+    return {Level::ok, "B, not the anchor's pull, drives training", "for every λ > 0 the cross-entropy outweighs the penalty over training"};
   }
   return {Level::warning, title,
           text + ". The optimizer spends these steps pulling W towards the anchor rather than fitting B "
@@ -248,8 +248,8 @@ Finding check_anchor_unreached(const std::vector<Group>& groups) {
   for (const PullRow& r : rows)
     if (r.share_mean > 0.5 && r.dist_init > 0 && r.dist_final > 0.5 * r.dist_init) hits.push_back(&r);
   if (hits.empty()) {
-    if (rows.empty()) return {Level::na, title, "needs anchored trials with λ > 0"};
-    return {Level::ok, title, "wherever the penalty dominated, W got within half its starting distance of the anchor"};
+    if (rows.empty()) return {Level::na, "not checked: " + title, "needs anchored trials with λ > 0"};
+    return {Level::ok, "the adapter reached its anchor where the penalty dominated", "wherever the penalty dominated, W got within half its starting distance of the anchor"};
   }
   std::string text;
   for (const PullRow* r : hits)
@@ -320,7 +320,7 @@ InitComparison compare_inits(const std::vector<Group>& groups) {
 Finding check_inits(const std::vector<Group>& groups) {
   const std::string title = "adapter init compared";
   InitComparison c = compare_inits(groups);
-  if (c.inits.size() < 2) return {Level::na, title, "only one adapter init in the journal"};
+  if (c.inits.size() < 2) return {Level::na, "not compared: adapter inits", "only one adapter init in the journal"};
   std::string text = "both adapter inits are in the journal; mean test micro-F1 (%) per λ, init = ";
   for (size_t i = 0; i < c.inits.size(); ++i) text += (i ? " vs " : "") + std::string(name_of(c.inits[i]));
   text += ":";
@@ -337,7 +337,7 @@ Finding check_divergence(const std::vector<Group>& groups) {
   for (const auto& g : groups)
     for (const auto* t : g.failed)
       if (t->status == Status::diverged) bad.push_back(t);
-  if (bad.empty()) return {Level::ok, title, "every loss and weight stayed finite"};
+  if (bad.empty()) return {Level::ok, "no divergence", "every loss and weight stayed finite"};
   std::set<double> lams;
   for (const auto* t : bad)
     if (t->key.kind == TrialKind::anchored) lams.insert(t->key.lambda);
