@@ -75,7 +75,7 @@ std::string compare_to_reference(const std::vector<const Group*>& adapters, cons
   const size_t n = adapters.size();
   if (below.size() == n && n > 1) return "every λ is below " + name + " beyond seed noise (by " + span(below_d) + " points, " + noise + ")";
   if (above.size() == n && n > 1) return "every λ is above " + name + " beyond seed noise (by " + span(above_d) + " points, " + noise + ")";
-  if (same.size() == n) return "no λ is distinguishable from " + name + " (" + noise + ")";
+  if (same.size() == n) return "no λ is distinguishable from " + name + ", " + noise;
   std::vector<std::string> parts;
   if (!above.empty()) parts.push_back("λ = " + join(above, ", ") + " above " + name);
   if (!below.empty()) parts.push_back("λ = " + join(below, ", ") + (above.empty() ? " below " + name : " below it"));

@@ -51,8 +51,10 @@ void f1_data(const Series& series, const LambdaAxis& ax, std::string& sum, std::
 double mean_pct(const Group& g, EvalSplit split) { return 100 * split_stat(g, split, &Scores::micro_f1).mean; }
 
 // The F1 axis: every anchored seed and mean ± std on both splits, and each baseline that lies
-// within 15 points of them. A baseline far outside (a scratch model near 0) would squeeze the
-// band where λ moves F1 into a sliver: it stays in the legend, marked off the axis.
+// within kBaselineReach points of them. A baseline further out (a scratch model near 0, or 15
+// points below adapters that differ by 2) would squeeze the band where λ moves F1 into a sliver:
+// it stays in the legend with its values, marked off the axis.
+constexpr double kBaselineReach = 5;
 struct F1Axis {
   F1Range range;
   std::set<const Group*> off_axis;
@@ -74,7 +76,7 @@ F1Axis f1_axis(const Series& series, const std::vector<const Group*>& baselines)
     for (EvalSplit split : {EvalSplit::dev, EvalSplit::test}) {
       const double v = mean_pct(*g, split);
       if (!std::isfinite(v)) continue;
-      if (band.empty() || (v > anchored.lo - 15 && v < anchored.hi + 15))
+      if (band.empty() || (v > anchored.lo - kBaselineReach && v < anchored.hi + kBaselineReach))
         band.push_back(v);
       else
         ax.off_axis.insert(g);
