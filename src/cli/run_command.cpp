@@ -33,7 +33,8 @@ void declare_options(CLI::App* sub, RunOptions& o) {
   sub->add_option("--shard", o.shard, "run part i of n of the plan (a SLURM array task: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT), "
                                       "in RUN_DIR-shard<i>of<n>; the same as --set run.shard=\"i/n\"; join the parts with merge");
   sub->add_flag("--resume", o.resume, "continue the run directory: skip finished trials, run the rest and any added seeds/λ");
-  sub->add_flag("--dry-run", o.dry_run, "print the plan (tasks, fusing, ranks), each rank's memory estimate and what the run directory already holds; train nothing");
+  sub->add_flag("--dry-run", o.dry_run, "print the plan (tasks, fusing, ranks), each rank's memory estimate and what the run directory already holds; "
+                                        "refuse (exit 2, run's message) a directory run would refuse; train nothing");
   sub->add_option("--ranks", o.ranks_for_plan, "with --dry-run: plan for this many ranks")->check(CLI::PositiveNumber);
   sub->add_flag("--quiet", o.quiet, "print nothing but errors");
   sub->add_option("--log-format", o.log_format, "progress as text lines or JSON lines")
