@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "cli.hpp"
+#include "rundir/run_directory.hpp"
 #include "sweep/plan.hpp"
 
 using namespace anchorsweep::testing;
@@ -442,4 +443,70 @@ TEST(Cli, ReportOutWorksForOneRun) {
   const auto md = slurp(out + "/agg/report.md");
   EXPECT_NE(md.find("# anchorsweep: run tiny"), std::string::npos) << md.substr(0, 300);
   EXPECT_NE(md.find("One run: nothing to compare it with."), std::string::npos);
+}
+
+// ---------- the lock on file systems that cannot lock ----------
+
+namespace {
+
+std::string flock_shim() {
+  const char* s = std::getenv("ANCHORSWEEP_FLOCK_SHIM");
+  return s ? s : "";
+}
+
+}  // namespace
+
+// flock failing with ENOLCK (NFSv3 without lockd) or ENOSYS (Lustre, noflock) is not "another
+// sweep": the message names the errno and the path and the way on; run.lock = "none" proceeds.
+TEST(Lock, AFileSystemThatCannotLockIsNamedAndRunLockNoneProceeds) {
+  ASSERT_FALSE(flock_shim().empty()) << "ANCHORSWEEP_FLOCK_SHIM (set by ctest)";
+  auto out = fresh_dir("nolock");
+  for (const auto& [err, name] : {std::pair{"37", "ENOLCK"}, std::pair{"38", "ENOSYS"}}) {
+    const auto r = run("LD_PRELOAD=" + flock_shim() + " FLOCK_FAILS_ERRNO=" + err + " " + sweep(out));
+    EXPECT_EQ(r.code, 2) << r.output;
+    EXPECT_NE(r.output.find("/tiny/lock: this file system cannot lock (flock: " + std::string(name)), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("set run.lock = \"none\""), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("another sweep"), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(out + "/tiny/config.toml")) << "refused before anything was written";
+  }
+  const auto none = run("LD_PRELOAD=" + flock_shim() + " " + sweep(out, "--set run.lock=\\\"none\\\""));
+  ASSERT_EQ(none.code, 0) << none.output;
+  EXPECT_NE(none.output.find("run.lock = \"none\": nothing keeps a second sweep off"), std::string::npos) << none.output;
+  // The dry run says what run would: refused with flock there, accepted with "none".
+  const auto dry = run("LD_PRELOAD=" + flock_shim() + " " + bin() + " run " + tiny_config() + " --set run.output_dir=" + out +
+                       " --dry-run --resume");
+  EXPECT_EQ(dry.code, 2) << dry.output;
+  EXPECT_NE(dry.output.find("this file system cannot lock"), std::string::npos) << dry.output;
+  EXPECT_EQ(run(bin() + " run " + tiny_config() + " --set run.output_dir=" + out + " --dry-run --resume").code, 0)
+      << "run.lock is how, not what: switching it back is no config change";
+}
+
+// A held lock names its owner as the owner wrote it: host and pid, for a sweep on another node.
+TEST(Lock, AHeldLockNamesItsOwnersHostAndPid) {
+  auto out = fresh_dir("lock-owner");
+  ASSERT_EQ(run(sweep(out)).code, 0);
+  std::ofstream(out + "/tiny/lock", std::ios::trunc) << "node7 pid 4242\n";
+  int fd = ::open((out + "/tiny/lock").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  const auto r = run(sweep(out, "--resume"));
+  ::close(fd);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("another sweep is using this run directory (lock held by node7 pid 4242)"), std::string::npos) << r.output;
+}
+
+TEST(Lock, NodeLocalNfsLocksAreWarnedAbout) {
+  const std::string mounts =
+      "/dev/sda1 / ext4 rw,relatime 0 0\n"
+      "server:/export /mnt/nfs nfs4 rw,relatime,vers=4.2,local_lock=flock,addr=10.0.0.1 0 0\n"
+      "server:/other /mnt/shared nfs rw,vers=3,local_lock=none 0 0\n"
+      "lustre@tcp:/fs /lustre lustre rw,flock 0 0\n";
+  using anchorsweep::lock_scope_warning;
+  const std::string w = lock_scope_warning(mounts, "/mnt/nfs/runs/demo");
+  EXPECT_NE(w.find("NFS mount (/mnt/nfs) with local_lock=flock"), std::string::npos) << w;
+  EXPECT_NE(w.find("local to this node"), std::string::npos) << w;
+  EXPECT_EQ(lock_scope_warning(mounts, "/mnt/shared/runs/demo"), "") << "local_lock=none: the server locks";
+  EXPECT_EQ(lock_scope_warning(mounts, "/lustre/runs/demo"), "");
+  EXPECT_EQ(lock_scope_warning(mounts, "/mnt/nfsother/runs"), "") << "a prefix of the name is not the mount";
+  EXPECT_EQ(lock_scope_warning(mounts, "/home/me/runs"), "");
 }

@@ -164,5 +164,9 @@ ANCHORSWEEP_NAMES(RunState, 6, {RunState::running, "running"}, {RunState::stalle
 enum class LogFormat { text, json };
 ANCHORSWEEP_NAMES(LogFormat, 2, {LogFormat::text, "text"}, {LogFormat::json, "json"});
 
+// run.lock: how a sweep keeps a second one off its run directory (rundir/run_directory.hpp).
+enum class LockMode { flock, none };
+ANCHORSWEEP_NAMES(LockMode, 2, {LockMode::flock, "flock"}, {LockMode::none, "none"});
+
 
 }  // namespace anchorsweep

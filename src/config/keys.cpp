@@ -28,6 +28,7 @@ const std::vector<KeyDoc>& config_keys() {
       {"run.output_dir", "string", "where run directories go", ""},
       {"run.seeds", "list of integers", "the seeds; a list of integers ≥ 0, not empty, no duplicates", ""},
       {"run.threads", "integer", "intra-op threads per rank (≤ 1024); 0 = the CPUs the rank has (see [clusters.md](clusters.md#placement)). Part of the arithmetic: set it for bit-identical results across rank counts", ""},
+      {"run.lock", one_of<LockMode>(), "`flock` keeps a second sweep off a run directory; `none` is for file systems that cannot lock (Lustre mounted `noflock`, NFSv3 without lockd): then nothing does, and you must (see [run-directory.md](run-directory.md#resume-change-lock))", ""},
       {"run.shard", "string \"i/n\"", "`\"i/n\"`: run part i of n of the plan in `output_dir/name-shard<i>of<n>` (the same as `run --shard i/n`; see [run-directory.md](run-directory.md#job-arrays-shards-and-merge))", "(none)"},
       {"data.format", one_of<DataFormat>(), "what the data files are, or `synthetic` for generated data ([real-data.md](real-data.md) describes each)", ""},
       {"data.a_train", "path", "data set A's files, relative to the config file; required unless the format is `synthetic`; refused with `features` (there is no A)", "(none)"},

@@ -77,6 +77,7 @@ std::string resolved_toml(const SweepConfig& c, const RawInputs& raw) {
   w.str("output_dir", c.run.output_dir);
   w.integers("seeds", c.run.seeds);
   w.integer("threads", c.run.threads);
+  w.str("lock", name_of(c.run.lock));
   if (c.run.sharded()) w.str("shard", std::to_string(c.run.shard_index) + "/" + std::to_string(c.run.shard_count));
 
   w.section("data");

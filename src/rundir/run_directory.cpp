@@ -1,6 +1,9 @@
 #include "rundir/run_directory.hpp"
 
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <sstream>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -53,22 +56,55 @@ std::string config_changed(const SweepConfig& cfg, const std::string& dir) {
          " (only adding seeds or λ values is allowed; use a new run.name)";
 }
 
-// "" when no other process holds dir/lock; else who does (the owner note it wrote).
-std::string lock_holder(const std::string& dir, int fd) {
+// Why dir/lock cannot be taken: "" when it is ours now. Held by another process (EWOULDBLOCK):
+// who, from the owner note it wrote. Any other errno is a file system that cannot lock
+// (ENOLCK: NFSv3 without lockd; ENOSYS, EOPNOTSUPP, EINVAL: Lustre mounted noflock, some FUSE):
+// refused too, naming errno and path, since a sweep there could not keep another one out.
+std::string lock_problem(const std::string& dir, int fd) {
   if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return "";
-  std::string owner = read_file(dir + "/lock");
-  while (!owner.empty() && owner.back() == '\n') owner.pop_back();
-  return owner.empty() ? std::string("an unknown process") : owner;
-}
-
-std::string lock_refusal(const std::string& dir, const std::string& holder) {
-  return dir + ": another sweep is using this run directory (lock held by " + holder + ")";
+  const int err = errno;
+  if (err == EWOULDBLOCK) {
+    std::string owner = read_file(dir + "/lock");
+    while (!owner.empty() && owner.back() == '\n') owner.pop_back();
+    return dir + ": another sweep is using this run directory (lock held by " +
+           (owner.empty() ? std::string("an unknown process") : owner) + ")";
+  }
+  const char* name = strerrorname_np(err);
+  return dir + "/lock: this file system cannot lock (flock: " + (name ? name : std::to_string(err)) + ", " +
+         std::strerror(err) + "), so a second sweep could append to the same journal. On a mount without locks "
+         "(Lustre mounted noflock, NFSv3 without lockd) set run.lock = \"none\" and run one sweep at a time on this "
+         "directory, or put run.output_dir on a file system that locks";
 }
 
 }  // namespace
 
+std::string lock_scope_warning(const std::string& mounts, const std::string& path) {
+  // The mount holding `path`: the longest mount point that is a prefix of it.
+  std::istringstream in(mounts);
+  std::string line, best_point, best_type, best_options;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string device, point, type, options;
+    if (!(f >> device >> point >> type >> options)) continue;
+    const bool under = path == point || point == "/" ||
+                       (path.compare(0, point.size(), point) == 0 && path.size() > point.size() && path[point.size()] == '/');
+    if (under && point.size() >= best_point.size()) {
+      best_point = point;
+      best_type = type;
+      best_options = "," + options + ",";
+    }
+  }
+  if (best_type.rfind("nfs", 0) != 0) return "";
+  for (const char* local : {",local_lock=flock,", ",local_lock=all,"})
+    if (best_options.find(local) != std::string::npos)
+      return path + " is on an NFS mount (" + best_point + ") with " + std::string(local).substr(1, std::strlen(local) - 2) +
+             ": its locks are local to this node, so a sweep on another node would not see this one's lock. Run one "
+             "sweep at a time on this directory (a --resume only after the first has ended)";
+  return "";
+}
+
 RunDirectory::RunDirectory(const SweepConfig& cfg, bool resume)
-    : dir_(cfg.run_dir()), data_files_(data_fingerprints(cfg)) {
+    : dir_(cfg.run_dir()), lock_mode_(cfg.run.lock), data_files_(data_fingerprints(cfg)) {
   const std::string config_path = dir_ + "/config.toml";
   const bool exists = file_exists(config_path);
   if (exists) acquire_lock();  // a sweep still running here is the first thing to report
@@ -116,17 +152,25 @@ RunDirectory::RunDirectory(const SweepConfig& cfg, bool resume)
     if (!vouched) remove_file_durably(dir_ + "/checkpoints/" + name);
   }
   write_file_atomic(config_path, cfg.resolved_toml);
+  if (lock_mode_ == LockMode::none)
+    warnings_.push_back("run.lock = \"none\": nothing keeps a second sweep off " + dir_ +
+                        "; run one sweep at a time on it (the lock file only names this one: " + local_host() + ")");
+  char real[PATH_MAX];
+  if (::realpath(dir_.c_str(), real)) {
+    const std::string w = lock_scope_warning(read_file("/proc/self/mounts"), real);
+    if (!w.empty() && lock_mode_ == LockMode::flock) warnings_.push_back(w);
+  }
 }
 
 std::string run_directory_refusal(const SweepConfig& cfg) {
   const std::string dir = cfg.run_dir();
   if (!file_exists(dir + "/config.toml")) return "";
   // The lock is taken and let go at once: only to learn whether a sweep holds it now.
-  const int fd = ::open((dir + "/lock").c_str(), O_RDONLY);
+  const int fd = cfg.run.lock == LockMode::flock ? ::open((dir + "/lock").c_str(), O_RDONLY) : -1;
   if (fd >= 0) {
-    const std::string holder = lock_holder(dir, fd);
+    const std::string problem = lock_problem(dir, fd);
     ::close(fd);
-    if (!holder.empty()) return lock_refusal(dir, holder);
+    if (!problem.empty()) return problem;
   }
   std::string refusal = config_changed(cfg, dir);
   if (refusal.empty()) refusal = inputs_changed(cfg, dir, data_fingerprints(cfg));
@@ -141,13 +185,14 @@ void RunDirectory::acquire_lock() {
   const std::string path = dir_ + "/lock";
   lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT, 0644);
   if (lock_fd_ < 0) throw std::runtime_error(path + ": cannot open lock: " + std::strerror(errno));
-  const std::string holder = lock_holder(dir_, lock_fd_);
-  if (!holder.empty()) {
+  const std::string problem = lock_mode_ == LockMode::flock ? lock_problem(dir_, lock_fd_) : "";
+  if (!problem.empty()) {
     ::close(lock_fd_);
     lock_fd_ = -1;
-    throw InputError(lock_refusal(dir_, holder));
+    throw InputError(problem);
   }
-  // flock dies with the process, so a SIGKILLed sweep never leaves a stale lock behind.
+  // flock dies with the process, so a SIGKILLed sweep never leaves a stale lock behind. The note
+  // names the owner for a second sweep (on this node or another) that finds the lock held.
   const std::string who = local_host() + " pid " + std::to_string(::getpid()) + "\n";
   if (::ftruncate(lock_fd_, 0) == 0 && ::write(lock_fd_, who.data(), who.size()) < 0) {
     // The owner note is a courtesy; the flock is what excludes.

@@ -38,6 +38,12 @@ struct PriorWork {
 // print it too, so they never describe old results as the new config's.
 std::string run_directory_refusal(const SweepConfig& cfg);
 
+// flock on NFS mounted with local_lock=flock (or all) only excludes processes of one node: a
+// warning naming the mount when `path` (absolute, resolved) is on one, per `mounts` (the text of
+// /proc/self/mounts); "" otherwise. Other file systems either lock across nodes (local disks,
+// NFSv4, Lustre with flock) or refuse flock, which the lock reports by its errno.
+std::string lock_scope_warning(const std::string& mounts, const std::string& path);
+
 class RunDirectory {
  public:
   // Opens runs/<name>/ for a sweep. A directory holding an earlier sweep needs `resume`, and
@@ -48,6 +54,8 @@ class RunDirectory {
 
   const std::string& path() const { return dir_; }
   const PriorWork& prior() const { return prior_; }
+  // What the user should know about the lock (run.lock = "none", a node-local NFS lock).
+  const std::vector<std::string>& warnings() const { return warnings_; }
   // Size and FNV-1a of each data file (read once, at opening): recorded in run.json, and
   // compared with the earlier run's on resume, which refuses to mix results from other bytes.
   const nlohmann::json& data_files() const { return data_files_; }
@@ -72,6 +80,8 @@ class RunDirectory {
 
   std::string dir_;
   int lock_fd_ = -1;
+  LockMode lock_mode_ = LockMode::flock;
+  std::vector<std::string> warnings_;
   PriorWork prior_;
   nlohmann::json data_files_;
   std::unique_ptr<Journal> journal_;

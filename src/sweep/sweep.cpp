@@ -402,6 +402,7 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
     progress.note("resuming " + dir->path() + ": " + std::to_string(prior.done_trials.size()) + " trials already done, " +
                   std::to_string(plan.trial_count()) + " to run, " + std::to_string(prior.checkpoints.size()) +
                   " task(s) continue from an epoch checkpoint" + (prior.torn ? " (dropped a torn last journal line)" : ""));
+  for (const auto& w : dir->warnings()) progress.note(w);
   progress.note("run directory " + dir->path() + ": " + std::to_string(plan.tasks.size()) + " tasks, " +
                 std::to_string(plan.trial_count()) + " trials on " + std::to_string(ranks) + " rank(s), fuse width " +
                 std::to_string(plan.fuse_width) + ", " + std::to_string(placement.threads) + " thread(s) on rank 0 (" +
