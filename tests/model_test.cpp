@@ -1,6 +1,11 @@
 // Encoder and adapter at module level: shapes, the identity anchor, freezing, checkpoints.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "common/errors.hpp"
 #include "fixtures.hpp"
 #include "model/adapter.hpp"
 #include "model/fused_lstm.hpp"
@@ -316,5 +321,54 @@ TEST(FusedAdam, CheckpointResumesExactlyAndSparseClippingMatchesDense) {
     const auto n_dense = clip_grad_norm({dense}, max_norm), n_sparse = clip_grad_norm({sparse}, max_norm);
     EXPECT_NEAR(n_dense.item<double>(), n_sparse.item<double>(), 1e-5);
     EXPECT_TRUE(torch::allclose(sparse.grad().to_dense(), dense.grad(), 1e-5, 1e-7)) << max_norm;
+  }
+}
+
+// The anchor file comes from elsewhere: before LibTorch's unpickler (which has known memory-safety
+// bugs on crafted input) reads it, its size and its zip header are checked.
+TEST(Adapter, AnchorFileIsCheckedBeforeUnpickling) {
+  char tmpl[] = "/tmp/anchorsweep-anchor-file-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  auto write = [&](const std::string& name, const std::string& bytes) {
+    std::ofstream(dir + "/" + name, std::ios::binary) << bytes;
+    return AnchorSpec{AnchorKind::file, dir + "/" + name};
+  };
+  const auto saved = torch::pickle_save(torch::eye(4, 10));
+  const auto good = make_anchor(write("good.pt", std::string(saved.begin(), saved.end())), 4, 10);
+  EXPECT_TRUE(torch::equal(good, torch::eye(4, 10)));
+  auto refusal = [&](const AnchorSpec& spec) {
+    try {
+      make_anchor(spec, 4, 10);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_NE(refusal(write("text.pt", "hello")).find("adapter.anchor: not a file saved by torch.save (no zip header)"), std::string::npos);
+  const std::string huge = "PK\x03\x04" + std::string((1 << 20) + 4 * 10 * 8, 'x');
+  EXPECT_NE(refusal(write("huge.pt", huge)).find("more than the"), std::string::npos) << refusal(write("huge.pt", huge));
+}
+
+// FusedAdam's moments from a checkpoint of another model are refused, not broadcast.
+TEST(FusedAdam, MomentsOfAnotherShapeAreRefused) {
+  auto w = torch::randn({6, 3}).requires_grad_(true);
+  FusedAdam first({w}, torch::optim::AdamOptions(0.1));
+  w.mutable_grad() = torch::ones({6, 3});
+  first.step();
+  torch::serialize::OutputArchive out;
+  first.save(out);
+  std::ostringstream bytes;
+  out.save_to(bytes);
+  auto other = torch::randn({3, 6}).requires_grad_(true);  // as many parameters, another shape
+  FusedAdam second({other}, torch::optim::AdamOptions(0.1));
+  torch::serialize::InputArchive in;
+  std::istringstream stream(bytes.str());
+  in.load_from(stream);
+  try {
+    second.load(in);
+    ADD_FAILURE() << "moments of shape [6, 3] loaded into a [3, 6] parameter";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("the checkpoint belongs to another model"), std::string::npos) << e.what();
   }
 }

@@ -11,11 +11,29 @@ namespace {
 
 std::string shape_of(const torch::Tensor& t) { return c10::str(t.sizes()); }
 
+// "a sparse tensor" for a layout the checks below cannot read, else "".
+std::string not_dense(const c10::IValue& v) {
+  if (!v.isTensor() || v.toTensor().layout() == torch::kStrided) return "";
+  return std::string(" (a ") + c10::str(v.toTensor().layout()) + " tensor: save it with .to_dense())";
+}
+
 }  // namespace
+
+void check_pickle_file(const std::string& path, const std::string& bytes, const std::string& key, uint64_t max_bytes) {
+  // LibTorch's unpickler has known memory-safety bugs on crafted input: these files must come from
+  // a trusted source (README). What can be checked before it runs is: the size, and that the file
+  // is the zip archive torch.save writes.
+  if (bytes.size() > max_bytes)
+    throw InputError(path + ": " + key + ": " + std::to_string(bytes.size()) + " bytes, more than the " +
+                     std::to_string(max_bytes) + " such a file can need: not read");
+  if (bytes.size() < 4 || bytes.compare(0, 4, "PK\x03\x04") != 0)
+    throw InputError(path + ": " + key + ": not a file saved by torch.save (no zip header): not read");
+}
 
 FeatureSplit read_feature_file(const std::string& name, const std::string& path,
                                std::vector<std::string>& labels_out) {
   const std::string bytes = read_file(path);
+  check_pickle_file(path, bytes, "data." + name, kMaxFeatureFileBytes);
   c10::IValue v;
   try {
     v = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
@@ -37,12 +55,14 @@ FeatureSplit read_feature_file(const std::string& name, const std::string& path,
   s.name = name;
   s.path = path;
   const c10::IValue x = get("x"), y = get("y"), labels = get("labels");
+  if (!not_dense(x).empty()) throw InputError(path + ": key \"x\": must be a dense float tensor [N, K + H]" + not_dense(x));
+  if (!not_dense(y).empty()) throw InputError(path + ": key \"y\": must be a dense integer tensor [N]" + not_dense(y));
   if (!x.isTensor() || !torch::isFloatingType(x.toTensor().scalar_type()) || x.toTensor().dim() != 2)
     throw InputError(path + ": key \"x\": must be a float tensor [N, K + H]" +
                      (x.isTensor() ? ", got " + std::string(c10::toString(x.toTensor().scalar_type())) + " " +
                                          shape_of(x.toTensor())
                                    : ", got " + std::string(x.tagKind())));
-  if (!y.isTensor() || torch::isFloatingType(y.toTensor().scalar_type()) || y.toTensor().dim() != 1)
+  if (!y.isTensor() || !c10::isIntegralType(y.toTensor().scalar_type(), /*includeBool=*/false) || y.toTensor().dim() != 1)
     throw InputError(path + ": key \"y\": must be an integer tensor [N]" +
                      (y.isTensor() ? ", got " + std::string(c10::toString(y.toTensor().scalar_type())) + " " +
                                          shape_of(y.toTensor())

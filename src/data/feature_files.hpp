@@ -30,6 +30,13 @@ struct FeatureData {
   int64_t K = 0, H = 0;
 };
 
+// Files read with torch::pickle_load (features here, the anchor in model/adapter.cpp) must come
+// from a trusted source: LibTorch's unpickler has known memory-safety bugs on crafted input. Before
+// it runs, a file is refused (InputError naming path and key) when it is larger than max_bytes or
+// is not the zip archive torch.save writes.
+void check_pickle_file(const std::string& path, const std::string& bytes, const std::string& key, uint64_t max_bytes);
+inline constexpr uint64_t kMaxFeatureFileBytes = uint64_t{16} << 30;  // 16 GiB; TACRED's B train is 66 MB
+
 // One file; throws InputError "PATH: key: what is wrong" for anything but a dict of the three.
 FeatureSplit read_feature_file(const std::string& name, const std::string& path,
                                std::vector<std::string>& labels_out);

@@ -1,5 +1,7 @@
 #include "model/adapter.hpp"
 
+#include "data/feature_files.hpp"
+
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cmath>
@@ -21,6 +23,9 @@ torch::Tensor make_anchor(const AnchorSpec& anchor, int64_t K, int64_t D) {
   std::ifstream in(spec, std::ios::binary);
   if (!in) throw InputError(spec + ": adapter.anchor: cannot read the anchor tensor file");
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // K x D float64 at most, and the archive's own bytes.
+  check_pickle_file(spec, std::string(bytes.begin(), bytes.end()), "adapter.anchor",
+                    static_cast<uint64_t>(K * D) * 8 + (uint64_t{1} << 20));
   torch::Tensor a;
   try {
     a = torch::pickle_load(bytes).toTensor();

@@ -111,12 +111,14 @@ std::string better_openblas_core(const std::string& current) {
     if (core == "sandybridge") return 1;
     return 0;  // prescott, core2, penryn, nehalem, atom, ... and names this list does not know
   };
-  __builtin_cpu_init();
   std::string best;
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
     best = __builtin_cpu_supports("avx512bf16") ? "Cooperlake" : "SkylakeX";
   else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
     best = "Haswell";
+#endif  // elsewhere (aarch64: Grace Hopper) OpenBLAS's own choice stands
   if (best.empty() || current.empty() || level(best) <= level(current)) return "";
   return best;
 }

@@ -124,6 +124,10 @@ void FusedAdam::load(torch::serialize::InputArchive& archive) {
     torch::Tensor m, v;
     archive.read("m" + std::to_string(i), m);
     archive.read("v" + std::to_string(i), v);
+    // copy_ would broadcast a [1] or [N] moment over a [K, N] parameter without a word.
+    TORCH_CHECK(m.sizes() == moments_[i].m.sizes() && v.sizes() == moments_[i].v.sizes(), "FusedAdam: the checkpoint's moments of parameter ",
+                i, " have shape ", m.sizes(), " / ", v.sizes(), ", the parameter has ", moments_[i].m.sizes(),
+                ": the checkpoint belongs to another model");
     moments_[i].m.copy_(m);
     moments_[i].v.copy_(v);
   }
