@@ -510,3 +510,42 @@ TEST(Lock, NodeLocalNfsLocksAreWarnedAbout) {
   EXPECT_EQ(lock_scope_warning(mounts, "/mnt/nfsother/runs"), "") << "a prefix of the name is not the mount";
   EXPECT_EQ(lock_scope_warning(mounts, "/home/me/runs"), "");
 }
+
+// ---------- the start-up re-exec, read back from run.json ----------
+
+namespace {
+
+nlohmann::json run_json(const std::string& dir) { return nlohmann::json::parse(slurp(dir + "/run.json")); }
+
+}  // namespace
+
+// 1000 ranks on this node's CPUs: tune_cpu_libraries asks libgomp not to spin (OMP_WAIT_POLICY =
+// PASSIVE, which libgomp reads only at load: hence the re-exec). run.json says what took effect,
+// for rank 0 and for every rank; when the re-exec fails, it says so and claims nothing.
+TEST(Reexec, RunJsonRecordsWhatTookEffect) {
+  const std::string env = "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u ANCHORSWEEP_KEEP_OMP_WAIT MPI_LOCALNRANKS=1000 ";
+  auto out = fresh_dir("reexec");
+  ASSERT_EQ(run(env + sweep(out, "--quiet")).code, 0);
+  auto j = run_json(out + "/tiny");
+  EXPECT_EQ(j["omp_wait_policy"].get<std::string>().rfind("PASSIVE (1000 ranks share ", 0), 0u) << j["omp_wait_policy"];
+  ASSERT_EQ(j["rank_placement"].size(), 1u);
+  EXPECT_EQ(j["rank_placement"][0]["omp_wait_policy"], j["omp_wait_policy"]);
+  EXPECT_EQ(j["rank_placement"][0]["blas_kernels"], j["blas_kernels"]);
+  EXPECT_FALSE(j["blas_kernels"].get<std::string>().empty());
+
+  auto failed = fresh_dir("reexec-failed");
+  ASSERT_EQ(run(env + "ANCHORSWEEP_TEST_EXEC=/nonexistent/anchorsweep " + sweep(failed, "--quiet")).code, 0);
+  j = run_json(failed + "/tiny");
+  EXPECT_EQ(j["omp_wait_policy"].get<std::string>().rfind("libgomp default (wanted PASSIVE (1000 ranks share ", 0), 0u)
+      << j["omp_wait_policy"];
+  EXPECT_NE(j["omp_wait_policy"].get<std::string>().find("the re-exec failed (No such file or directory)"), std::string::npos);
+}
+
+// A user's OPENBLAS_CORETYPE is left alone and recorded as the kernels OpenBLAS really runs.
+TEST(Reexec, TheUsersBlasKernelsAreRecordedAsTheyRun) {
+  auto out = fresh_dir("blas-user");
+  ASSERT_EQ(run("OPENBLAS_CORETYPE=Haswell " + sweep(out, "--quiet")).code, 0);
+  const std::string kernels = run_json(out + "/tiny")["blas_kernels"];
+  if (kernels == "not OpenBLAS") GTEST_SKIP() << "LibTorch's BLAS here is not OpenBLAS";
+  EXPECT_EQ(kernels, "Haswell (OPENBLAS_CORETYPE set by the user)");
+}

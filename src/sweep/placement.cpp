@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <stdexcept>
@@ -135,7 +136,7 @@ void tune_cpu_libraries(char** argv) {
   keep_freed_memory();
   if (std::getenv("ANCHORSWEEP_KEEP_OMP_WAIT")) return;
   ::setenv("ANCHORSWEEP_KEEP_OMP_WAIT", "1", 1);  // decide once: never loop
-  bool reexec = false;
+  bool reexec = false, set_blas = false, set_omp = false;
 
   if (std::getenv("OPENBLAS_CORETYPE")) {
     ::setenv("ANCHORSWEEP_BLAS_WHY", "OPENBLAS_CORETYPE set by the user", 1);
@@ -146,7 +147,7 @@ void tune_cpu_libraries(char** argv) {
   } else {
     ::setenv("OPENBLAS_CORETYPE", better.c_str(), 1);
     ::setenv("ANCHORSWEEP_BLAS_WHY", ("OpenBLAS chose " + core + " kernels; this CPU runs " + better + "'s").c_str(), 1);
-    reexec = true;
+    reexec = set_blas = true;
   }
 
   if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) {
@@ -176,15 +177,29 @@ void tune_cpu_libraries(char** argv) {
     } else {
       ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
       ::setenv("ANCHORSWEEP_OMP_WAIT_WHY", why.c_str(), 1);
-      reexec = true;
+      reexec = set_omp = true;
     }
   }
   if (!reexec) return;
   // Through the binary's real path: exec of /proc/self/exe would rename the process "exe" in ps,
   // top and pkill.
   const std::string self = read_link("/proc/self/exe");
-  ::execv(self.empty() ? "/proc/self/exe" : self.c_str(), argv);
-  // exec failed (no /proc?): go on with the libraries' defaults.
+  const char* forced = std::getenv("ANCHORSWEEP_TEST_EXEC");  // test hook (docs/testing.md): an exec that fails
+  ::execv(forced ? forced : self.empty() ? "/proc/self/exe" : self.c_str(), argv);
+  // exec failed (the binary replaced during start-up, no /proc): this process goes on with the
+  // libraries as they loaded, before the variables above were set. Take them back, so that run.json
+  // records what took effect, and say why.
+  const std::string failed = std::string("the re-exec failed (") + std::strerror(errno) + ")";
+  if (set_blas) {
+    ::setenv("ANCHORSWEEP_BLAS_WHY", ("wanted " + std::string(std::getenv("OPENBLAS_CORETYPE")) + "'s kernels but " + failed +
+                                      ": OpenBLAS's own choice stands").c_str(), 1);
+    ::unsetenv("OPENBLAS_CORETYPE");
+  }
+  if (set_omp) {
+    ::setenv("ANCHORSWEEP_OMP_WAIT_WHY", ("wanted PASSIVE (" + std::string(std::getenv("ANCHORSWEEP_OMP_WAIT_WHY")) + ") but " +
+                                          failed).c_str(), 1);
+    ::unsetenv("OMP_WAIT_POLICY");
+  }
 }
 
 GpuChoice choose_gpu(int local_rank, int local_size, int visible_gpus, const char* cuda_visible_devices) {

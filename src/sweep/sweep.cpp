@@ -156,21 +156,31 @@ std::vector<std::string> planned_trial_ids(const SweepConfig& cfg) {
   return ids;
 }
 
+// What the loaded libraries run with, read after start-up (and after the re-exec of
+// tune_cpu_libraries, or its failure): OpenBLAS's kernels as it reports them, and the OpenMP wait
+// policy in this process's environment, each with why.
+std::string blas_kernels_in_effect() {
+  const std::string core = openblas_core();
+  const char* why = std::getenv("ANCHORSWEEP_BLAS_WHY");
+  return core.empty() ? std::string("not OpenBLAS") : core + (why ? std::string(" (") + why + ")" : std::string());
+}
+
+std::string omp_wait_in_effect() {
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  const char* why = std::getenv("ANCHORSWEEP_OMP_WAIT_WHY");
+  return std::string(policy ? policy : "libgomp default") + (why ? std::string(" (") + why + ")" : std::string());
+}
+
 nlohmann::json run_facts(const SweepConfig& cfg, const Corpus& corpus, const SweepOptions& o, int ranks,
                          const std::vector<std::string>& hosts, const std::vector<std::string>& devices,
                          const std::string& mpi_version, const Placement& placement, const std::string& nccl,
                          const nlohmann::json& data_files) {
-  const std::string core = openblas_core();
-  const char* blas_why = std::getenv("ANCHORSWEEP_BLAS_WHY");
-  const std::string blas_kernels =
-      core.empty() ? std::string("not OpenBLAS") : core + (blas_why ? std::string(" (") + blas_why + ")" : std::string());
   return {{"labels", corpus.labels},
           {"data_files", data_files},
           {"truncated_sentences", corpus.truncated},
           {"cpus", placement.cpus_why},
-          {"omp_wait_policy", std::string(std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "libgomp default") +
-                                  (std::getenv("ANCHORSWEEP_OMP_WAIT_WHY") ? std::string(" (") + std::getenv("ANCHORSWEEP_OMP_WAIT_WHY") + ")" : "")},
-          {"blas_kernels", blas_kernels},
+          {"omp_wait_policy", omp_wait_in_effect()},  // rank 0's; every rank's is in rank_placement
+          {"blas_kernels", blas_kernels_in_effect()},
           {"negative_label", cfg.data.negative_label},
           {"ranks", ranks},
           {"hosts", hosts},
@@ -195,7 +205,9 @@ nlohmann::json run_facts(const SweepConfig& cfg, const Corpus& corpus, const Swe
 
 nlohmann::json placement_json(const Placement& p) {
   return {{"rank", p.rank}, {"host", p.host}, {"local_rank", p.local_rank}, {"local_size", p.local_size},
-          {"threads", p.threads}, {"device", p.device_label()}};
+          {"threads", p.threads}, {"device", p.device_label()},
+          // Per rank: nodes of one job may differ in CPU, and so in the kernels OpenBLAS runs.
+          {"blas_kernels", blas_kernels_in_effect()}, {"omp_wait_policy", omp_wait_in_effect()}};
 }
 
 // This process's peak resident memory so far, in MiB (Linux reports ru_maxrss in KiB).
