@@ -194,3 +194,18 @@ TEST(Mpi, LockRefusesASecondSweepWhileOneRuns) {
   EXPECT_NE(r.output.find("another sweep"), std::string::npos) << r.output;
   EXPECT_EQ(job.wait(), 0);  // the first sweep is unharmed
 }
+
+// MPI errors come back to MPI_CHECK (MPI_ERRORS_RETURN), which names rank, host and call and
+// ends the whole job; MPI's default handler would abort inside the call in its own words.
+TEST(MpiErrors, AFailedCallNamesRankHostAndCallAndEndsTheJob) {
+  const char* prog = std::getenv("ANCHORSWEEP_MPI_ERRORS");
+  ASSERT_NE(prog, nullptr) << "ANCHORSWEEP_MPI_ERRORS (set by ctest)";
+  const std::string cmd = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np 2 --oversubscribe " +
+                          std::string(prog);
+  const auto r = run(cmd);
+  EXPECT_NE(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("anchorsweep: rank 0 ("), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("MPI failure "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("'MPI_Send("), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("ending the job"), std::string::npos) << r.output;
+}

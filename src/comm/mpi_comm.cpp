@@ -6,8 +6,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 
-// Every MPI call goes through this: on failure it says which call, where, and MPI's own words.
+// Every MPI call goes through this: on failure it says which rank and host, which call, where,
+// and MPI's own words, then ends the whole job. The communicators return errors
+// (MPI_ERRORS_RETURN) instead of MPI's default of aborting inside the call, so this can run.
 #define MPI_CHECK(call)                                                                     \
   do {                                                                                      \
     int mpi_rc_ = (call);                                                                   \
@@ -15,13 +18,32 @@
       char mpi_msg_[MPI_MAX_ERROR_STRING];                                                  \
       int mpi_len_ = 0;                                                                     \
       MPI_Error_string(mpi_rc_, mpi_msg_, &mpi_len_);                                       \
-      std::fprintf(stderr, "anchorsweep: MPI failure %s:%d '%s': %s\n", __FILE__, __LINE__, \
-                   #call, mpi_msg_);                                                        \
-      MPI_Abort(MPI_COMM_WORLD, 1);                                                         \
+      ::anchorsweep::comm::fail_job(std::string("MPI failure ") + __FILE__ + ":" + std::to_string(__LINE__) + " '" + \
+                                    #call + "': " + std::string(mpi_msg_, mpi_len_));       \
     }                                                                                       \
   } while (0)
 
 namespace anchorsweep::comm {
+
+namespace {
+// Who this process is, for fail_job's message: set once MPI knows.
+std::string g_who = "rank ? (before MPI_Init)";
+}  // namespace
+
+void fail_job(const std::string& what) {
+  std::fprintf(stderr, "anchorsweep: %s: %s; ending the job\n", g_who.c_str(), what.c_str());
+  std::fflush(stderr);
+  int initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (initialized && !finalized) MPI_Abort(MPI_COMM_WORLD, 1);
+  std::_Exit(1);
+}
+
+void set_failure_context(const std::string& extra) {
+  const auto cut = g_who.find(", ");
+  g_who = (cut == std::string::npos ? g_who : g_who.substr(0, cut)) + (extra.empty() ? "" : ", " + extra);
+}
 
 bool launched_with_ranks() {
   for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE", "SLURM_NTASKS"}) {
@@ -43,20 +65,26 @@ MpiComm::MpiComm(int* argc, char*** argv) {
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
   thread_multiple_ = provided >= MPI_THREAD_MULTIPLE;
+  // Errors come back to MPI_CHECK, which names rank, host and call; communicators made from
+  // MPI_COMM_WORLD inherit the handler, and each is set again below to say so.
+  MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
   MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
   MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &size_));
   MPI_Comm node;
   MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node));
+  MPI_CHECK(MPI_Comm_set_errhandler(node, MPI_ERRORS_RETURN));
   MPI_CHECK(MPI_Comm_rank(node, &local_rank_));
   MPI_CHECK(MPI_Comm_size(node, &local_size_));
   node_comm_ = node;
   MPI_Comm groups;
   MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &groups));
+  MPI_CHECK(MPI_Comm_set_errhandler(groups, MPI_ERRORS_RETURN));
   groups_parent_ = groups;
   char name[MPI_MAX_PROCESSOR_NAME];
   int len = 0;
   MPI_CHECK(MPI_Get_processor_name(name, &len));
   host_.assign(name, len);
+  g_who = "rank " + std::to_string(rank_) + " (" + host_ + ")";
 }
 
 MpiComm::~MpiComm() {
@@ -191,6 +219,7 @@ GroupComm::GroupComm(MpiComm& mpi, const std::vector<int>& world_ranks, int tag)
   MPI_CHECK(MPI_Group_incl(world, static_cast<int>(world_ranks.size()), world_ranks.data(), &members));
   MPI_Comm comm;
   MPI_CHECK(MPI_Comm_create_group(parent, members, tag, &comm));
+  if (comm != MPI_COMM_NULL) MPI_CHECK(MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN));
   MPI_Group_free(&members);
   MPI_Group_free(&world);
   comm_ = comm;

@@ -13,6 +13,13 @@ namespace anchorsweep::comm {
 // (Open MPI, PMIx or SLURM variables). Without it anchorsweep runs as one process, no MPI.
 bool launched_with_ranks();
 
+// Prints "anchorsweep: rank R (host[, device]): WHAT; ending the job" and ends the whole job
+// (MPI_Abort once MPI is up, else _Exit(1)): for MPI, CUDA and NCCL failures, where a rank that
+// returned would leave the others waiting for it.
+[[noreturn]] void fail_job(const std::string& what);
+// Adds to what fail_job names, after rank and host: e.g. "device cuda:1".
+void set_failure_context(const std::string& extra);
+
 // A message: a tag, a JSON header and binary blobs (encoder state dicts, adapters).
 struct Message {
   int tag = 0;
