@@ -93,6 +93,7 @@ TEST(TrialResultJson, BaselinesHaveNullLambdaAndNanSurvives) {
 TEST(TrialResultJson, PretrainRoundTrip) {
   PretrainRecord a = make_pretrain(3);
   a.curve = make_trial(3, TrialKind::anchored, 0).curve;
+  a.encoder_hash = "0123456789abcdef";
   const json j = json::parse(to_json(a).dump());
   EXPECT_EQ(j.at("type"), "pretrain");
   const PretrainRecord b = pretrain_from_json(j);
@@ -101,6 +102,7 @@ TEST(TrialResultJson, PretrainRoundTrip) {
   EXPECT_EQ(b.examples_per_s, a.examples_per_s);
   EXPECT_EQ(b.best_epoch, a.best_epoch);
   EXPECT_EQ(b.host, a.host);
+  EXPECT_EQ(b.encoder_hash, "0123456789abcdef");
   // Pretraining has no test split: its curve journals null there, never a 0 that reads as a score.
   for (const auto& p : j.at("curve")) EXPECT_TRUE(p.at("test_micro_f1").is_null()) << p.dump();
   ASSERT_EQ(b.curve.size(), a.curve.size());

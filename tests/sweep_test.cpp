@@ -549,3 +549,28 @@ TEST(Reexec, TheUsersBlasKernelsAreRecordedAsTheyRun) {
   if (kernels == "not OpenBLAS") GTEST_SKIP() << "LibTorch's BLAS here is not OpenBLAS";
   EXPECT_EQ(kernels, "Haswell (OPENBLAS_CORETYPE set by the user)");
 }
+
+// Fewer seeds than shards: both shards pretrain seed 1. On other BLAS kernels their encoders
+// differ in the last bits, and merge refuses to put trials of two models into one run.
+TEST(Shard, MergeRefusesOneSeedPretrainedIntoTwoEncoders) {
+  const auto out = fresh_dir("shards-blas");
+  const std::string opts = " --set run.threads=1 --set run.seeds=[1] --quiet --no-report";
+  ASSERT_EQ(run("OPENBLAS_CORETYPE=Haswell " + sweep(out, "--shard 1/2" + opts)).code, 0);
+  ASSERT_EQ(run("OPENBLAS_CORETYPE=Sandybridge " + sweep(out, "--shard 2/2" + opts)).code, 0);
+  const auto kernels = [&](int i) {
+    return nlohmann::json::parse(slurp(out + "/tiny-shard" + std::to_string(i) + "of2/run.json"))["blas_kernels"].get<std::string>();
+  };
+  if (kernels(1) == "not OpenBLAS") GTEST_SKIP() << "LibTorch's BLAS here is not OpenBLAS";
+  ASSERT_NE(kernels(1), kernels(2));
+  const auto r = run(bin() + " merge " + out + "/merged " + out + "/tiny-shard1of2 " + out + "/tiny-shard2of2");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("seed 1 was pretrained by " + out + "/tiny-shard1of2 and by " + out + "/tiny-shard2of2 into different encoders"),
+            std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(out + "/merged/results.jsonl")) << "nothing written";
+  // The same kernels on both: the same encoder, and the merge goes through.
+  const auto same = fresh_dir("shards-same");
+  for (int i : {1, 2})
+    ASSERT_EQ(run("OPENBLAS_CORETYPE=Haswell " + sweep(same, "--shard " + std::to_string(i) + "/2" + opts)).code, 0);
+  const auto ok = run(bin() + " merge " + same + "/merged " + same + "/tiny-shard1of2 " + same + "/tiny-shard2of2");
+  EXPECT_EQ(ok.code, 0) << ok.output;
+}

@@ -238,6 +238,7 @@ json to_json(const PretrainRecord& r) {
               {"a_dev_micro_f1", r.a_dev_micro_f1},
               {"examples_per_s", r.examples_per_s},
               {"group_ranks", r.group_ranks},
+              {"encoder_hash", r.encoder_hash},
               {"curve", pretrain_curve_to_json(r.curve)}};
 }
 
@@ -258,6 +259,7 @@ PretrainRecord pretrain_from_json(const json& j) {
   get(j, "examples_per_s", r.examples_per_s);
   if (auto it = j.find("group_ranks"); it != j.end() && it->is_array()) r.group_ranks = it->get<std::vector<int64_t>>();
   r.curve = curve_from_json(j, "curve");
+  get(j, "encoder_hash", r.encoder_hash);
   return r;
 }
 

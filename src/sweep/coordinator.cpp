@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/files.hpp"
+
 namespace anchorsweep {
 
 Coordinator::Coordinator(const SweepConfig& cfg, TrialPlan plan, RunDirectory& dir, RunWriter& writer,
@@ -185,6 +187,7 @@ void Coordinator::complete(int64_t rank, TaskOutput out) {
     pretraining_.erase(out.seed);
     // The encoder first, then the journal line that says it exists.
     if (out.pretrain->status == Status::ok) {
+      out.pretrain->encoder_hash = fnv1a_hex(out.encoder.data(), out.encoder.size());  // merge compares shards' bits
       auto bytes = std::make_shared<std::vector<char>>(out.encoder);
       const int64_t seed = out.seed;
       writer_.write([this, seed, bytes] { dir_.write_encoder(seed, *bytes); });

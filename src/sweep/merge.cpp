@@ -122,6 +122,12 @@ std::vector<Shard> read_shards(const std::vector<std::string>& shard_dirs) {
     if (s.facts.data_files != first.facts.data_files)
       throw InputError(s.dir + ": ran on other data files than " + first.dir + " (run.json data_files differ)");
     if (s.facts.labels != first.facts.labels) throw InputError(s.dir + ": its labels differ from " + first.dir + "'s");
+    for (const char* lib : {"anchorsweep", "libtorch"}) {
+      const auto version = [&](const Shard& x) { return x.facts.raw.value("versions", json::object()).value(lib, std::string("?")); };
+      if (version(s) != version(first))
+        throw InputError(s.dir + ": ran " + lib + " " + version(s) + ", " + first.dir + " ran " + version(first) +
+                         ": their results are not comparable bit for bit; rerun the shards with one build");
+    }
   }
   return shards;
 }
@@ -152,7 +158,19 @@ MergedJournal merge_journals(const std::vector<Shard>& shards, MergeResult& r) {
         latest[key] = std::move(line.record);
       } else if (line.type == RecordType::pretrain && is_ok(line.record)) {
         const int64_t seed = line.record.value("seed", int64_t{0});
-        if (!m.pretrains.count(seed)) m.pretrains[seed] = {std::move(line.record), si};
+        if (auto kept = m.pretrains.find(seed); kept != m.pretrains.end()) {
+          // Two shards pretrained this seed (fewer seeds than shards): their λ trials stand on
+          // these encoders, so the bits must be the same, or the merged run mixes two models.
+          const std::string a = kept->second.record.value("encoder_hash", ""), b = line.record.value("encoder_hash", "");
+          if (!a.empty() && !b.empty() && a != b)
+            throw InputError("seed " + std::to_string(seed) + " was pretrained by " + shards[kept->second.shard].dir + " and by " +
+                             shards[si].dir + " into different encoders (FNV-1a " + a + " and " + b + "): their trials " +
+                             "stand on two models. Shards on nodes that differ in BLAS kernels (run.json blas_kernels), "
+                             "threads or device do not agree bit for bit; run them alike, or with at most as many "
+                             "shards as seeds. Nothing was written");
+        } else {
+          m.pretrains[seed] = {std::move(line.record), si};
+        }
       }
     }
     for (const auto& key : order) {
