@@ -574,3 +574,26 @@ TEST(Shard, MergeRefusesOneSeedPretrainedIntoTwoEncoders) {
   const auto ok = run(bin() + " merge " + same + "/merged " + same + "/tiny-shard1of2 " + same + "/tiny-shard2of2");
   EXPECT_EQ(ok.code, 0) << ok.output;
 }
+
+// merge holds each shard's lock shared: a shard whose sweep still runs is refused; the merged
+// directory appears whole, by a rename, with no temporary left beside it.
+TEST(Shard, MergeRefusesARunningShardAndAppearsWhole) {
+  const auto out = fresh_dir("shards-lock");
+  const std::string opts = " --set run.threads=1 --set run.seeds=[1,2] --quiet --no-report";
+  for (int i : {1, 2}) ASSERT_EQ(run(sweep(out, "--shard " + std::to_string(i) + "/2" + opts)).code, 0);
+  const std::string shard1 = out + "/tiny-shard1of2", shard2 = out + "/tiny-shard2of2";
+  std::ofstream(shard2 + "/lock", std::ios::trunc) << "node3 pid 77\n";
+  int fd = ::open((shard2 + "/lock").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);  // as its sweep would
+  const auto busy = run(bin() + " merge " + out + "/merged " + shard1 + " " + shard2);
+  ::close(fd);
+  EXPECT_EQ(busy.code, 2) << busy.output;
+  EXPECT_NE(busy.output.find(shard2 + ": a sweep is still running in this shard (lock held by node3 pid 77)"), std::string::npos)
+      << busy.output;
+  EXPECT_FALSE(fs::exists(out + "/merged"));
+  const auto ok = run(bin() + " merge " + out + "/merged " + shard1 + " " + shard2);
+  ASSERT_EQ(ok.code, 0) << ok.output;
+  EXPECT_TRUE(fs::exists(out + "/merged/results.jsonl"));
+  for (const auto& name : anchorsweep::list_dir(out)) EXPECT_EQ(name.find(".merging-"), std::string::npos) << name << " left behind";
+}

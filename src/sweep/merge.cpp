@@ -1,6 +1,10 @@
 #include "sweep/merge.hpp"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -209,6 +213,7 @@ std::string write_merged_checkpoints(const std::string& out_dir, const std::vect
   }
   for (const auto& key : m.trial_order) {
     const Kept& kept = m.trials[key];
+    // (each trial directory is fsynced by merge_shards, after all links are made)
     journal += kept.record.dump() + "\n";
     ++r.trials;
     const std::string id = kept.record.value("id", "");
@@ -262,12 +267,58 @@ json merged_facts(const std::vector<Shard>& shards, const std::vector<std::strin
   return facts;
 }
 
+MergeResult merge_into(const std::string& out_dir, const std::string& final_dir, const std::vector<std::string>& shard_dirs);
+
+// A shared flock on each shard's lock, held until the merge ends: a shard whose sweep still runs
+// (it holds the lock exclusively) is refused, and none can start on it meanwhile.
+class ShardLocks {
+ public:
+  explicit ShardLocks(const std::vector<std::string>& dirs) {
+    for (const auto& d : dirs) {
+      const int fd = ::open((d + "/lock").c_str(), O_RDONLY);
+      if (fd < 0) continue;  // no lock file: no sweep ever held it
+      fds_.push_back(fd);
+      if (::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+        std::string owner = read_file(d + "/lock");
+        while (!owner.empty() && owner.back() == '\n') owner.pop_back();
+        throw InputError(d + ": a sweep is still running in this shard (lock held by " + owner +
+                         "); merge it once it has ended");
+      }
+    }
+  }
+  ~ShardLocks() {
+    for (int fd : fds_) ::close(fd);
+  }
+
+ private:
+  std::vector<int> fds_;
+};
+
+// Every directory the merge made, fsynced deepest first: hard links and renames are durable only
+// once their directory is.
+void fsync_tree(const std::string& dir) {
+  for (const auto& name : list_dir(dir))
+    if (is_directory(dir + "/" + name)) fsync_tree(dir + "/" + name);
+  fsync_directory(dir);
+}
+
 }  // namespace
 
 MergeResult merge_shards(const std::string& out_dir, const std::vector<std::string>& shard_dirs) {
   if (shard_dirs.empty()) throw InputError("merge: no shard directories given");
   if (file_exists(out_dir) && !(is_directory(out_dir) && list_dir(out_dir).empty()))
     throw InputError(out_dir + ": exists and is not empty; merge writes a new run directory");
+  const ShardLocks locks(shard_dirs);
+  // Built under a temporary name beside OUT and renamed when complete: a merge that crashes
+  // leaves OUT as it was (absent or empty), so the next merge goes ahead.
+  const std::string final_dir = out_dir;
+  const std::string building = final_dir + ".merging-" + std::to_string(::getpid());
+  return merge_into(building, final_dir, shard_dirs);
+}
+
+namespace {
+
+MergeResult merge_into(const std::string& out_dir, const std::string& final_dir, const std::vector<std::string>& shard_dirs) {
   const std::vector<Shard> shards = read_shards(shard_dirs);
   const Shard& first = shards.front();
 
@@ -298,7 +349,15 @@ MergeResult merge_shards(const std::string& out_dir, const std::vector<std::stri
   write_file_atomic(out_dir + "/config.toml", config);
   write_file_atomic(out_dir + "/run.json", merged_facts(shards, planned, config, r).dump(2) + "\n");
   write_file_atomic(out_dir + "/results.jsonl", journal);
+  fsync_tree(out_dir);
+  if (is_directory(final_dir)) ::rmdir(final_dir.c_str());  // the empty OUT a user may have made
+  if (::rename(out_dir.c_str(), final_dir.c_str()) != 0)
+    throw std::runtime_error(out_dir + " -> " + final_dir + ": cannot rename the merged run directory: " + std::strerror(errno));
+  fsync_directory(parent_dir(final_dir));
+  r.out_dir = final_dir;
   return r;
 }
+
+}  // namespace
 
 }  // namespace anchorsweep
