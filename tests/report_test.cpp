@@ -132,6 +132,25 @@ TEST(Journal, TornLastLineIsSkippedWithAWarning) {
   EXPECT_TRUE(contains(dir.read("report.md"), "torn last line"));
 }
 
+// The readers and the writer agree on the last line: a whole record that lacks only its newline
+// counts for both (the writer ends it on resume); a torn one counts for neither (it cuts it).
+TEST(Journal, ReadersAndTheWriterAgreeOnTheLastLine) {
+  RunDir dir("last_line");
+  std::string text = journal_text(clean_trials(), false);
+  ASSERT_EQ(text.back(), '\n');
+  text.pop_back();  // the last record, whole, without its newline
+  dir.write("results.jsonl", text);
+  const size_t before = read_results(dir.path()).trials.size();
+  { Journal j(dir.path() + "/results.jsonl"); }  // what a resume opens
+  EXPECT_EQ(read_results(dir.path()).trials.size(), before) << "the writer dropped a record the readers count";
+  EXPECT_EQ(dir.read("results.jsonl"), text + "\n");
+  dir.write("results.jsonl", text + "\n{\"type\":\"trial\",\"se");  // torn: readers skip it
+  const size_t with_torn = read_results(dir.path()).trials.size();
+  { Journal j(dir.path() + "/results.jsonl"); }
+  EXPECT_EQ(read_results(dir.path()).trials.size(), with_torn);
+  EXPECT_EQ(dir.read("results.jsonl"), text + "\n") << "the torn tail is cut";
+}
+
 TEST(Journal, TornMiddleLineIsAnError) {
   RunDir dir("torn_middle");
   std::string text = journal_text(clean_trials(), false);

@@ -134,10 +134,19 @@ RunResults read_results(const std::string& run_dir) {
 
 Journal::Journal(const std::string& path) : path_(path) {
   // Keep everything up to the last newline: a torn tail would glue itself to the next record.
+  // A tail that is a whole record and lacks only its newline is kept and ended instead: the
+  // readers count it (it parses), so the writer must not drop it.
   if (file_exists(path)) {
     const std::string text = read_file(path);
     const size_t keep = text.empty() ? 0 : text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
-    if (keep != text.size()) {
+    const std::string tail = text.substr(keep);
+    const bool whole = !tail.empty() && nlohmann::json::accept(tail) && nlohmann::json::parse(tail).is_object();
+    if (whole) {
+      const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND);
+      if (fd < 0 || ::write(fd, "\n", 1) != 1 || ::fsync(fd) != 0)
+        throw std::runtime_error(path + ": cannot end its last line: " + std::strerror(errno));
+      ::close(fd);
+    } else if (keep != text.size()) {
       if (::truncate(path.c_str(), static_cast<off_t>(keep)) != 0)
         throw std::runtime_error(path + ": cannot cut torn last line: " + std::strerror(errno));
       cut_torn_line_ = true;
