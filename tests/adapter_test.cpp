@@ -4,6 +4,8 @@
 //   0.005 of the naive (full forward every step) run.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "fixtures.hpp"
 #include "train/metrics.hpp"
 #include "model/adapter.hpp"
@@ -112,4 +114,36 @@ TEST(AnchorBaseline, EqualsThePretrainedModel) {
   auto pred = predict(x.encoder, x.b_test);
   auto s = score(x.b_test.gold, pred, x.corpus.negative_index, x.corpus.num_classes());
   EXPECT_DOUBLE_EQ(o.result.metrics.at(EvalSplit::test).micro_f1, s.micro_f1);
+}
+
+// One adapter of a fused group diverges (SGD with lr·λ far above 1 at λ = 1000) while the others
+// train on, each with its own lr decay: they end exactly as when trained alone, and only the
+// divergent one is marked diverged.
+TEST(FusedGroup, OneDivergingAdapterLeavesItsNeighboursAsAloneWithTheirOwnLrDecay) {
+  TinyExperiment x;
+  x.cfg.finetune.optimizer = Optimizer::sgd;
+  x.cfg.finetune.lr = 0.05;
+  x.cfg.finetune.lr_decay = 0.7;  // per adapter: each decays when its own dev F1 stops improving
+  x.cfg.finetune.grad_clip = 0;   // no clipping: nothing bounds the step of the λ = 1000 adapter
+  freeze(*x.encoder);
+  CachedFeatures cached(x.encoder, x.b_train, x.b_dev, x.b_test);
+  auto A = make_anchor(AnchorSpec{}, x.corpus.num_classes(), x.feature_dim());
+  const std::vector<double> lambdas{0.0, 0.01, 1000.0, 0.5};
+  auto setup = setup_for(x, A, "random");
+  auto fused = train_adapters(setup, lambdas, cached);
+  ASSERT_EQ(fused.size(), lambdas.size());
+  EXPECT_EQ(fused[2].result.status, Status::diverged) << fused[2].result.error;
+  for (size_t g : {0u, 1u, 3u}) {
+    SCOPED_TRACE("lambda " + std::to_string(lambdas[g]));
+    EXPECT_EQ(fused[g].result.status, Status::ok) << fused[g].result.error;
+    auto alone = train_adapters(setup, {lambdas[g]}, cached);
+    expect_same_outcome(fused[g], alone[0]);
+    ASSERT_EQ(fused[g].result.curve.size(), alone[0].result.curve.size());
+    for (size_t e = 0; e < alone[0].result.curve.size(); ++e)
+      EXPECT_EQ(fused[g].result.curve[e].lr, alone[0].result.curve[e].lr) << "epoch " << e + 1;
+  }
+  // The decay happened, and not in step for all: each adapter has its own schedule.
+  std::set<double> last_lrs;
+  for (size_t g : {0u, 1u, 3u}) last_lrs.insert(fused[g].result.curve.back().lr);
+  EXPECT_LT(*last_lrs.begin(), 0.05) << "no adapter's lr decayed: the test tests nothing";
 }

@@ -33,12 +33,17 @@ TEST(Encoder, ShapesAndPaddingDoesNotLeak) {
 }
 
 // The fused LSTM against ATen's packed one: same weights, unsorted lengths with ties and a
-// one-token sentence; a loss that reads every output (padding included) and the last state.
-TEST(FusedLstm, OutputsAndEveryGradientMatchAtensPackedLstm) {
+// one-token sentence; a loss that reads every output (padding included) and the last state. L may
+// exceed the longest sentence (a data-parallel shard pads to the whole batch's longest).
+void expect_fused_matches_aten(int64_t L, int64_t E, int64_t H, const std::vector<int64_t>& lens, int threads) {
+  SCOPED_TRACE("L " + std::to_string(L) + ", E " + std::to_string(E) + ", H " + std::to_string(H) + ", " +
+               std::to_string(threads) + " thread(s)");
+  const int before = at::get_num_threads();
+  at::set_num_threads(threads);
   torch::manual_seed(5);
-  const int64_t B = 6, L = 9, E = 7, H = 5;
+  const int64_t B = static_cast<int64_t>(lens.size());
   torch::nn::LSTM ref(torch::nn::LSTMOptions(E, H).batch_first(true));
-  const auto lengths = torch::tensor({9, 3, 9, 1, 5, 7}, torch::kLong);
+  const auto lengths = torch::tensor(lens, torch::kLong);
   const auto x0 = torch::randn({B, L, E});
   const auto r_h = torch::randn({B, L, H}), r_q = torch::randn({B, H});
   auto grads_of = [&](bool fused) {
@@ -64,6 +69,7 @@ TEST(FusedLstm, OutputsAndEveryGradientMatchAtensPackedLstm) {
     return all;
   };
   const auto fused = grads_of(true), aten = grads_of(false);
+  at::set_num_threads(before);
   const char* names[] = {"h", "last state", "d x", "d weight_ih", "d weight_hh", "d bias_ih", "d bias_hh"};
   ASSERT_EQ(fused.size(), aten.size());
   for (size_t i = 0; i < fused.size(); ++i) {
@@ -79,6 +85,17 @@ TEST(FusedLstm, OutputsAndEveryGradientMatchAtensPackedLstm) {
       EXPECT_EQ(fused[2][r].narrow(0, n, L - n).abs().max().item<float>(), 0.0f) << "row " << r;
     }
   }
+}
+
+TEST(FusedLstm, OutputsAndEveryGradientMatchAtensPackedLstm) {
+  expect_fused_matches_aten(9, 7, 5, {9, 3, 9, 1, 5, 7}, 1);
+}
+
+// Widths at and past the AVX-512 vector (16 floats): 32, 37 (a remainder) and 64; two threads;
+// L longer than every sentence, as in a data-parallel shard.
+TEST(FusedLstm, WideHiddenTwoThreadsAndExtraPaddingMatchAten) {
+  for (int64_t H : {32, 37, 64})
+    for (int threads : {1, 2}) expect_fused_matches_aten(14, 11, H, {9, 3, 9, 1, 5, 7, 2, 8}, threads);
 }
 
 // The whole encoder, model.lstm = "fused" against "aten" from the same weights: the logits and
@@ -370,5 +387,35 @@ TEST(FusedAdam, MomentsOfAnotherShapeAreRefused) {
     ADD_FAILURE() << "moments of shape [6, 3] loaded into a [3, 6] parameter";
   } catch (const c10::Error& e) {
     EXPECT_NE(std::string(e.what()).find("the checkpoint belongs to another model"), std::string::npos) << e.what();
+  }
+}
+
+// Train mode, dropout on: from one RNG state both kernels draw the same masks (dropout sits
+// outside the LSTM), so the fused encoder's training step matches ATen's too.
+TEST(FusedLstm, TrainModeWithDropoutMatchesTheAtenEncoder) {
+  TinyExperiment x(false);
+  ASSERT_GT(x.cfg.model.dropout, 0.0);
+  auto cfg_aten = x.cfg.model;
+  cfg_aten.lstm = LstmKernel::aten;
+  Encoder aten(cfg_aten, x.vocab.size(), x.corpus.num_classes());
+  load_state_dict_bytes(*aten, state_dict_bytes(*x.encoder));
+  auto batch = x.a_train.rows(torch::arange(0, 12, torch::kLong));
+  std::vector<torch::Tensor> logits;
+  for (Encoder* e : {&x.encoder, &aten}) {
+    (*e)->train();
+    torch::manual_seed(77);
+    auto out = (*e)->forward(batch).logits;
+    torch::nn::functional::cross_entropy(out, batch.labels).backward();
+    logits.push_back(out.detach());
+  }
+  torch::manual_seed(78);
+  EXPECT_FALSE(torch::allclose(x.encoder->forward(batch).logits, logits[0])) << "dropout drew no mask: the test tests nothing";
+  EXPECT_TRUE(torch::allclose(logits[0], logits[1], 1e-4, 1e-5)) << (logits[0] - logits[1]).abs().max().item<double>();
+  auto fused_params = x.encoder->named_parameters(), aten_params = aten->named_parameters();
+  for (const auto& p : fused_params) {
+    const auto& g1 = p.value().grad();
+    const auto& g2 = aten_params[p.key()].grad();
+    ASSERT_TRUE(g1.defined() && g2.defined()) << p.key();
+    EXPECT_TRUE(torch::allclose(g1, g2, 1e-3, 1e-5)) << p.key() << ": max difference " << (g1 - g2).abs().max().item<double>();
   }
 }

@@ -597,3 +597,29 @@ TEST(Shard, MergeRefusesARunningShardAndAppearsWhole) {
   EXPECT_TRUE(fs::exists(out + "/merged/results.jsonl"));
   for (const auto& name : anchorsweep::list_dir(out)) EXPECT_EQ(name.find(".merging-"), std::string::npos) << name << " left behind";
 }
+
+// merge on shards as a cluster leaves them: a trial journaled by two shards (a rerun), a shard
+// journal whose last line a kill tore, and a shard that ran on other data.
+TEST(Shard, MergeHandlesDuplicatesATornShardJournalAndRefusesOtherData) {
+  const auto out = fresh_dir("shards-messy");
+  const std::string opts = " --set run.threads=1 --quiet --no-report";
+  for (int i : {1, 2}) ASSERT_EQ(run(sweep(out, "--shard " + std::to_string(i) + "/2" + opts)).code, 0);
+  const std::string s1 = out + "/tiny-shard1of2", s2 = out + "/tiny-shard2of2";
+  // Shard 2 also holds one of shard 1's trials; shard 1's journal ends in a torn line.
+  const auto trials1 = journal_lines(s1, "trial");
+  ASSERT_FALSE(trials1.empty());
+  const std::string dup_id = trials1.front()["id"];
+  std::ofstream(s2 + "/results.jsonl", std::ios::app) << trials1.front().dump() << "\n";
+  std::ofstream(s1 + "/results.jsonl", std::ios::app) << "{\"type\":\"trial\",\"seed\":1,\"ki";
+  const auto m = run(bin() + " merge " + out + "/tiny " + s1 + " " + s2);
+  ASSERT_EQ(m.code, 0) << m.output;
+  EXPECT_NE(m.output.find("duplicate: " + dup_id + ": in " + s1 + " and " + s2 + "; kept the first"), std::string::npos) << m.output;
+  EXPECT_EQ(journal_lines(out + "/tiny", "trial").size(), 10u) << "every trial once";
+  // Another data set: run.json's data fingerprints differ.
+  auto facts = nlohmann::json::parse(slurp(s2 + "/run.json"));
+  facts["data_files"]["b_test"] = {{"path", "b_test.json"}, {"size", 1}, {"fnv1a", "0"}};
+  std::ofstream(s2 + "/run.json", std::ios::trunc) << facts.dump(2);
+  const auto other = run(bin() + " merge " + out + "/again " + s1 + " " + s2);
+  EXPECT_EQ(other.code, 2) << other.output;
+  EXPECT_NE(other.output.find(s2 + ": ran on other data files than " + s1), std::string::npos) << other.output;
+}
