@@ -622,4 +622,11 @@ TEST(Shard, MergeHandlesDuplicatesATornShardJournalAndRefusesOtherData) {
   const auto other = run(bin() + " merge " + out + "/again " + s1 + " " + s2);
   EXPECT_EQ(other.code, 2) << other.output;
   EXPECT_NE(other.output.find(s2 + ": ran on other data files than " + s1), std::string::npos) << other.output;
+  // The same data, but on a GPU: CPU and GPU results are not merged into one run.
+  facts["data_files"] = nlohmann::json::parse(slurp(s1 + "/run.json"))["data_files"];
+  facts["devices"] = {"cuda:0 (NVIDIA H100 80GB HBM3)"};
+  std::ofstream(s2 + "/run.json", std::ios::trunc) << facts.dump(2);
+  const auto gpu = run(bin() + " merge " + out + "/again " + s1 + " " + s2);
+  EXPECT_EQ(gpu.code, 2) << gpu.output;
+  EXPECT_NE(gpu.output.find(s2 + " ran on cuda, " + s1 + " on cpu"), std::string::npos) << gpu.output;
 }

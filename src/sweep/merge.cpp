@@ -132,6 +132,17 @@ std::vector<Shard> read_shards(const std::vector<std::string>& shard_dirs) {
         throw InputError(s.dir + ": ran " + lib + " " + version(s) + ", " + first.dir + " ran " + version(first) +
                          ": their results are not comparable bit for bit; rerun the shards with one build");
     }
+    // CPU and GPU kernels sum in other orders: shards on both kinds would mix two arithmetics.
+    const auto kinds = [](const Shard& x) {
+      std::set<std::string> k;
+      for (const auto& d : x.facts.devices) k.insert(d.rfind("cuda", 0) == 0 ? "cuda" : "cpu");
+      std::string out;
+      for (const auto& v : k) out += (out.empty() ? "" : "+") + v;
+      return out;
+    };
+    if (kinds(s) != kinds(first))
+      throw InputError(s.dir + " ran on " + kinds(s) + ", " + first.dir + " on " + kinds(first) +
+                       ": their results are not comparable bit for bit; run the shards on one kind of device");
   }
   return shards;
 }
