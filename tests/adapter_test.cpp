@@ -30,6 +30,27 @@ void expect_same_outcome(const AdapterOutcome& a, const AdapterOutcome& b) {
   EXPECT_EQ(a.result.diag.pred_hash_test, b.result.diag.pred_hash_test);
   for (EvalSplit split : members<EvalSplit>())
     EXPECT_EQ(a.result.metrics.at(split).micro_f1, b.result.metrics.at(split).micro_f1) << name_of(split);
+  ASSERT_EQ(a.result.curve.size(), b.result.curve.size());
+  for (size_t e = 0; e < a.result.curve.size(); ++e)  // the lr each epoch: its own decay schedule
+    EXPECT_EQ(a.result.curve[e].lr, b.result.curve[e].lr) << "epoch " << e + 1;
+}
+
+// Trains `lambdas` as one fused group on x's frozen features, then each λ but those in
+// `not_compared` alone, and expects each to end exactly as alone; returns the fused outcomes.
+std::vector<AdapterOutcome> fused_as_alone(TinyExperiment& x, const std::vector<double>& lambdas,
+                                           const std::set<size_t>& not_compared = {}) {
+  freeze(*x.encoder);
+  CachedFeatures cached(x.encoder, x.b_train, x.b_dev, x.b_test);
+  auto A = make_anchor(AnchorSpec{}, x.corpus.num_classes(), x.feature_dim());
+  auto setup = setup_for(x, A, "random");
+  auto fused = train_adapters(setup, lambdas, cached);
+  for (size_t g = 0; g < lambdas.size(); ++g) {
+    if (not_compared.count(g)) continue;
+    auto alone = train_adapters(setup, {lambdas[g]}, cached);
+    SCOPED_TRACE("lambda " + std::to_string(lambdas[g]));
+    expect_same_outcome(fused[g], alone[0]);
+  }
+  return fused;
 }
 
 }  // namespace
@@ -39,17 +60,7 @@ class FusedVsAlone : public ::testing::TestWithParam<std::string> {};
 TEST_P(FusedVsAlone, IdenticalPredictionsAndMetrics) {
   TinyExperiment x;
   x.cfg.penalty.mode = GetParam() == "decoupled" ? PenaltyMode::decoupled : PenaltyMode::loss;
-  freeze(*x.encoder);
-  CachedFeatures cached(x.encoder, x.b_train, x.b_dev, x.b_test);
-  auto A = make_anchor(AnchorSpec{}, x.corpus.num_classes(), x.feature_dim());
-  const std::vector<double> lambdas{0.0, 0.001, 0.05, 1.0};
-  auto setup = setup_for(x, A, "random");
-  auto fused = train_adapters(setup, lambdas, cached);
-  for (size_t g = 0; g < lambdas.size(); ++g) {
-    auto alone = train_adapters(setup, {lambdas[g]}, cached);
-    SCOPED_TRACE("lambda " + std::to_string(lambdas[g]));
-    expect_same_outcome(fused[g], alone[0]);
-  }
+  const auto fused = fused_as_alone(x, {0.0, 0.001, 0.05, 1.0});
   // Different λ really train differently (else the test would prove nothing).
   EXPECT_FALSE(torch::equal(fused[0].weight_last, fused[3].weight_last));
 }
@@ -125,23 +136,10 @@ TEST(FusedGroup, OneDivergingAdapterLeavesItsNeighboursAsAloneWithTheirOwnLrDeca
   x.cfg.finetune.lr = 0.05;
   x.cfg.finetune.lr_decay = 0.7;  // per adapter: each decays when its own dev F1 stops improving
   x.cfg.finetune.grad_clip = 0;   // no clipping: nothing bounds the step of the λ = 1000 adapter
-  freeze(*x.encoder);
-  CachedFeatures cached(x.encoder, x.b_train, x.b_dev, x.b_test);
-  auto A = make_anchor(AnchorSpec{}, x.corpus.num_classes(), x.feature_dim());
-  const std::vector<double> lambdas{0.0, 0.01, 1000.0, 0.5};
-  auto setup = setup_for(x, A, "random");
-  auto fused = train_adapters(setup, lambdas, cached);
-  ASSERT_EQ(fused.size(), lambdas.size());
+  const auto fused = fused_as_alone(x, {0.0, 0.01, 1000.0, 0.5}, /*not_compared=*/{2});
+  ASSERT_EQ(fused.size(), 4u);
   EXPECT_EQ(fused[2].result.status, Status::diverged) << fused[2].result.error;
-  for (size_t g : {0u, 1u, 3u}) {
-    SCOPED_TRACE("lambda " + std::to_string(lambdas[g]));
-    EXPECT_EQ(fused[g].result.status, Status::ok) << fused[g].result.error;
-    auto alone = train_adapters(setup, {lambdas[g]}, cached);
-    expect_same_outcome(fused[g], alone[0]);
-    ASSERT_EQ(fused[g].result.curve.size(), alone[0].result.curve.size());
-    for (size_t e = 0; e < alone[0].result.curve.size(); ++e)
-      EXPECT_EQ(fused[g].result.curve[e].lr, alone[0].result.curve[e].lr) << "epoch " << e + 1;
-  }
+  for (size_t g : {0u, 1u, 3u}) EXPECT_EQ(fused[g].result.status, Status::ok) << fused[g].result.error;
   // The decay happened, and not in step for all: each adapter has its own schedule.
   std::set<double> last_lrs;
   for (size_t g : {0u, 1u, 3u}) last_lrs.insert(fused[g].result.curve.back().lr);

@@ -99,8 +99,10 @@ TEST(FusedLstm, WideHiddenTwoThreadsAndExtraPaddingMatchAten) {
 }
 
 // The whole encoder, model.lstm = "fused" against "aten" from the same weights: the logits and
-// every parameter's gradient of a cross-entropy step agree within float rounding.
-TEST(FusedLstm, EncoderGradientsMatchTheAtenEncoder) {
+// every parameter's gradient of a cross-entropy step agree within float rounding. In train mode
+// both draw their dropout masks from one RNG state (dropout sits outside the LSTM), so they match
+// there too; `train` also checks that dropout drew a mask, else that case would test nothing.
+void expect_encoder_step_matches_aten(bool train) {
   TinyExperiment x(false);
   auto cfg_aten = x.cfg.model;
   cfg_aten.lstm = LstmKernel::aten;
@@ -109,12 +111,18 @@ TEST(FusedLstm, EncoderGradientsMatchTheAtenEncoder) {
   auto batch = x.a_train.rows(torch::arange(0, 12, torch::kLong));
   std::vector<torch::Tensor> logits;
   for (Encoder* e : {&x.encoder, &aten}) {
-    (*e)->eval();  // no dropout: both sides see the same function
+    (*e)->train(train);
+    torch::manual_seed(77);
     auto out = (*e)->forward(batch).logits;
     torch::nn::functional::cross_entropy(out, batch.labels).backward();
     logits.push_back(out.detach());
   }
-  EXPECT_TRUE(torch::allclose(logits[0], logits[1], 1e-4, 1e-5));
+  if (train) {
+    ASSERT_GT(x.cfg.model.dropout, 0.0);
+    torch::manual_seed(78);
+    EXPECT_FALSE(torch::allclose(x.encoder->forward(batch).logits, logits[0])) << "dropout drew no mask: the test tests nothing";
+  }
+  EXPECT_TRUE(torch::allclose(logits[0], logits[1], 1e-4, 1e-5)) << (logits[0] - logits[1]).abs().max().item<double>();
   auto fused_params = x.encoder->named_parameters(), aten_params = aten->named_parameters();
   for (const auto& p : fused_params) {
     const auto& g1 = p.value().grad();
@@ -124,6 +132,10 @@ TEST(FusedLstm, EncoderGradientsMatchTheAtenEncoder) {
                                                       << (g1 - g2).abs().max().item<double>();
   }
 }
+
+TEST(FusedLstm, EncoderGradientsMatchTheAtenEncoder) { expect_encoder_step_matches_aten(false); }
+
+TEST(FusedLstm, TrainModeWithDropoutMatchesTheAtenEncoder) { expect_encoder_step_matches_aten(true); }
 
 TEST(Adapter, IdentityAnchorReproducesPretrainedLogitsExactly) {
   TinyExperiment x;
@@ -283,6 +295,18 @@ TEST(FusedAdam, MatchesTorchAdamOnDenseAndSparseGradients) {
   EXPECT_TRUE(torch::allclose(fused[2][1], torch_adam[2][1], 1e-5, 1e-6));
 }
 
+// Saves `from`'s state as a checkpoint does and loads it into `into`.
+void load_saved(torch::optim::Optimizer& from, torch::optim::Optimizer& into) {
+  torch::serialize::OutputArchive out;
+  from.save(out);
+  std::ostringstream bytes;
+  out.save_to(bytes);
+  torch::serialize::InputArchive in;
+  std::istringstream stream(bytes.str());
+  in.load_from(stream);
+  into.load(in);
+}
+
 // Saved after 3 steps and loaded into a new optimizer, FusedAdam continues exactly as if it had
 // never stopped; clipping a sparse gradient scales it as the dense one.
 TEST(FusedAdam, CheckpointResumesExactlyAndSparseClippingMatchesDense) {
@@ -301,29 +325,15 @@ TEST(FusedAdam, CheckpointResumesExactlyAndSparseClippingMatchesDense) {
   auto w2 = w0.clone().requires_grad_(true);
   auto first = std::make_unique<FusedAdam>(std::vector<torch::Tensor>{w2}, torch::optim::AdamOptions(0.1));
   steps(w2, *first, 0, 3);
-  torch::serialize::OutputArchive out;
-  first->save(out);
-  std::ostringstream bytes;
-  out.save_to(bytes);
-  first.reset();
   FusedAdam second({w2}, torch::optim::AdamOptions(0.1));
-  torch::serialize::InputArchive in;
-  std::istringstream stream(bytes.str());
-  in.load_from(stream);
-  second.load(in);
+  load_saved(*first, second);
+  first.reset();
   steps(w2, second, 3, 6);
   EXPECT_TRUE(torch::equal(w1.detach(), w2.detach()));
   // torch's Adam state (an older checkpoint) is refused with a message that says what to do.
   torch::optim::Adam torch_adam({w2}, torch::optim::AdamOptions(0.1));
-  torch::serialize::OutputArchive old_out;
-  torch_adam.save(old_out);
-  std::ostringstream old_bytes;
-  old_out.save_to(old_bytes);
-  torch::serialize::InputArchive old_in;
-  std::istringstream old_stream(old_bytes.str());
-  old_in.load_from(old_stream);
   try {
-    second.load(old_in);
+    load_saved(torch_adam, second);
     ADD_FAILURE() << "loaded torch::optim::Adam's state";
   } catch (const c10::Error& e) {
     EXPECT_NE(std::string(e.what()).find("rerun this task from its start"), std::string::npos) << e.what();
@@ -373,49 +383,12 @@ TEST(FusedAdam, MomentsOfAnotherShapeAreRefused) {
   FusedAdam first({w}, torch::optim::AdamOptions(0.1));
   w.mutable_grad() = torch::ones({6, 3});
   first.step();
-  torch::serialize::OutputArchive out;
-  first.save(out);
-  std::ostringstream bytes;
-  out.save_to(bytes);
   auto other = torch::randn({3, 6}).requires_grad_(true);  // as many parameters, another shape
   FusedAdam second({other}, torch::optim::AdamOptions(0.1));
-  torch::serialize::InputArchive in;
-  std::istringstream stream(bytes.str());
-  in.load_from(stream);
   try {
-    second.load(in);
+    load_saved(first, second);
     ADD_FAILURE() << "moments of shape [6, 3] loaded into a [3, 6] parameter";
   } catch (const c10::Error& e) {
     EXPECT_NE(std::string(e.what()).find("the checkpoint belongs to another model"), std::string::npos) << e.what();
-  }
-}
-
-// Train mode, dropout on: from one RNG state both kernels draw the same masks (dropout sits
-// outside the LSTM), so the fused encoder's training step matches ATen's too.
-TEST(FusedLstm, TrainModeWithDropoutMatchesTheAtenEncoder) {
-  TinyExperiment x(false);
-  ASSERT_GT(x.cfg.model.dropout, 0.0);
-  auto cfg_aten = x.cfg.model;
-  cfg_aten.lstm = LstmKernel::aten;
-  Encoder aten(cfg_aten, x.vocab.size(), x.corpus.num_classes());
-  load_state_dict_bytes(*aten, state_dict_bytes(*x.encoder));
-  auto batch = x.a_train.rows(torch::arange(0, 12, torch::kLong));
-  std::vector<torch::Tensor> logits;
-  for (Encoder* e : {&x.encoder, &aten}) {
-    (*e)->train();
-    torch::manual_seed(77);
-    auto out = (*e)->forward(batch).logits;
-    torch::nn::functional::cross_entropy(out, batch.labels).backward();
-    logits.push_back(out.detach());
-  }
-  torch::manual_seed(78);
-  EXPECT_FALSE(torch::allclose(x.encoder->forward(batch).logits, logits[0])) << "dropout drew no mask: the test tests nothing";
-  EXPECT_TRUE(torch::allclose(logits[0], logits[1], 1e-4, 1e-5)) << (logits[0] - logits[1]).abs().max().item<double>();
-  auto fused_params = x.encoder->named_parameters(), aten_params = aten->named_parameters();
-  for (const auto& p : fused_params) {
-    const auto& g1 = p.value().grad();
-    const auto& g2 = aten_params[p.key()].grad();
-    ASSERT_TRUE(g1.defined() && g2.defined()) << p.key();
-    EXPECT_TRUE(torch::allclose(g1, g2, 1e-3, 1e-5)) << p.key() << ": max difference " << (g1 - g2).abs().max().item<double>();
   }
 }

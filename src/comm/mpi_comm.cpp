@@ -198,15 +198,6 @@ Traffic MpiComm::traffic() const {
   return {sent_bytes_.load(), sent_messages_.load(), received_bytes_.load(), received_messages_.load()};
 }
 
-std::string MpiComm::library_version() const {
-  char v[MPI_MAX_LIBRARY_VERSION_STRING];
-  int len = 0;
-  MPI_Get_library_version(v, &len);
-  std::string s(v, len);
-  auto nl = s.find_first_of("\n,");
-  return nl == std::string::npos ? s : s.substr(0, nl);
-}
-
 }  // namespace anchorsweep::comm
 
 namespace anchorsweep::comm {

@@ -91,7 +91,6 @@ class MpiComm {
   int max_over_ranks(int value);
   [[noreturn]] void abort(int code);
   Traffic traffic() const;
-  std::string library_version() const;
   // MPI_THREAD_MULTIPLE: a data-parallel group's collectives on rank 0's training thread run
   // beside its service thread's point-to-point messages.
   bool thread_multiple() const { return thread_multiple_; }

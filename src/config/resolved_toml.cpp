@@ -56,11 +56,9 @@ void write_train(TomlWriter& w, const TrainConfig& t) {
 // Only generated data reads [data.synthetic]; for files it would be a table of ignored keys.
 void write_synthetic(TomlWriter& w, const SyntheticSizes& syn) {
   w.section("data.synthetic");
-  w.integer("a_train", syn.a_train);
-  w.integer("a_dev", syn.a_dev);
-  w.integer("b_train", syn.b_train);
-  w.integer("b_dev", syn.b_dev);
-  w.integer("b_test", syn.b_test);
+  for (auto [k, size] : {std::pair<const char*, int64_t>{"a_train", syn.a_train}, {"a_dev", syn.a_dev},
+                         {"b_train", syn.b_train}, {"b_dev", syn.b_dev}, {"b_test", syn.b_test}})
+    w.integer(k, size);
   w.integer("num_classes", syn.num_classes);
   w.number("negative_fraction", syn.negative_fraction);
   w.number("domain_shift", syn.domain_shift);

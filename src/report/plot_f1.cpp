@@ -70,23 +70,20 @@ F1Axis f1_axis(const Series& series, const std::vector<const Group*>& baselines)
         band.push_back(100 * (s.mean - s.std));
         band.push_back(100 * (s.mean + s.std));
       }
-  F1Axis ax;
   const F1Range anchored = f1_axis_range(band);
+  const bool no_adapters = band.empty();
   for (const Group* g : baselines)
-    for (EvalSplit split : {EvalSplit::dev, EvalSplit::test}) {
-      const double v = mean_pct(*g, split);
-      if (!std::isfinite(v)) continue;
-      if (band.empty() || (v > anchored.lo - kBaselineReach && v < anchored.hi + kBaselineReach))
+    for (EvalSplit split : {EvalSplit::dev, EvalSplit::test})
+      if (const double v = mean_pct(*g, split);
+          std::isfinite(v) && (no_adapters || (v > anchored.lo - kBaselineReach && v < anchored.hi + kBaselineReach)))
         band.push_back(v);
-      else
-        ax.off_axis.insert(g);
-    }
+  F1Axis ax;
   ax.range = f1_axis_range(band);
-  for (auto it = ax.off_axis.begin(); it != ax.off_axis.end();)  // inside after all (the other split widened it)
-    it = mean_pct(**it, EvalSplit::dev) >= ax.range.lo && mean_pct(**it, EvalSplit::test) >= ax.range.lo &&
-                 mean_pct(**it, EvalSplit::dev) <= ax.range.hi && mean_pct(**it, EvalSplit::test) <= ax.range.hi
-             ? ax.off_axis.erase(it)
-             : std::next(it);
+  // Off the axis: a baseline with a mean the range leaves out (one out of reach, unless the other
+  // values widened the range to it).
+  for (const Group* g : baselines)
+    for (EvalSplit split : {EvalSplit::dev, EvalSplit::test})
+      if (const double v = mean_pct(*g, split); std::isfinite(v) && (v < ax.range.lo || v > ax.range.hi)) ax.off_axis.insert(g);
   return ax;
 }
 

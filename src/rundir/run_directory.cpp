@@ -63,12 +63,7 @@ std::string config_changed(const SweepConfig& cfg, const std::string& dir) {
 std::string lock_problem(const std::string& dir, int fd) {
   if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return "";
   const int err = errno;
-  if (err == EWOULDBLOCK) {
-    std::string owner = read_file(dir + "/lock");
-    while (!owner.empty() && owner.back() == '\n') owner.pop_back();
-    return dir + ": another sweep is using this run directory (lock held by " +
-           (owner.empty() ? std::string("an unknown process") : owner) + ")";
-  }
+  if (err == EWOULDBLOCK) return dir + ": another sweep is using this run directory (lock held by " + lock_owner(dir) + ")";
   const char* name = strerrorname_np(err);
   return dir + "/lock: this file system cannot lock (flock: " + (name ? name : std::to_string(err)) + ", " +
          std::strerror(err) + "), so a second sweep could append to the same journal. On a mount without locks "
@@ -77,6 +72,12 @@ std::string lock_problem(const std::string& dir, int fd) {
 }
 
 }  // namespace
+
+std::string lock_owner(const std::string& dir) {
+  std::string owner = read_file(dir + "/lock");
+  while (!owner.empty() && owner.back() == '\n') owner.pop_back();
+  return owner.empty() ? std::string("an unknown process") : owner;
+}
 
 std::string lock_scope_warning(const std::string& mounts, const std::string& path) {
   // The mount holding `path`: the longest mount point that is a prefix of it.

@@ -44,6 +44,9 @@ std::string run_directory_refusal(const SweepConfig& cfg);
 // NFSv4, Lustre with flock) or refuse flock, which the lock reports by its errno.
 std::string lock_scope_warning(const std::string& mounts, const std::string& path);
 
+// Who holds dir/lock, as the holder wrote it ("node7 pid 4242"), or "an unknown process".
+std::string lock_owner(const std::string& dir);
+
 class RunDirectory {
  public:
   // Opens runs/<name>/ for a sweep. A directory holding an earlier sweep needs `resume`, and

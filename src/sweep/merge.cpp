@@ -17,6 +17,7 @@
 #include "common/errors.hpp"
 #include "common/files.hpp"
 #include "rundir/journal.hpp"
+#include "rundir/run_directory.hpp"
 #include "rundir/run_facts.hpp"
 #include "config/config.hpp"
 
@@ -289,12 +290,9 @@ class ShardLocks {
       const int fd = ::open((d + "/lock").c_str(), O_RDONLY);
       if (fd < 0) continue;  // no lock file: no sweep ever held it
       fds_.push_back(fd);
-      if (::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
-        std::string owner = read_file(d + "/lock");
-        while (!owner.empty() && owner.back() == '\n') owner.pop_back();
-        throw InputError(d + ": a sweep is still running in this shard (lock held by " + owner +
+      if (::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK)
+        throw InputError(d + ": a sweep is still running in this shard (lock held by " + lock_owner(d) +
                          "); merge it once it has ended");
-      }
     }
   }
   ~ShardLocks() {

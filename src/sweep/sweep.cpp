@@ -404,7 +404,7 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
   const auto& prior = dir->prior();
   auto plan = make_plan(cfg, ranks, prior.done_trials, prior.pretrained_seeds);
   auto facts = run_facts(cfg, corpus, options, ranks, rf.hosts, rf.devices,
-                         mpi ? mpi->library_version() : "none (one process)", placement, rf.nccl, dir->data_files());
+                         mpi ? comm::mpi_library_version() : "none (one process)", placement, rf.nccl, dir->data_files());
   facts["rank_placement"] = rf.placement;
   dir->write_run_facts(facts);
   Progress progress(plan.trial_count(), ranks, progress_style(options.log_format, options.quiet, options.status_every_s));
