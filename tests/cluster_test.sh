@@ -12,12 +12,17 @@
 #                            completes with every trial once and the one-node run's results; and
 #                            a data file missing on node2 only ends the job at start-up, fast,
 #                            with a message naming host and file, and nothing written.
+#   cluster_test.sh lost     under a launcher that does not end the job when a rank dies (mpirun
+#                            with orte_enable_recovery, as srun without --kill-on-bad-exit), SIGKILL
+#                            one rank of node2 mid-task: rank 0 notices within run.rank_timeout_s,
+#                            names rank, host and task, journals the task as failed (lost rank) and
+#                            ends the job; --resume completes the sweep.
 #
 # Exit 77 (skipped, with the reason) where the cluster cannot be made: not root, or no namespaces.
 set -euo pipefail
 src="${ANCHORSWEEP_SOURCE:-$(cd "$(dirname "$0")/.." && pwd)}"
 bin="${ANCHORSWEEP_BIN:-$src/build/anchorsweep}"
-mode=${1:?usage: cluster_test.sh across|faults}
+mode=${1:?usage: cluster_test.sh across|faults|lost}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
 
 rc=0
@@ -173,6 +178,61 @@ PY
   python3 -c "import sys; sys.exit(0 if $secs < 30 else 1)" || fail "the job took $secs s to fail"
   [ ! -e "$head_tmp/nodata" ] || fail "a run directory was written: $(ls -R "$head_tmp/nodata")"
   ;;
-*) echo "usage: cluster_test.sh across|faults" >&2; exit 2 ;;
+lost)
+  timeout_s=5
+  tiny=(run "$src/tests/tiny.toml" --set run.rank_timeout_s=$timeout_s --set 'run.output_dir="/tmp/lost"' --no-report)
+  journal="$head_tmp/lost/tiny/results.jsonl"
+  # node2's ranks wait at their epoch boundaries while the gate exists (node1 has none): the kill
+  # finds the victim mid-task, and node2's other rank, held but alive, must not be taken for lost.
+  echo "held by cluster_test" > "$cluster/nodes/node2/tmp/hold"
+  timeout 90 "$cluster/mpirun" --mca orte_enable_recovery 1 -np 4 "$bin" "${tiny[@]}" --quiet --hold-while /tmp/hold \
+    > lost.log 2>&1 &
+  job=$!
+  node2_checkpoint='"rank":[23],"task":"[a-z]+-s[0-9]+","type":"checkpoint"'
+  for _ in $(seq 1200); do grep -qE "$node2_checkpoint" "$journal" 2> /dev/null && break; sleep 0.05; done
+  line=$(grep -oE "$node2_checkpoint" "$journal" | head -1) || fail "no checkpoint from node2 within 60 s: $(cat lost.log)"
+  rank=$(echo "$line" | sed -E 's/"rank":([0-9]+).*/\1/')
+  task=$(echo "$line" | sed -E 's/.*"task":"([^"]+)".*/\1/')
+  victim=
+  for p in $("$src/tests/cluster/pids" "$cluster" node2 anchorsweep); do
+    tr '\0' '\n' < /proc/$p/environ | grep -qx "OMPI_COMM_WORLD_RANK=$rank" && victim=$p
+  done
+  [ -n "$victim" ] || fail "no process of rank $rank on node2"
+  t0=$(date +%s.%N)
+  kill -9 "$victim"
+  rc=0
+  wait $job || rc=$?
+  t1=$(date +%s.%N)
+  secs=$(python3 -c "print(f'{$t1 - $t0:.1f}')")
+  echo "SIGKILLed rank $rank (node2) in $task; the job ended $secs s later (run.rank_timeout_s = $timeout_s; mpirun exit $rc):"
+  grep "^anchorsweep:" lost.log | sed "s/^/  | /"   # (Open MPI's own warnings left out)
+  [ $rc -ne 124 ] || fail "the job hung after rank $rank died, until timeout ended it: $(cat lost.log)"
+  python3 -c "import sys; sys.exit(0 if $secs < $timeout_s + 10 else 1)" || fail "the job outlived the timeout by over 10 s"
+  grep -q "rank $rank (host node2) is lost: no message from it" lost.log || fail "the message does not name rank $rank on node2"
+  grep -q "Its task $task is journaled as failed (lost rank)" lost.log || fail "the message does not name task $task"
+  grep -q "ending the job (exit 1)" lost.log || fail "rank 0 did not end the job"
+  for r in 0 1 2 3; do
+    [ $r -eq "$rank" ] || ! grep -qE "rank $r \(host node[12]\) is lost|rank $r is lost" lost.log || fail "live rank $r was taken for lost"
+  done
+  [ -z "$("$src/tests/cluster/pids" "$cluster" node2 anchorsweep)" ] || fail "ranks of node2 outlived the job"
+  grep -q "\"error\":\"lost rank $rank (node2): no message from it" "$journal" || fail "the journal has no failed (lost rank) line"
+  rm -f "$cluster/nodes/node2/tmp/hold"
+  two_nodes "${tiny[@]}" --quiet --resume || fail "--resume after the lost rank failed"
+  python3 - "$journal" "$task" << 'PY' || fail "the resumed run is wrong"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+final = {}
+for r in recs:
+    if r["type"] == "trial":
+        final[r["id"]] = r["status"]
+    elif r["type"] == "pretrain":
+        final["pretrain-s%d" % r["seed"]] = r["status"]
+bad = {k: v for k, v in final.items() if v != "ok"}
+trials = [k for k in final if not k.startswith("pretrain-")]
+assert len(trials) == 10 and not bad, f"{len(trials)} trials, not ok after --resume: {bad}"
+print(f"after --resume: {len(trials)} trials and {len(final) - len(trials)} pretrainings, all ok ({sys.argv[2]} rerun)")
+PY
+  ;;
+*) echo "usage: cluster_test.sh across|faults|lost" >&2; exit 2 ;;
 esac
 echo "cluster test ($mode): passed"

@@ -19,6 +19,7 @@
 #include "rundir/journal.hpp"
 #include "sweep/plan.hpp"
 #include "sweep/progress.hpp"
+#include "sweep/rank_watch.hpp"
 #include "rundir/run_directory.hpp"
 #include "rundir/run_writer.hpp"
 
@@ -347,6 +348,77 @@ TEST(Coordinator, AFailedPretrainingFailsItsFinetuneTrialsAndNothingElse) {
   }
   EXPECT_EQ(failed, 3);
   EXPECT_EQ(ok, 5);  // s1-scratch and seed 2's four
+}
+
+TEST(Coordinator, ALostRankHasItsTaskJournaledAsFailedAndResumeRerunsIt) {
+  const auto out = fresh_dir("coord-lost");
+  {
+    Attempt at(config(out, "[0.01]", /*group_ranks=*/2), 3, false);
+    // Ranks 1 and 2 form the group of pretrain-s1 (rank 1 leads); rank 0 idles meanwhile.
+    EXPECT_EQ(at.coord.next(1, {}).kind, Assignment::wait);
+    const Assignment a = at.coord.next(2, {});
+    ASSERT_EQ(a.kind, Assignment::task);
+    ASSERT_EQ(a.work.id, "pretrain-s1");
+    EXPECT_EQ(at.coord.next(1, {}).work.id, "pretrain-s1");  // the leader collects its share
+    // A member is lost: the group's task is what it ran. An idle rank held none.
+    EXPECT_EQ(at.coord.lost(2, "nodeB", "no message from it for 61.0 s"), "pretrain-s1");
+    EXPECT_EQ(at.coord.lost(0, "nodeA", "whatever"), "");
+    at.writer.flush();
+    const auto results = read_results(at.dir.path());
+    ASSERT_EQ(results.pretrains.size(), 1u);
+    EXPECT_EQ(results.pretrains[0].status, Status::failed);
+    EXPECT_EQ(results.pretrains[0].error, "lost rank 2 (nodeB): no message from it for 61.0 s");
+    EXPECT_EQ(results.pretrains[0].host, "nodeB");
+  }
+  // --resume plans pretrain-s1 again: a failed pretraining is not done.
+  Attempt again(config(out, "[0.01]", 2), 3, true);
+  EXPECT_TRUE(again.dir.prior().pretrained_seeds.empty());
+  EXPECT_EQ(again.plan.tasks.front().id, "pretrain-s1");
+}
+
+TEST(RankWatch, SilenceOrAStuckTrainingThreadPastTheTimeoutIsALostRank) {
+  RankWatch w(4, /*timeout_s=*/10, /*now_s=*/0);
+  EXPECT_EQ(w.watched(), (std::vector<int>{1, 2, 3}));
+  EXPECT_TRUE(w.lost(9.9).empty());
+  w.heard(1, 5);                     // any message: alive and progressing
+  w.heard(2, 5, /*stalled_s=*/0.2);  // a beat: alive, trained 0.2 s ago
+  w.heard(3, 5, /*stalled_s=*/8);    // a beat: alive, but no progress for 8 s
+  // At 10: nothing is silent for 10 s yet; rank 3's training thread is stuck for 8 + 5 = 13 s.
+  auto lost = w.lost(10);
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0].rank, 3);
+  EXPECT_NEAR(lost[0].seconds, 13, 1e-9);
+  EXPECT_NE(lost[0].cause.find("training thread has made no progress for 13.0 s"), std::string::npos) << lost[0].cause;
+  w.heard(3, 10);  // it answered: progress again
+  EXPECT_TRUE(w.lost(10).empty());
+  // At 15: ranks 1 and 2 have been silent for 10 s.
+  lost = w.lost(15);
+  ASSERT_EQ(lost.size(), 2u);
+  EXPECT_EQ(lost[0].rank, 1);
+  EXPECT_EQ(lost[1].rank, 2);
+  EXPECT_NE(lost[0].cause.find("no message from it for 10.0 s"), std::string::npos) << lost[0].cause;
+  // A rank told the sweep is over is no longer watched; one MPI cannot reach is lost at once.
+  w.done(1);
+  w.done(2);
+  EXPECT_TRUE(w.lost(15).empty());
+  w.unreachable(3, "connection reset");
+  lost = w.lost(15);
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_NE(lost[0].cause.find("MPI cannot reach it (connection reset)"), std::string::npos) << lost[0].cause;
+  // A timeout of 0 watches nothing.
+  EXPECT_TRUE(RankWatch(4, 0, 0).lost(1e9).empty());
+}
+
+TEST(RankWatch, AWatcherThatWasStoppedBlamesNoOneForItsOwnPause) {
+  ActiveClock clock(/*max_gap_s=*/1, /*wall_s=*/100);
+  EXPECT_DOUBLE_EQ(clock.now(100.5), 100.5);  // gaps up to 1 s count in full
+  EXPECT_DOUBLE_EQ(clock.now(101.4), 101.4);
+  EXPECT_DOUBLE_EQ(clock.now(131.4), 102.4);  // stopped for 30 s: counts as 1 s
+  EXPECT_DOUBLE_EQ(clock.now(132.0), 103.0);
+  // So a watcher stopped past the timeout does not, once it runs again, find its ranks silent.
+  RankWatch w(2, 10, clock.now(132.0));
+  w.heard(1, clock.now(132.5));
+  EXPECT_TRUE(w.lost(clock.now(160.0)).empty());
 }
 
 TEST(Coordinator, ARankThatNeverAsksDoesNotHoldTheSweepUp) {

@@ -56,6 +56,11 @@ bool launched_with_ranks() {
 
 static MPI_Comm as_comm(void* p) { return static_cast<MPI_Comm>(p); }
 
+struct MpiComm::Posted {
+  std::vector<char> buf;
+  MPI_Request request = MPI_REQUEST_NULL;
+};
+
 MpiComm::MpiComm(int* argc, char*** argv) {
   int provided = 0;
   MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided));
@@ -88,6 +93,15 @@ MpiComm::MpiComm(int* argc, char*** argv) {
 }
 
 MpiComm::~MpiComm() {
+  // Posted messages still in flight (a beat to a rank that has finished) complete on their own;
+  // their buffers must outlive them, so they are kept to the end of the process.
+  static auto* in_flight = new std::vector<std::shared_ptr<Posted>>;
+  for (auto& [dest, flying] : posted_)
+    for (auto& p : flying)
+      if (p->request != MPI_REQUEST_NULL) {
+        MPI_Request_free(&p->request);
+        in_flight->push_back(p);
+      }
   MPI_Comm node = as_comm(node_comm_);
   MPI_Comm_free(&node);
   MPI_Comm groups = as_comm(groups_parent_);
@@ -95,8 +109,8 @@ MpiComm::~MpiComm() {
   MPI_Finalize();
 }
 
-// Wire format: one MPI_BYTE message [u64 header size][header][u64 blob count]([u64 size][bytes])*.
-void MpiComm::send(int dest, const Message& m) {
+// Wire format: one MPI_BYTE message [u64 version][u64 header size][header][u64 blob count]([u64 size][bytes])*.
+static std::vector<char> encode(const Message& m) {
   std::vector<char> buf;
   auto put_u64 = [&](uint64_t v) { buf.insert(buf.end(), reinterpret_cast<char*>(&v), reinterpret_cast<char*>(&v) + 8); };
   put_u64(kWireVersion);
@@ -108,20 +122,47 @@ void MpiComm::send(int dest, const Message& m) {
     buf.insert(buf.end(), b.begin(), b.end());
   }
   if (buf.size() > static_cast<size_t>(INT32_MAX)) throw std::runtime_error("MPI message over 2 GiB");
+  return buf;
+}
+
+void MpiComm::send(int dest, const Message& m) {
+  const auto buf = encode(m);
   MPI_CHECK(MPI_Send(buf.data(), static_cast<int>(buf.size()), MPI_BYTE, dest, m.tag, MPI_COMM_WORLD));
   sent_bytes_ += buf.size();
   ++sent_messages_;
 }
 
-int MpiComm::recv(Message& m, int source) {
-  MPI_Status st;
-  MPI_CHECK(MPI_Probe(source < 0 ? MPI_ANY_SOURCE : source, MPI_ANY_TAG, MPI_COMM_WORLD, &st));
-  int count = 0;
-  MPI_CHECK(MPI_Get_count(&st, MPI_BYTE, &count));
-  std::vector<char> buf(count);
-  MPI_CHECK(MPI_Recv(buf.data(), count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
-  received_bytes_ += static_cast<uint64_t>(count);
-  ++received_messages_;
+bool MpiComm::post(int dest, const Message& m, std::string* error, bool always) {
+  auto mpi_error = [&](int rc) {
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, msg, &len);
+    if (error) *error = std::string(msg, len);
+    return false;
+  };
+  std::lock_guard<std::mutex> lock(posted_mu_);
+  auto& flying = posted_[dest];
+  for (auto it = flying.begin(); it != flying.end();) {
+    int done = 0;
+    if (const int rc = MPI_Test(&(*it)->request, &done, MPI_STATUS_IGNORE); rc != MPI_SUCCESS) return mpi_error(rc);
+    it = done ? flying.erase(it) : it + 1;
+  }
+  if (!flying.empty() && !always) return true;  // the peer has not taken the last one: send nothing more
+  auto p = std::make_shared<Posted>();
+  p->buf = encode(m);
+  const int rc = MPI_Isend(p->buf.data(), static_cast<int>(p->buf.size()), MPI_BYTE, dest, m.tag, MPI_COMM_WORLD,
+                           &p->request);
+  if (rc != MPI_SUCCESS) return mpi_error(rc);
+  flying.push_back(p);
+  sent_bytes_ += p->buf.size();
+  ++sent_messages_;
+  return true;
+}
+
+namespace {
+// The message in `buf` (MpiComm::send's wire format) into `m`.
+void decode(std::vector<char>& buf, int from, int me, Message& m) {
+  const size_t count = buf.size();
   size_t off = 0;
   auto get_u64 = [&]() {
     uint64_t v;
@@ -129,11 +170,10 @@ int MpiComm::recv(Message& m, int source) {
     off += 8;
     return v;
   };
-  m.tag = st.MPI_TAG;
   const uint64_t version = count >= 8 ? get_u64() : 0;
   if (version != kWireVersion)
-    throw std::runtime_error("rank " + std::to_string(st.MPI_SOURCE) + " sent a message of wire format version " +
-                             std::to_string(version) + "; rank " + std::to_string(rank()) + " speaks version " +
+    throw std::runtime_error("rank " + std::to_string(from) + " sent a message of wire format version " +
+                             std::to_string(version) + "; rank " + std::to_string(me) + " speaks version " +
                              std::to_string(kWireVersion) + ": every rank must run the same anchorsweep build");
   uint64_t n = get_u64();
   m.header.assign(buf.data() + off, n);
@@ -144,7 +184,38 @@ int MpiComm::recv(Message& m, int source) {
     b.assign(buf.data() + off, buf.data() + off + n);
     off += n;
   }
+}
+}  // namespace
+
+// Matched probes (MPI_Mprobe/MPI_Mrecv): the message probed is the one received, even when a
+// worker's heartbeat thread takes rank 0's beats beside its training thread's receives.
+int MpiComm::recv(Message& m, int source) {
+  MPI_Status st;
+  MPI_Message msg;
+  MPI_CHECK(MPI_Mprobe(source < 0 ? MPI_ANY_SOURCE : source, MPI_ANY_TAG, MPI_COMM_WORLD, &msg, &st));
+  receive_matched(&msg, &st, m);
   return st.MPI_SOURCE;
+}
+
+bool MpiComm::try_recv(Message& m, int source, int tag) {
+  int flag = 0;
+  MPI_Status st;
+  MPI_Message msg;
+  MPI_CHECK(MPI_Improbe(source, tag < 0 ? MPI_ANY_TAG : tag, MPI_COMM_WORLD, &flag, &msg, &st));
+  if (flag) receive_matched(&msg, &st, m);
+  return flag != 0;
+}
+
+void MpiComm::receive_matched(void* message, void* status, Message& m) {
+  auto* st = static_cast<MPI_Status*>(status);
+  int count = 0;
+  MPI_CHECK(MPI_Get_count(st, MPI_BYTE, &count));
+  std::vector<char> buf(count);
+  MPI_CHECK(MPI_Mrecv(buf.data(), count, MPI_BYTE, static_cast<MPI_Message*>(message), MPI_STATUS_IGNORE));
+  received_bytes_ += static_cast<uint64_t>(count);
+  ++received_messages_;
+  m.tag = st->MPI_TAG;
+  decode(buf, st->MPI_SOURCE, rank(), m);
 }
 
 bool MpiComm::poll(int* source) {

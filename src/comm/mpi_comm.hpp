@@ -4,6 +4,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -29,12 +32,20 @@ struct Message {
 
 // kEpoch: a worker finished an epoch of a long task (header: task, epoch; blob: its state);
 // rank 0 answers kGoOn or kHalt (a stop was requested: the task stops, checkpointed).
-enum Tag : int { kRequest = 1, kTask = 2, kWait = 3, kStop = 4, kResult = 5, kEpoch = 6, kGoOn = 7, kHalt = 8 };
+// kBeat: a worker's heartbeat (header: seconds since its training thread last made progress);
+// rank 0 never answers it (sweep/heartbeat.hpp).
+// Rank 0 beats too (kBeat, to every watched rank), and before it ends the job for a lost rank it
+// sends kAbort (header: why) to the others, which exit with it: a launcher that does not end the
+// job when one rank dies (srun without --kill-on-bad-exit) must not leave them waiting.
+// kBye: with heartbeats, a worker told kStop still watches rank 0 until rank 0 itself is done and
+// says so; only then does it enter MPI_Finalize, which would wait forever for a rank 0 that died.
+enum Tag : int { kRequest = 1, kTask = 2, kWait = 3, kStop = 4, kResult = 5, kEpoch = 6, kGoOn = 7, kHalt = 8,
+                 kBeat = 9, kAbort = 10, kBye = 11 };
 
 // The wire format's version, the first word of every message: ranks of different anchorsweep
 // builds (a node with an older binary) are told apart instead of misreading each other's
 // messages. Raise it with any change to a message's layout or header fields.
-constexpr uint64_t kWireVersion = 1;
+constexpr uint64_t kWireVersion = 2;  // 2: heartbeats (kBeat)
 
 // The communicator of a data-parallel group: a few ranks of the job, made by those ranks alone
 // (MPI_Comm_create_group), while the others go on with their own tasks.
@@ -82,8 +93,17 @@ class MpiComm {
   const std::string& host() const { return host_; }
 
   void send(int dest, const Message& m);
+  // A small message sent without waiting (MPI_Isend), for heartbeats: a dead peer never blocks
+  // the caller (Open MPI's blocking send to a SIGKILLed rank over TCP retries its connection
+  // forever). While the previous posted message to `dest` is still in flight, nothing new is
+  // sent: that peer takes no messages, and its silence tells the rest. An MPI error comes back as
+  // false with MPI's words in `error`, instead of ending the job: a peer MPI cannot reach is news.
+  // `always`: send even while earlier ones are in flight (a last word: kAbort, kBye).
+  bool post(int dest, const Message& m, std::string* error = nullptr, bool always = false);
   // Blocking receive of the next message from `source` (-1: any); returns the sender.
   int recv(Message& m, int source = -1);
+  // The next message from `source` with `tag` (-1: any), if one waits (never blocks).
+  bool try_recv(Message& m, int source, int tag);
   // Non-blocking check for a waiting message; true and the sender when there is one.
   bool poll(int* source);
   std::vector<std::string> all_gather(const std::string& s);
@@ -101,6 +121,10 @@ class MpiComm {
 
  private:
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
+  void receive_matched(void* message, void* status, Message& m);  // MPI_Message*, MPI_Status*
+  struct Posted;                                  // a posted message in flight (its buffer and request)
+  std::mutex posted_mu_;
+  std::map<int, std::vector<std::shared_ptr<Posted>>> posted_;  // destination -> its messages in flight
   bool thread_multiple_ = false;
   std::string host_;
   void* node_comm_ = nullptr;

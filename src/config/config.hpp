@@ -27,6 +27,9 @@ struct RunConfig {
   std::vector<int64_t> seeds = {1};
   int64_t threads = 0;                 // intra-op threads per rank; 0 = cores of the node / ranks on it
   LockMode lock = LockMode::flock;     // "none": for file systems that cannot lock (the user keeps sweeps apart)
+  // Rank 0 ends the job (exit 1) when another rank has sent no heartbeat, or its training thread
+  // has made no progress, for this long (a SIGKILLed, OOM-killed, stopped or hung rank); 0 = never.
+  double rank_timeout_s = 60;
   // run.shard = "i/n" (`--shard i/n`): this run is the i-th of n deterministic parts of the plan
   // (a SLURM job array's task); 0/0 = the whole plan. See sweep/plan.hpp, trial_shard.
   int64_t shard_index = 0, shard_count = 0;

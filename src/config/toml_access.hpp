@@ -282,6 +282,7 @@ inline const Bounds kUnitInterval{0, false, 1, false};  // [0, 1]
 inline const Bounds kDecayFactor{0, true, 1, false};  // (0, 1]
 inline const Bounds kLearningRate{0, true, 100, false};  // (0, 100]: beyond that no optimizer survives
 inline const Bounds kClip{0, false, 1e6, false};
+inline const Bounds kRankTimeout{0, false, 86400, false};  // seconds, [0, a day]; 0 = off
 
 // Upper bounds on sizes: a typo (an extra zero or three) must fail here, not as an
 // out-of-memory kill on every rank an hour later.

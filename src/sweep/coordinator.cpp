@@ -75,6 +75,7 @@ Assignment Coordinator::next(int64_t rank, const std::vector<int64_t>& cached_se
     for (int64_t m : g.members) {
       if (m != g.members.front()) {
         members_running_.insert(m);
+        leader_of_[m] = g.members.front();
         progress_.started(m, g.task.id + " (with rank " + std::to_string(g.members.front()) + ")");
       }
       if (m != rank) handed_[m] = a;
@@ -168,6 +169,7 @@ void Coordinator::complete(int64_t rank, TaskOutput out) {
   std::lock_guard<std::mutex> lock(mu_);
   if (out.group_member) {  // the leader reports the group's task
     members_running_.erase(rank);
+    leader_of_.erase(rank);
     progress_.finished(rank);
     return;
   }
@@ -216,6 +218,38 @@ void Coordinator::request_stop() {
     progress_.note("stop requested: no new tasks; running tasks stop at their next epoch boundary, "
                    "checkpointed, then --resume continues");
   stopping_ = true;
+}
+
+std::string Coordinator::lost(int64_t rank, const std::string& host, const std::string& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto ran = running_.find(rank);
+  if (ran == running_.end())
+    if (auto l = leader_of_.find(rank); l != leader_of_.end()) ran = running_.find(l->second);
+  if (ran == running_.end()) return "";
+  const Task& t = ran->second;
+  const std::string error = "lost rank " + std::to_string(rank) + " (" + host + "): " + why;
+  if (t.type == TaskType::pretrain) {
+    PretrainRecord p;
+    p.seed = t.seed;
+    p.status = Status::failed;
+    p.error = error;
+    p.rank = rank;
+    p.host = host;
+    auto j = to_json(p);
+    j["type"] = "pretrain";
+    writer_.journal(j);
+  }
+  for (const auto& key : t.trials) {
+    TrialResult r;
+    r.key = key;
+    r.status = Status::failed;
+    r.error = error;
+    r.task = t.id;
+    r.rank = rank;
+    r.host = host;
+    record_trial(r, {});
+  }
+  return t.id;
 }
 
 int64_t Coordinator::failed() const {

@@ -49,6 +49,11 @@ class Coordinator {
   // their next epoch boundary, checkpointed.
   void request_stop();
 
+  // Rank 0 lost `rank` (sweep/rank_watch.hpp): the task it ran (its group's, for a member) is
+  // journaled as failed with `why`, its epoch checkpoint kept for --resume. Returns the task's
+  // id, or "" when it held none. The caller then ends the job.
+  std::string lost(int64_t rank, const std::string& host, const std::string& why);
+
   int64_t failed() const;
   int64_t remaining() const;
 
@@ -73,6 +78,7 @@ class Coordinator {
   std::optional<Gathering> gathering_;         // a group task collecting its ranks
   std::map<int64_t, Assignment> handed_;       // a started group's assignments not yet collected
   std::set<int64_t> members_running_;          // group members other than leaders, training
+  std::map<int64_t, int64_t> leader_of_;       // such a member -> its group's leader
   std::set<int64_t> pretrained_;               // seeds whose encoder is ready
   std::set<int64_t> pretraining_;              // seeds being pretrained now
   std::map<int64_t, std::vector<char>> encoders_;

@@ -3,8 +3,11 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <ctime>
+#include <functional>
 #include <iostream>
 #include <set>
 #include <optional>
@@ -29,8 +32,11 @@
 #include "sweep/progress.hpp"
 #include "rundir/run_directory.hpp"
 #include "rundir/run_writer.hpp"
+#include "common/liveness.hpp"
+#include "sweep/heartbeat.hpp"
 #include "sweep/mpi_shard_group.hpp"
 #include "sweep/placement.hpp"
+#include "sweep/rank_watch.hpp"
 
 namespace anchorsweep {
 
@@ -43,6 +49,12 @@ std::string now_iso() {
   std::time_t t = std::time(nullptr);
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::string number_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
   return buf;
 }
 
@@ -75,12 +87,26 @@ void worker_loop_local(Coordinator& coord, Worker& worker, comm::MpiComm* mpi) {
   }
 }
 
-void worker_loop_remote(comm::MpiComm& mpi, Worker& worker) {
+// Whether ranks watch each other (run.rank_timeout_s > 0): the heartbeat thread sends beside the
+// training thread, which needs MPI_THREAD_MULTIPLE. Every rank computes the same answer.
+bool watching_ranks(const SweepConfig& cfg, const comm::MpiComm& mpi) {
+  return cfg.run.rank_timeout_s > 0 && mpi.size() > 1 && mpi.thread_multiple();
+}
+
+void worker_loop_remote(comm::MpiComm& mpi, Worker& worker, double rank_timeout_s, const std::string& root_host) {
+  // Beats until this rank is told the sweep is done (the destructor stops them).
+  std::optional<Heartbeat> beat;
+  if (rank_timeout_s > 0) beat.emplace(mpi, rank_timeout_s, root_host);
+  // Rank 0's next message for the training thread; its beats (and an abort) go to the heartbeat.
+  auto receive = [&](comm::Message& m) {
+    do mpi.recv(m, 0);
+    while (beat && beat->absorb(m));
+  };
   bool halted = false;
   worker.set_epoch_report([&](const std::string& task, int64_t epoch, std::vector<char> state) {
     mpi.send(0, with_stop(epoch_message(task, epoch, std::move(state))));
     comm::Message reply;
-    mpi.recv(reply, 0);
+    receive(reply);
     if (reply.tag != comm::kGoOn || g_stop) halted = true;
     return !halted;
   });
@@ -91,11 +117,21 @@ void worker_loop_remote(comm::MpiComm& mpi, Worker& worker) {
   // of thousands of requests a second (docs/scaling.md).
   auto wait = std::chrono::milliseconds(20);
   while (true) {
-    mpi.recv(m, 0);
-    if (m.tag == comm::kStop) return;
+    receive(m);
+    liveness::tick();
+    if (m.tag == comm::kStop) {
+      // With heartbeats: wait, watching rank 0, until it is done too (kBye); polled, so that an
+      // idle rank does not spin on a core that rank 0 may still train on.
+      while (beat) {
+        if (mpi.try_recv(m, 0, -1) && !beat->absorb(m) && m.tag == comm::kBye) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      return;
+    }
     if (m.tag == comm::kWait) {
       std::this_thread::sleep_for(wait);
       wait = std::min(wait * 2, std::chrono::milliseconds(1000));
+      liveness::tick();
       mpi.send(0, with_stop(request_message(worker.cached_seeds())));
       continue;
     }
@@ -105,6 +141,7 @@ void worker_loop_remote(comm::MpiComm& mpi, Worker& worker) {
     const auto resume = resume_of(m);
     auto group = group_for(mpi, group_of(m), task.id, worker.device());
     auto out = worker.run(task, enc, resume.empty() ? nullptr : &resume, group.get());
+    liveness::tick();
     mpi.send(0, with_stop(result_message(out, worker.cached_seeds())));  // a result is also the next request
   }
 }
@@ -113,21 +150,55 @@ void worker_loop_remote(comm::MpiComm& mpi, Worker& worker) {
 // until every one of them has been told to stop. It sleeps briefly when nothing waits, instead
 // of spinning in a blocking MPI_Recv on a core the local worker trains on. It never touches the
 // disk: the coordinator queues all writing to the RunWriter.
-void serve_remote_ranks(comm::MpiComm& mpi, Coordinator& coord) {
+//
+// With run.rank_timeout_s, it also keeps the RankWatch: every message (a heartbeat too) says its
+// sender lives, and it beats back to every watched rank. Once nothing waits (so that a backlog of
+// beats is never taken for silence), a rank silent or stuck past the timeout, or one MPI cannot
+// reach, is handed to `on_lost`, which ends the job; the other ranks are first told why (kAbort).
+void serve_remote_ranks(comm::MpiComm& mpi, Coordinator& coord, double rank_timeout_s,
+                        const std::function<void(const std::vector<LostRank>&)>& on_lost,
+                        const std::atomic<bool>& local_done) {
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  const double beat_period = Heartbeat::period_for(rank_timeout_s);
+  ActiveClock clock(2 * beat_period, 0.0);  // rank 0 stopped for a while blames no one for it
+  auto now_s = [&] { return clock.now(std::chrono::duration<double>(Clock::now() - t0).count()); };
+  RankWatch watch(mpi.size(), rank_timeout_s, 0.0);
+  double beat_sent = -beat_period;
   int active = mpi.size() - 1;
   comm::Message m;
   auto idle = std::chrono::microseconds(50);
-  while (active > 0) {
+  // With heartbeats, ranks told kStop wait for rank 0's own end (kBye), beaten meanwhile.
+  while (active > 0 || (rank_timeout_s > 0 && !local_done)) {
     if (g_stop) coord.request_stop();
+    if (rank_timeout_s > 0 && now_s() - beat_sent >= beat_period) {
+      beat_sent = now_s();
+      for (int r = 1; r < mpi.size(); ++r)
+        if (std::string error; !mpi.post(r, {comm::kBeat, "{}", {}}, &error)) watch.unreachable(r, error);
+    }
     int src = -1;
     if (!mpi.poll(&src)) {
+      if (auto lost = watch.lost(now_s()); !lost.empty()) {
+        std::string why;
+        for (const auto& l : lost) why += (why.empty() ? "rank " : "; rank ") + std::to_string(l.rank) + " is lost: " + l.cause;
+        for (int r = 1; r < mpi.size(); ++r)  // the finished ones too: they wait for kBye
+          if (std::none_of(lost.begin(), lost.end(), [r](const LostRank& l) { return l.rank == r; }))
+            mpi.post(r, {comm::kAbort, nlohmann::json{{"why", why}}.dump(), {}}, nullptr, true);
+        on_lost(lost);
+      }
       std::this_thread::sleep_for(idle);
       idle = std::min(idle * 2, std::chrono::microseconds(2000));
       continue;
     }
     idle = std::chrono::microseconds(50);
     mpi.recv(m, src);
-    if (nlohmann::json::parse(m.header).value("stop", false)) coord.request_stop();
+    const auto header = nlohmann::json::parse(m.header);
+    if (m.tag == comm::kBeat) {
+      watch.heard(src, now_s(), header.value("stalled_s", 0.0));
+      continue;
+    }
+    watch.heard(src, now_s());
+    if (header.value("stop", false)) coord.request_stop();
     if (m.tag == comm::kEpoch) {
       auto note = epoch_of(m);
       const bool go_on = coord.epoch_done(src, note.task_id, note.epoch, std::move(note.state));
@@ -137,8 +208,13 @@ void serve_remote_ranks(comm::MpiComm& mpi, Coordinator& coord) {
     if (m.tag == comm::kResult) coord.complete(src, task_output_of(m));
     auto a = coord.next(src, cached_seeds_of(m));
     mpi.send(src, assignment_message(a));
-    if (a.kind == Assignment::done) --active;
+    if (a.kind == Assignment::done) {
+      --active;
+      watch.done(src);
+    }
   }
+  if (rank_timeout_s > 0)
+    for (int r = 1; r < mpi.size(); ++r) mpi.post(r, {comm::kBye, "{}", {}}, nullptr, true);
 }
 
 // The config without its run.shard: the whole sweep a shard is part of.
@@ -331,16 +407,42 @@ struct Outcome {
 // Rank 0's part: the coordinator hands out the plan, to its own worker directly and to the
 // other ranks through the MPI service thread, while the writer thread puts every result on disk.
 Outcome coordinate(const SweepConfig& cfg, const TrialPlan& plan, RunDirectory& dir, Worker& worker, Progress& progress,
-                   const SweepOptions& options, comm::MpiComm* mpi, const Placement& placement) {
+                   const SweepOptions& options, comm::MpiComm* mpi, const Placement& placement,
+                   const std::vector<std::string>& hosts) {
   const std::string path = dir.path();
   RunWriter writer(dir, options.refresh_tables ? [&] { options.refresh_tables(path); } : std::function<void()>{},
                    [&] { return progress.snapshot(RunState::running); });
   Coordinator coord(cfg, plan, dir, writer, progress);
+  // A lost rank ends the job: what it ran is journaled as failed and on disk before MPI_Abort,
+  // so that --resume reruns it (from its last epoch checkpoint). Going on without the rank is
+  // not offered: MPI gives no way to leave a dead rank out of MPI_Finalize or of a group.
+  auto on_lost = [&](const std::vector<LostRank>& lost) {
+    std::string text;
+    for (const auto& l : lost) {
+      const std::string host = l.rank < static_cast<int>(hosts.size()) ? hosts[l.rank] : "?";
+      const std::string task = coord.lost(l.rank, host, l.cause);
+      text += "anchorsweep: rank " + std::to_string(l.rank) + " (host " + host + ") is lost: " + l.cause +
+              "; run.rank_timeout_s = " + number_text(cfg.run.rank_timeout_s) + ". " +
+              (task.empty() ? std::string("It held no task.") : "Its task " + task + " is journaled as failed (lost rank).") +
+              "\n";
+    }
+    writer.flush();  // the failed lines durable before the job ends
+    std::cerr << text << "anchorsweep: ending the job (exit 1); every result so far is in " << path
+              << "; run again with --resume to complete the sweep" << std::endl;
+    // MPI_Abort asks the launcher to end every rank. One that does not (mpirun with recovery
+    // enabled) may leave it waiting: this process ends itself after a few seconds regardless.
+    std::thread([] {
+      std::this_thread::sleep_for(std::chrono::seconds(5));
+      std::_Exit(1);
+    }).detach();
+    mpi->abort(1);
+  };
   std::thread service;
+  std::atomic<bool> local_done{false};
   if (mpi && mpi->size() > 1)
     service = std::thread([&] {
       try {
-        serve_remote_ranks(*mpi, coord);
+        serve_remote_ranks(*mpi, coord, watching_ranks(cfg, *mpi) ? cfg.run.rank_timeout_s : 0.0, on_lost, local_done);
       } catch (const std::exception& e) {
         std::cerr << "anchorsweep: rank 0 (" << placement.host << "): service thread: " << e.what() << "; ending the job"
                   << std::endl;
@@ -348,6 +450,7 @@ Outcome coordinate(const SweepConfig& cfg, const TrialPlan& plan, RunDirectory& 
       }
     });
   worker_loop_local(coord, worker, mpi);
+  local_done = true;
   if (service.joinable()) service.join();
   writer.flush();  // every result on disk before the tables and the report read them
   return {coord.remaining(), coord.failed()};
@@ -397,7 +500,7 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
   // Other ranks exit 0 even when stopped: rank 0 decides the job's status (a non-zero exit of a
   // worker would make `srun --kill-on-bad-exit` kill rank 0 while it still writes).
   if (rank != 0) {
-    worker_loop_remote(*mpi, worker);
+    worker_loop_remote(*mpi, worker, watching_ranks(cfg, *mpi) ? cfg.run.rank_timeout_s : 0.0, rf.hosts.front());
     return kExitOk;
   }
 
@@ -415,12 +518,15 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
                   std::to_string(plan.trial_count()) + " to run, " + std::to_string(prior.checkpoints.size()) +
                   " task(s) continue from an epoch checkpoint" + (prior.torn ? " (dropped a torn last journal line)" : ""));
   for (const auto& w : dir->warnings()) progress.note(w);
+  if (mpi && ranks > 1 && cfg.run.rank_timeout_s > 0 && !watching_ranks(cfg, *mpi))
+    progress.note("run.rank_timeout_s is not in effect: this MPI lacks MPI_THREAD_MULTIPLE, which the heartbeat "
+                  "thread needs; a rank that dies is noticed only if the launcher ends the job");
   progress.note("run directory " + dir->path() + ": " + std::to_string(plan.tasks.size()) + " tasks, " +
                 std::to_string(plan.trial_count()) + " trials on " + std::to_string(ranks) + " rank(s), fuse width " +
                 std::to_string(plan.fuse_width) + ", " + std::to_string(placement.threads) + " thread(s) on rank 0 (" +
                 placement.cpus_why + ")");
   progress.start_ticker();
-  const Outcome o = coordinate(cfg, plan, *dir, worker, progress, options, mpi, placement);
+  const Outcome o = coordinate(cfg, plan, *dir, worker, progress, options, mpi, placement, rf.hosts);
   return finish_run(*dir, std::move(facts), progress, o, options, mpi, t0);
 }
 

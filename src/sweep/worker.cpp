@@ -6,6 +6,7 @@
 
 #include "common/errors.hpp"
 #include "common/files.hpp"
+#include "common/liveness.hpp"
 #include "data/feature_files.hpp"
 #include "model/adapter.hpp"
 #include "model/encoder.hpp"
@@ -193,8 +194,11 @@ EpochControl Worker::control_for(const Task& task, const std::vector<char>* resu
 
 void Worker::hold_at_gate(const std::string& task_id) const {
   if (hooks_.hold_while.empty() || (!hooks_.hold_task.empty() && hooks_.hold_task != task_id)) return;
-  while (file_exists(hooks_.hold_while) && !(hooks_.stop_requested && hooks_.stop_requested()))
+  // Held on purpose (a test's gate), not stuck: the heartbeat says the rank makes progress.
+  while (file_exists(hooks_.hold_while) && !(hooks_.stop_requested && hooks_.stop_requested())) {
+    liveness::tick();
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 TaskOutput Worker::pretrain(const Task& task, const std::vector<char>* resume, ShardGroup* group) {

@@ -4,6 +4,7 @@
 
 #include "common/errors.hpp"
 #include "common/files.hpp"
+#include "common/liveness.hpp"
 #include "model/adapter.hpp"
 #include "train/evaluate.hpp"
 #include "train/metrics.hpp"
@@ -108,6 +109,7 @@ int64_t train_epoch(StackedTraining& t, int64_t epoch, std::vector<double>& loss
     step_loss.push_back(ce_d + pen_d);
     step_ce.push_back(ce_d);
     ++steps;
+    liveness::tick();  // for the heartbeat: this rank's training thread is not stuck
   }
   // Per-adapter sums over the epoch's steps, in step order and in double.
   auto losses = torch::stack(step_loss).to(torch::kDouble).cpu(), ces = torch::stack(step_ce).to(torch::kDouble).cpu();

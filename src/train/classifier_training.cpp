@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "common/errors.hpp"
+#include "common/liveness.hpp"
 #include "train/evaluate.hpp"
 #include "train/fused_adam.hpp"
 #include "train/grad_clip.hpp"
@@ -203,6 +204,7 @@ double train_epoch(Loop& L, LoopState& st, const EncodedSplit& train, uint64_t s
     L.opt.step();
     step_losses.push_back(loss.detach());
     st.trained += n;
+    liveness::tick();  // for the heartbeat: this rank's training thread is not stuck
   }
   // The epoch's one read from the device; it waits for the queued steps, so the time below
   // counts the device's work too.

@@ -1,12 +1,14 @@
 #include "train/evaluate.hpp"
 
 #include "common/files.hpp"
+#include "common/liveness.hpp"
 
 namespace anchorsweep {
 
 namespace {
 // The encoder on rows [begin, begin + chunk) of a split (fewer at its end).
 EncoderOutput forward_chunk(Encoder& encoder, const EncodedSplit& split, int64_t begin, int64_t chunk) {
+  liveness::tick();  // for the heartbeat: evaluating a large split is progress too
   const auto rows = row_range(begin, std::min(chunk, split.size() - begin), split.device());
   return encoder->forward(split.rows(rows).to(encoder->dense->weight.device()));
 }
