@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
   const std::vector<cli::Command> commands = {
       cli::add_run_command(app, &argc, &argv), cli::add_validate_command(app), cli::add_score_command(app),
       cli::add_status_command(app),            cli::add_merge_command(app),    cli::add_report_command(app),
-      cli::add_keys_command(app)};
+      cli::add_keys_command(app),              cli::add_store_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -22,5 +22,6 @@ Command add_status_command(CLI::App& app);
 Command add_merge_command(CLI::App& app);
 Command add_report_command(CLI::App& app);
 Command add_keys_command(CLI::App& app);
+Command add_store_command(CLI::App& app);
 
 }  // namespace anchorsweep::cli

@@ -59,7 +59,7 @@ void declare_options(CLI::App* sub, RunOptions& o) {
 int dry_run(const RunOptions& o) {
   const auto cfg = load_config(o.config_path, o.sets);
   const std::string directory = describe_run_directory(cfg, o.resume);  // throws where `run` would refuse
-  std::cout << describe_plan(cfg, o.ranks_for_plan) << directory;
+  std::cout << describe_plan(cfg, o.ranks_for_plan) << directory << describe_store_reuse(cfg, o.ranks_for_plan);
   const Corpus corpus = load_corpus(cfg.data);
   std::cout << estimate_memory(cfg, corpus).text();
   if (corpus.truncated > 0)

@@ -239,6 +239,8 @@ json to_json(const PretrainRecord& r) {
               {"examples_per_s", r.examples_per_s},
               {"group_ranks", r.group_ranks},
               {"encoder_hash", r.encoder_hash},
+              {"store_key", r.store_key},
+              {"reused_from", r.reused_from},
               {"curve", pretrain_curve_to_json(r.curve)}};
 }
 
@@ -260,6 +262,8 @@ PretrainRecord pretrain_from_json(const json& j) {
   if (auto it = j.find("group_ranks"); it != j.end() && it->is_array()) r.group_ranks = it->get<std::vector<int64_t>>();
   r.curve = curve_from_json(j, "curve");
   get(j, "encoder_hash", r.encoder_hash);
+  get(j, "store_key", r.store_key);
+  get(j, "reused_from", r.reused_from);
   return r;
 }
 

@@ -98,6 +98,9 @@ struct PretrainRecord {
   std::vector<int64_t> group_ranks;         // data-parallel: the ranks that trained it (leader first)
   std::string encoder_hash;                 // FNV-1a of encoders/seed-<s>.pt's bytes ("" before 0.2): merge compares them
   std::vector<EpochPoint> curve;            // dev = A dev here; no test split: journaled as null, read as NaN
+  // Reused from the encoder store (rundir/encoder_store.hpp) instead of pretrained by this run:
+  // the entry's key and the run that pretrained it; both "" when this run pretrained it.
+  std::string store_key, reused_from;
 };
 
 nlohmann::json epoch_point_to_json(const EpochPoint& p);

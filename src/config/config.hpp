@@ -30,6 +30,11 @@ struct RunConfig {
   // Rank 0 ends the job (exit 1) when another rank has sent no heartbeat, or its training thread
   // has made no progress, for this long (a SIGKILLed, OOM-killed, stopped or hung rank); 0 = never.
   double rank_timeout_s = 60;
+  // Where pretrained encoders are shared across sweeps (rundir/encoder_store.hpp): "" = the
+  // folder encoder-store beside the run directories (output_dir/encoder-store); "none" = off.
+  std::string encoder_store;
+  std::string encoder_store_path() const { return encoder_store.empty() ? output_dir + "/encoder-store" : encoder_store; }
+  bool store_enabled() const { return encoder_store != "none"; }
   // run.shard = "i/n" (`--shard i/n`): this run is the i-th of n deterministic parts of the plan
   // (a SLURM job array's task); 0/0 = the whole plan. See sweep/plan.hpp, trial_shard.
   int64_t shard_index = 0, shard_count = 0;

@@ -74,6 +74,7 @@ void read_run(const Section& root, const std::string& config_path, RunConfig& ru
   read_int(s, "threads", run.threads, 0, kMaxThreads);
   read_enum(s, "lock", run.lock);
   read_double(s, "rank_timeout_s", run.rank_timeout_s, kRankTimeout);
+  read_string(s, "encoder_store", run.encoder_store, true);
   std::string shard;
   if (read_string(s, "shard", shard, true) && !shard.empty()) {
     long long i = 0, n = 0;

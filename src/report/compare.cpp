@@ -59,6 +59,13 @@ std::string setting(const RunView& r, const std::string& key) {
   return it == r.config.end() ? "–" : unquote(it->second);
 }
 
+// "the two runs" / "all 3 runs" / "the run".
+std::string runs_text_of(const std::vector<std::string>& names) {
+  if (names.size() == 1) return "the run";
+  if (names.size() == 2) return "both runs (" + names[0] + ", " + names[1] + ")";
+  return "all " + std::to_string(names.size()) + " runs";
+}
+
 std::string base_name(const std::string& p) {
   const std::string n = normalize_path(p);
   const size_t slash = n.find_last_of('/');
@@ -278,6 +285,53 @@ Figure overlay_plot(const std::string& out_dir, const std::vector<Series>& serie
 
 }  // namespace
 
+std::string encoder_sharing_text(const std::vector<std::string>& run_names,
+                                 const std::vector<std::map<int64_t, std::string>>& hashes) {
+  std::set<int64_t> seeds;
+  for (const auto& h : hashes)
+    for (const auto& [seed, hash] : h) seeds.insert(seed);
+  std::vector<int64_t> shared, differ, partial, unknown;
+  for (int64_t seed : seeds) {
+    std::set<std::string> seen;
+    size_t in = 0;
+    bool blank = false;
+    for (const auto& h : hashes)
+      if (auto it = h.find(seed); it != h.end()) {
+        ++in;
+        blank |= it->second.empty();
+        seen.insert(it->second);
+      }
+    if (blank) unknown.push_back(seed);
+    else if (in < hashes.size()) partial.push_back(seed);
+    else if (seen.size() == 1) shared.push_back(seed);
+    else differ.push_back(seed);
+  }
+  auto list = [](const std::vector<int64_t>& v) {
+    std::string out;
+    for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + std::to_string(v[i]);
+    return out;
+  };
+  std::string runs_text = runs_text_of(run_names);
+  std::string text;
+  if (seeds.empty()) return "No run pretrained an encoder (given features): nothing to compare.";
+  if (!shared.empty())
+    text += "Seed" + std::string(shared.size() > 1 ? "s " : " ") + list(shared) + ": " + runs_text +
+            " used the very same pretrained encoder (equal encoder hashes: one reused the other's from the encoder "
+            "store, or both trained it to the same bits), so a difference between them at that seed is their adapter "
+            "settings' alone, with no pretraining noise. ";
+  if (!differ.empty())
+    text += "Seed" + std::string(differ.size() > 1 ? "s " : " ") + list(differ) +
+            ": the runs' encoders differ, so differences between runs there also carry pretraining noise (or a "
+            "pretraining setting that differs). ";
+  if (!partial.empty())
+    text += "Seed" + std::string(partial.size() > 1 ? "s " : " ") + list(partial) + ": pretrained in some of the runs only. ";
+  if (!unknown.empty())
+    text += "Seed" + std::string(unknown.size() > 1 ? "s " : " ") + list(unknown) +
+            ": a run older than 0.2 recorded no encoder hash, so sharing cannot be told. ";
+  if (!text.empty()) text.pop_back();
+  return text;
+}
+
 ComparisonPaths write_comparison(const std::vector<std::string>& run_dirs, const std::string& out_dir) {
   if (run_dirs.empty()) throw InputError("report --out needs at least one run directory");
   std::vector<RunView> runs(run_dirs.size());
@@ -323,6 +377,18 @@ ComparisonPaths write_comparison(const std::vector<std::string>& run_dirs, const
   doc.table(runs_table(series));
   if (fig.drawn()) doc.figure(fig.caption, fig.png_rel, fig.svg);
   else doc.callout(Level::na, "No plot", fig.error);
+  if (runs.size() > 1) {
+    doc.heading(2, "Shared encoders");
+    std::vector<std::string> names;
+    std::vector<std::map<int64_t, std::string>> hashes;
+    for (const RunView& r : runs) {
+      names.push_back(r.name);
+      auto& h = hashes.emplace_back();
+      for (const auto& p : r.journal.pretrains)
+        if (p.status == Status::ok) h[p.seed] = p.encoder_hash;
+    }
+    doc.paragraph(encoder_sharing_text(names, hashes));
+  }
   doc.heading(2, "Micro-F1 at shared λ values");
   const Table shared = shared_lambda_table(series);
   if (shared.rows.empty()) doc.paragraph(runs.size() == 1 ? "One run: nothing to compare it with." : "No λ value occurs in two runs.");

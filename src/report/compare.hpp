@@ -4,6 +4,8 @@
 // their resolved configs. Runs on different label sets or negative labels are refused.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,13 @@ struct ComparisonPaths {
 // OUT/report.html, OUT/compare.csv and OUT/plots/. Throws InputError when fewer than two runs
 // are given, one lacks its journal or run.json, their labels or negative labels differ, or
 // OUT is one of them.
+// Seed by seed, whether the runs' pretrained encoders are the same bits (their journals'
+// encoder_hash: equal when one run reused another's encoder from the encoder store, or both
+// trained it alike). `hashes[i]`: run i's seed -> hash ("" for records older than 0.2). One
+// paragraph for the report.
+std::string encoder_sharing_text(const std::vector<std::string>& run_names,
+                                 const std::vector<std::map<int64_t, std::string>>& hashes);
+
 ComparisonPaths write_comparison(const std::vector<std::string>& run_dirs, const std::string& out_dir);
 
 }  // namespace anchorsweep

@@ -15,8 +15,6 @@
 
 namespace anchorsweep {
 
-namespace {
-
 nlohmann::json data_fingerprints(const SweepConfig& cfg) {
   nlohmann::json files = nlohmann::json::object();
   if (cfg.data.format != DataFormat::synthetic) {  // generated data is fixed by the config itself
@@ -30,6 +28,8 @@ nlohmann::json data_fingerprints(const SweepConfig& cfg) {
   }
   return files;
 }
+
+namespace {
 
 // Resume mixes old and new results only when they come from the same data, byte for byte.
 std::string inputs_changed(const SweepConfig& cfg, const std::string& dir, const nlohmann::json& now) {
@@ -228,6 +228,22 @@ void RunDirectory::remove_task_checkpoint(const std::string& task_id) { remove_f
 
 std::string RunDirectory::encoder_path(int64_t seed) const {
   return dir_ + "/encoders/seed-" + std::to_string(seed) + ".pt";
+}
+
+void RunDirectory::adopt_pretrain(int64_t seed, const std::vector<char>& encoder, const nlohmann::json& record) {
+  write_encoder(seed, encoder);
+  append(record);
+  prior_.pretrained_seeds.insert(seed);
+  prior_.checkpoints.erase("pretrain-s" + std::to_string(seed));
+}
+
+void RunDirectory::adopt_trial(const std::string& trial_id, const std::vector<char>& checkpoint,
+                               const nlohmann::json& record) {
+  write_trial_checkpoint(trial_id, "encoder.pt", checkpoint);
+  append(record);
+  prior_.done_trials.insert(trial_id);
+  if (trial_id.size() > 8 && trial_id.compare(trial_id.size() - 8, 8, "-scratch") == 0)
+    prior_.checkpoints.erase("scratch-" + trial_id.substr(0, trial_id.size() - 8));
 }
 
 void RunDirectory::write_encoder(int64_t seed, const std::vector<char>& bytes) {

@@ -44,6 +44,10 @@ std::string run_directory_refusal(const SweepConfig& cfg);
 // NFSv4, Lustre with flock) or refuse flock, which the lock reports by its errno.
 std::string lock_scope_warning(const std::string& mounts, const std::string& path);
 
+// Size and FNV-1a of each data file cfg names ({} for synthetic data, which the config fixes):
+// run.json's data_files, what resume compares, what the encoder store's keys cover.
+nlohmann::json data_fingerprints(const SweepConfig& cfg);
+
 // Who holds dir/lock, as the holder wrote it ("node7 pid 4242"), or "an unknown process".
 std::string lock_owner(const std::string& dir);
 
@@ -68,6 +72,11 @@ class RunDirectory {
   void append(const nlohmann::json& record);            // the journal, fsynced
   void append_many(const std::vector<nlohmann::json>& records);  // one write, one fsync
   void write_encoder(int64_t seed, const std::vector<char>& bytes);
+  // Work taken from the encoder store instead of run here (sweep/reuse.hpp): the file first, then
+  // its journal line, then it counts as prior work (the plan leaves it out). Before the sweep's
+  // writer starts; the run directory stays self-contained (the bytes are copied in).
+  void adopt_pretrain(int64_t seed, const std::vector<char>& encoder, const nlohmann::json& record);
+  void adopt_trial(const std::string& trial_id, const std::vector<char>& checkpoint, const nlohmann::json& record);
   std::vector<char> read_encoder(int64_t seed) const;
   void write_trial_checkpoint(const std::string& trial_id, const std::string& file,
                               const std::vector<char>& bytes);

@@ -135,13 +135,15 @@ bool Coordinator::epoch_done(int64_t rank, const std::string& task_id, int64_t e
 }
 
 void Coordinator::record_trial(const TrialResult& r, std::vector<char> checkpoint) {
+  auto j = to_json(r);
+  j["type"] = "trial";
   if (!checkpoint.empty()) {
     auto bytes = std::make_shared<std::vector<char>>(std::move(checkpoint));
     const std::string id = r.key.id(), file = r.key.kind == TrialKind::scratch ? "encoder.pt" : "adapter.pt";
     writer_.write([this, id, file, bytes] { dir_.write_trial_checkpoint(id, file, *bytes); });
+    if (finished_ && r.key.kind == TrialKind::scratch && r.status == Status::ok)
+      finished_("scratch", r.key.seed, r.rank, j, bytes);
   }
-  auto j = to_json(r);
-  j["type"] = "trial";
   writer_.journal(j);  // durable once the writer's next group commit is done
   if (r.status != Status::ok) ++failed_;
   progress_.trial(r);
@@ -188,9 +190,10 @@ void Coordinator::complete(int64_t rank, TaskOutput out) {
   if (out.type == TaskType::pretrain && out.pretrain) {
     pretraining_.erase(out.seed);
     // The encoder first, then the journal line that says it exists.
+    std::shared_ptr<std::vector<char>> bytes;
     if (out.pretrain->status == Status::ok) {
       out.pretrain->encoder_hash = fnv1a_hex(out.encoder.data(), out.encoder.size());  // merge compares shards' bits
-      auto bytes = std::make_shared<std::vector<char>>(out.encoder);
+      bytes = std::make_shared<std::vector<char>>(out.encoder);
       const int64_t seed = out.seed;
       writer_.write([this, seed, bytes] { dir_.write_encoder(seed, *bytes); });
       encoders_[out.seed] = std::move(out.encoder);
@@ -199,6 +202,7 @@ void Coordinator::complete(int64_t rank, TaskOutput out) {
     auto j = to_json(*out.pretrain);
     j["type"] = "pretrain";
     writer_.journal(j);
+    if (bytes && finished_) finished_("pretrain", out.seed, out.pretrain->rank, j, bytes);
     progress_.pretrain(*out.pretrain);
     if (out.pretrain->status != Status::ok) fail_dependents(out.seed, out.pretrain->error);
   }

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -54,6 +56,13 @@ class Coordinator {
   // id, or "" when it held none. The caller then ends the job.
   std::string lost(int64_t rank, const std::string& host, const std::string& why);
 
+  // Called under the coordinator's lock (so it must only queue work) for each ok pretraining and
+  // scratch baseline: type "pretrain" or "scratch", seed, the rank that trained it, its journal
+  // record and the bytes the run directory gets. The sweep files them in the encoder store.
+  using Finished = std::function<void(const std::string& type, int64_t seed, int64_t rank, const nlohmann::json& record,
+                                      std::shared_ptr<const std::vector<char>> bytes)>;
+  void on_finished(Finished f) { finished_ = std::move(f); }
+
   int64_t failed() const;
   int64_t remaining() const;
 
@@ -85,6 +94,7 @@ class Coordinator {
   std::map<std::string, int64_t> checkpointed_;  // task id -> epoch of its checkpoint on disk
   int64_t failed_ = 0;
   bool stopping_ = false;
+  Finished finished_;
 };
 
 }  // namespace anchorsweep

@@ -37,6 +37,7 @@
 #include "sweep/mpi_shard_group.hpp"
 #include "sweep/placement.hpp"
 #include "sweep/rank_watch.hpp"
+#include "sweep/reuse.hpp"
 
 namespace anchorsweep {
 
@@ -318,6 +319,24 @@ std::string describe_run_directory(const SweepConfig& cfg, bool resume) {
          (resume ? "" : left ? " (run --resume continues it)" : " (finished: run --resume does nothing)") + "\n";
 }
 
+std::string describe_store_reuse(const SweepConfig& cfg, int64_t ranks) {
+  // Rank 0's facts as a run on this node with `ranks` ranks would have them.
+  const Placement p = place(cfg, 0, 0, std::max<int64_t>(1, ranks), local_host());
+  std::set<int64_t> pretrained;
+  std::set<std::string> done;
+  const std::string dir = cfg.run_dir();
+  if (file_exists(dir + "/results.jsonl")) {
+    const auto results = read_results(dir);
+    for (const auto& r : results.trials)
+      if (r.status == Status::ok) done.insert(r.key.id());
+    for (const auto& r : results.pretrains)
+      if (r.status == Status::ok) pretrained.insert(r.seed);
+  }
+  std::string out;
+  for (const auto& line : describe_reuse(cfg, pretrained, done, store_facts(placement_json(p)))) out += line + "\n";
+  return out;
+}
+
 std::string describe_plan(const SweepConfig& cfg, int64_t ranks) {
   auto plan = make_plan(cfg, ranks);
   std::ostringstream s;
@@ -408,11 +427,15 @@ struct Outcome {
 // other ranks through the MPI service thread, while the writer thread puts every result on disk.
 Outcome coordinate(const SweepConfig& cfg, const TrialPlan& plan, RunDirectory& dir, Worker& worker, Progress& progress,
                    const SweepOptions& options, comm::MpiComm* mpi, const Placement& placement,
-                   const std::vector<std::string>& hosts) {
+                   const std::vector<std::string>& hosts, const std::vector<StoreFacts>& rank_facts) {
   const std::string path = dir.path();
   RunWriter writer(dir, options.refresh_tables ? [&] { options.refresh_tables(path); } : std::function<void()>{},
                    [&] { return progress.snapshot(RunState::running); });
   Coordinator coord(cfg, plan, dir, writer, progress);
+  // Every encoder and scratch baseline trained here goes into the encoder store too.
+  StoreFiler filer(cfg, dir.data_files(), rank_facts, path, writer);
+  coord.on_finished([&filer](const std::string& type, int64_t seed, int64_t rank, const nlohmann::json& record,
+                             std::shared_ptr<const std::vector<char>> bytes) { filer.file(type, seed, rank, record, bytes); });
   // A lost rank ends the job: what it ran is journaled as failed and on disk before MPI_Abort,
   // so that --resume reruns it (from its last epoch checkpoint). Going on without the rank is
   // not offered: MPI gives no way to leave a dead rank out of MPI_Finalize or of a group.
@@ -504,6 +527,10 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
     return kExitOk;
   }
 
+  // What the encoder store already holds of this run is taken from it before planning.
+  std::vector<StoreFacts> rank_facts;
+  for (const auto& p : rf.placement) rank_facts.push_back(store_facts(p));
+  const std::vector<std::string> reused = reuse_from_store(cfg, *dir, rank_facts.front());
   const auto& prior = dir->prior();
   auto plan = make_plan(cfg, ranks, prior.done_trials, prior.pretrained_seeds);
   auto facts = run_facts(cfg, corpus, options, ranks, rf.hosts, rf.devices,
@@ -518,6 +545,7 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
                   std::to_string(plan.trial_count()) + " to run, " + std::to_string(prior.checkpoints.size()) +
                   " task(s) continue from an epoch checkpoint" + (prior.torn ? " (dropped a torn last journal line)" : ""));
   for (const auto& w : dir->warnings()) progress.note(w);
+  for (const auto& r : reused) progress.note(r);
   if (mpi && ranks > 1 && cfg.run.rank_timeout_s > 0 && !watching_ranks(cfg, *mpi))
     progress.note("run.rank_timeout_s is not in effect: this MPI lacks MPI_THREAD_MULTIPLE, which the heartbeat "
                   "thread needs; a rank that dies is noticed only if the launcher ends the job");
@@ -526,7 +554,7 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
                 std::to_string(plan.fuse_width) + ", " + std::to_string(placement.threads) + " thread(s) on rank 0 (" +
                 placement.cpus_why + ")");
   progress.start_ticker();
-  const Outcome o = coordinate(cfg, plan, *dir, worker, progress, options, mpi, placement, rf.hosts);
+  const Outcome o = coordinate(cfg, plan, *dir, worker, progress, options, mpi, placement, rf.hosts, rank_facts);
   return finish_run(*dir, std::move(facts), progress, o, options, mpi, t0);
 }
 

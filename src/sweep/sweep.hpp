@@ -47,6 +47,10 @@ std::string describe_plan(const SweepConfig& cfg, int64_t ranks);
 // this line to tell a finished sweep from an interrupted one.
 std::string describe_run_directory(const SweepConfig& cfg, bool resume);
 
+// The dry run's lines on the encoder store: which seeds' encoders and scratch baselines a run
+// with `ranks` ranks on this node would reuse, and which it would train.
+std::string describe_store_reuse(const SweepConfig& cfg, int64_t ranks);
+
 // Install SIGTERM / SIGUSR1 / SIGINT handlers that ask the sweep to stop cleanly.
 void install_stop_handlers();
 
