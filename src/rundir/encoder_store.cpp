@@ -1,6 +1,7 @@
 #include "rundir/encoder_store.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -92,7 +93,9 @@ void EncoderStore::put(const StoreKey& key, const std::string& kind, int64_t see
   if (std::string problem; get(key.hash, &problem)) return;  // a valid entry has these very bits
   make_dirs(path_);
   // Made whole in a folder of its own, then renamed into place: readers see all of it or none.
-  const std::string tmp = path_ + "/.tmp-" + key.hash + "-" + local_host() + "-" + std::to_string(::getpid());
+  static std::atomic<uint64_t> writes{0};  // one folder per write, also for two writers in one process
+  const std::string tmp = path_ + "/.tmp-" + key.hash + "-" + local_host() + "-" + std::to_string(::getpid()) + "-" +
+                          std::to_string(writes++);
   remove_tree(tmp);
   make_dirs(tmp);
   write_bytes_durably(tmp + "/payload.pt", payload.data(), payload.size());
