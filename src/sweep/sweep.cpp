@@ -434,7 +434,8 @@ Outcome coordinate(const SweepConfig& cfg, const TrialPlan& plan, RunDirectory& 
   Coordinator coord(cfg, plan, dir, writer, progress);
   // Every encoder and scratch baseline trained here goes into the encoder store too.
   StoreFiler filer(cfg, dir.data_files(), rank_facts, path, writer);
-  coord.on_finished([&filer](const std::string& type, int64_t seed, int64_t rank, const nlohmann::json& record,
+  if (options.hooks.simulate_ms < 0)  // --simulate-ms makes up its encoders: they stay out of the store
+    coord.on_finished([&filer](const std::string& type, int64_t seed, int64_t rank, const nlohmann::json& record,
                              std::shared_ptr<const std::vector<char>> bytes) { filer.file(type, seed, rank, record, bytes); });
   // A lost rank ends the job: what it ran is journaled as failed and on disk before MPI_Abort,
   // so that --resume reruns it (from its last epoch checkpoint). Going on without the rank is
@@ -530,7 +531,9 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
   // What the encoder store already holds of this run is taken from it before planning.
   std::vector<StoreFacts> rank_facts;
   for (const auto& p : rf.placement) rank_facts.push_back(store_facts(p));
-  const std::vector<std::string> reused = reuse_from_store(cfg, *dir, rank_facts.front());
+  // (Not for --simulate-ms: its made-up encoders must never meet real ones.)
+  const bool simulated = options.hooks.simulate_ms >= 0;
+  const std::vector<std::string> reused = simulated ? std::vector<std::string>{} : reuse_from_store(cfg, *dir, rank_facts.front());
   const auto& prior = dir->prior();
   auto plan = make_plan(cfg, ranks, prior.done_trials, prior.pretrained_seeds);
   auto facts = run_facts(cfg, corpus, options, ranks, rf.hosts, rf.devices,
