@@ -20,6 +20,8 @@
 #include "sweep/plan.hpp"
 #include "sweep/progress.hpp"
 #include "sweep/rank_watch.hpp"
+#include "common/liveness.hpp"
+#include <thread>
 #include "rundir/run_directory.hpp"
 #include "rundir/run_writer.hpp"
 
@@ -419,6 +421,18 @@ TEST(RankWatch, AWatcherThatWasStoppedBlamesNoOneForItsOwnPause) {
   RankWatch w(2, 10, clock.now(132.0));
   w.heard(1, clock.now(132.5));
   EXPECT_TRUE(w.lost(clock.now(160.0)).empty());
+}
+
+TEST(RankWatch, ATrainingThreadWaitingOnItsPeersIsNotStuck) {
+  liveness::tick();
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  EXPECT_GE(liveness::seconds_since_tick(), 0.025);
+  {
+    liveness::WaitingOnPeers waiting;  // in a group's collective: the peers decide
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    EXPECT_EQ(liveness::seconds_since_tick(), 0.0);
+  }
+  EXPECT_LT(liveness::seconds_since_tick(), 0.02) << "the wait's end is progress";
 }
 
 TEST(Coordinator, ARankThatNeverAsksDoesNotHoldTheSweepUp) {

@@ -1,5 +1,7 @@
 #include "comm/mpi_comm.hpp"
 
+#include "common/liveness.hpp"
+
 #include <mpi.h>
 
 #include <cstdio>
@@ -275,6 +277,7 @@ namespace anchorsweep::comm {
 
 // Collective over `world_ranks` only (MPI-3): the other ranks of the job take no part.
 GroupComm::GroupComm(MpiComm& mpi, const std::vector<int>& world_ranks, int tag) {
+  liveness::WaitingOnPeers waiting;  // MPI_Comm_create_group waits for every member
   const MPI_Comm parent = as_comm(mpi.groups_parent());  // same ranks as MPI_COMM_WORLD
   MPI_Group world, members;
   MPI_CHECK(MPI_Comm_group(parent, &world));
@@ -295,18 +298,22 @@ GroupComm::~GroupComm() {
 }
 
 void GroupComm::all_reduce_sum(float* data, int64_t count) {
+  liveness::WaitingOnPeers waiting;
   MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_FLOAT, MPI_SUM, as_comm(comm_)));
 }
 
 void GroupComm::all_reduce_sum(double* data, int64_t count) {
+  liveness::WaitingOnPeers waiting;
   MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_DOUBLE, MPI_SUM, as_comm(comm_)));
 }
 
 std::vector<std::string> GroupComm::all_gather(const std::string& s) {
+  liveness::WaitingOnPeers waiting;
   return all_gather_strings(s, size_, as_comm(comm_));
 }
 
 void GroupComm::broadcast(std::string& s, int root) {
+  liveness::WaitingOnPeers waiting;
   uint64_t n = s.size();
   MPI_CHECK(MPI_Bcast(&n, 1, MPI_UINT64_T, root, as_comm(comm_)));
   s.resize(n);

@@ -8,6 +8,17 @@
 namespace anchorsweep::liveness {
 
 void tick();                   // the training thread made progress now
-double seconds_since_tick();   // since the last tick (or since start-up)
+double seconds_since_tick();   // since the last tick (or since start-up); 0 while waiting on peers
+
+// While one lives, the training thread waits in a data-parallel group's collective for its
+// peers: not stuck itself (a stuck peer is found by its own heartbeat, a dead one by its
+// silence), so the heartbeat reports no stall. Ticks when it ends.
+class WaitingOnPeers {
+ public:
+  WaitingOnPeers();
+  ~WaitingOnPeers();
+  WaitingOnPeers(const WaitingOnPeers&) = delete;
+  WaitingOnPeers& operator=(const WaitingOnPeers&) = delete;
+};
 
 }  // namespace anchorsweep::liveness
