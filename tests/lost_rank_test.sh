@@ -22,9 +22,12 @@ fail() { echo "FAIL: $*"; exit 1; }
 timeout_s=3
 tiny=(run "$src/tests/tiny.toml" --set run.rank_timeout_s=$timeout_s --set "run.output_dir=\"$work/runs\"" --no-report)
 journal="$work/runs/tiny/results.jsonl"
+# This test's processes: their command line names its own output folder (other tests, run at the
+# same time, start the same binary on the same config).
+mine() { pgrep -f "run.output_dir=\"$work/runs\"" || true; }
 # The pid of the given rank of the running job (its environment names the rank).
 pid_of_rank() {
-  for p in $(pgrep -f "anchorsweep run $src/tests/tiny.toml"); do
+  for p in $(mine); do
     tr '\0' '\n' < /proc/$p/environ 2> /dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1" && { echo "$p"; return; }
   done
 }
@@ -94,5 +97,5 @@ for r in 1 2; do
     fail "rank $r did not say that rank 0 is lost"
 done
 python3 -c "import sys; sys.exit(0 if $secs < $timeout_s + 10 else 1)" || fail "the workers outlived the timeout by over 10 s"
-[ -z "$(pgrep -f "anchorsweep run $src/tests/tiny.toml")" ] || fail "ranks outlived the job"
+[ -z "$(mine)" ] || fail "ranks outlived the job: $(mine)"
 echo "lost rank test: passed"

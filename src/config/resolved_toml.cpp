@@ -77,7 +77,7 @@ std::string resolved_toml(const SweepConfig& c, const RawInputs& raw) {
   w.integer("threads", c.run.threads);
   w.str("lock", name_of(c.run.lock));
   w.number("rank_timeout_s", c.run.rank_timeout_s);
-  if (!c.run.encoder_store.empty()) w.str("encoder_store", c.run.encoder_store);
+  w.str("encoder_store", c.run.encoder_store.empty() ? c.run.encoder_store_path() : c.run.encoder_store);
   if (c.run.sharded()) w.str("shard", std::to_string(c.run.shard_index) + "/" + std::to_string(c.run.shard_count));
 
   w.section("data");
