@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include <torch/torch.h>
@@ -41,7 +43,88 @@ nlohmann::json pretrain_record(const std::string& run_dir) {
   return lines.empty() ? nlohmann::json() : lines.front();
 }
 
+// Two members in one process, one thread each: all_reduce_sum waits for both, then each gets the
+// sum (member 0's values + member 1's, in that order).
+struct Pair {
+  std::mutex mu;
+  std::condition_variable cv;
+  torch::Tensor parts[2];
+  torch::Tensor sum;
+  int arrived = 0, left = 0;
+  int64_t round = 0;
+};
+
+class PairMember : public anchorsweep::ShardGroup {
+ public:
+  PairMember(Pair& p, int rank) : p_(p), rank_(rank) {}
+  int rank() const override { return rank_; }
+  int size() const override { return 2; }
+  std::vector<int64_t> ranks() const override { return {0, 1}; }
+  bool broadcast_flag(bool v) override { return v; }
+  void all_reduce_sum(torch::Tensor& t) override {
+    std::unique_lock<std::mutex> lock(p_.mu);
+    const int64_t my_round = p_.round;
+    p_.parts[rank_] = t.clone();
+    if (++p_.arrived == 2) {
+      p_.sum = p_.parts[0] + p_.parts[1];
+      p_.arrived = 0;
+      ++p_.round;
+      p_.cv.notify_all();
+    } else {
+      p_.cv.wait(lock, [&] { return p_.round != my_round; });
+    }
+    t.copy_(p_.sum);
+  }
+
+ private:
+  Pair& p_;
+  int rank_;
+};
+
 }  // namespace
+
+TEST(Group, TheSparseEmbeddingExchangeSumsWhatTheDenseOneSums) {
+  // An embedding of 50 rows and a dense layer; each member's batch touched a few rows (member 1
+  // none of member 0's but row 7), so its other rows' gradients are zero, as an embedding's are.
+  torch::manual_seed(3);
+  const std::vector<int64_t> touched[2] = {{1, 7, 7, 20}, {7, 33, 49}};
+  std::vector<torch::Tensor> params[2][2];  // [sparse or dense exchange][member]
+  for (int m = 0; m < 2; ++m) {
+    auto table = torch::zeros({50, 4}, torch::requires_grad());
+    auto dense = torch::zeros({3, 5}, torch::requires_grad());
+    table.mutable_grad() = torch::zeros({50, 4});
+    for (int64_t r : touched[m]) table.mutable_grad()[r] += torch::randn({4});
+    dense.mutable_grad() = torch::randn({3, 5});
+    for (int e = 0; e < 2; ++e) {
+      auto t = table.detach().clone().requires_grad_(), d = dense.detach().clone().requires_grad_();
+      t.mutable_grad() = table.grad().clone();
+      d.mutable_grad() = dense.grad().clone();
+      params[e][m] = {t, d};
+    }
+  }
+  const auto expected_table = params[1][0][0].grad() + params[1][1][0].grad();
+  const auto expected_dense = params[1][0][1].grad() + params[1][1][1].grad();
+  Pair sparse_pair, dense_pair;
+  std::vector<std::thread> members;
+  for (int m = 0; m < 2; ++m) {
+    members.emplace_back([&, m] {
+      PairMember g(sparse_pair, m);
+      anchorsweep::all_reduce_gradients(g, params[0][m], {params[0][m][0], torch::tensor(touched[m])});
+    });
+    members.emplace_back([&, m] {
+      PairMember g(dense_pair, m);
+      anchorsweep::all_reduce_gradients(g, params[1][m]);
+    });
+  }
+  for (auto& t : members) t.join();
+  for (int m = 0; m < 2; ++m) {
+    EXPECT_TRUE(torch::equal(params[0][m][0].grad(), expected_table)) << "member " << m << ": the table's rows";
+    EXPECT_TRUE(torch::equal(params[0][m][1].grad(), expected_dense)) << "member " << m << ": the dense parameter";
+    EXPECT_TRUE(torch::equal(params[0][m][0].grad(), params[1][m][0].grad())) << "sparse = dense, bit for bit";
+  }
+  // Rows no member touched stay zero.
+  EXPECT_EQ(params[0][0][0].grad()[0].abs().sum().item<float>(), 0.0f);
+}
 
 TEST(Group, ShardRowsCoverTheBatchOnce) {
   for (int size : {1, 2, 3, 5})

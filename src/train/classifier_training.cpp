@@ -171,9 +171,11 @@ torch::Tensor group_loss(Loop& L, const EncodedSplit& train, const RowIndex& glo
   const auto [lo, hi] = shard_rows(n, group.rank(), group.size());
   L.clear_grads();
   torch::Tensor loss;
+  TouchedRows words{L.encoder->word->weight, torch::empty({0}, torch::TensorOptions().dtype(torch::kLong).device(L.device))};
   if (hi > lo) {
     const RowIndex mine(global.host.narrow(0, lo, hi - lo), global.device.narrow(0, lo, hi - lo));
     auto batch = train.rows(mine, width).to(L.device);
+    words.ids = batch.tokens;  // the embedding rows this share looks up
     const DropoutMasks my_masks = masks.rows(lo, hi - lo);
     namespace F = torch::nn::functional;
     loss = F::cross_entropy(L.encoder->forward(batch, &my_masks).logits, batch.labels,
@@ -182,7 +184,8 @@ torch::Tensor group_loss(Loop& L, const EncodedSplit& train, const RowIndex& glo
   } else {
     loss = torch::zeros({}, torch::TensorOptions().device(L.device));  // fewer rows than members
   }
-  all_reduce_gradients(group, L.encoder->parameters());
+  // The word embedding's gradient as the rows the batch touched; everything else dense.
+  all_reduce_gradients(group, L.encoder->parameters(), words);
   return loss;
 }
 
