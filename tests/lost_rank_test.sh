@@ -62,6 +62,9 @@ grep -q "Its task $task is journaled as failed (lost rank)" stop.log || fail "th
 ! grep -qE "rank [02] \(host [^)]*\) is lost|rank [02] is lost" stop.log || fail "a live rank was taken for lost"
 python3 -c "import sys; sys.exit(0 if $secs < $timeout_s + 10 else 1)" || fail "the job outlived the timeout by over 10 s"
 grep -q "\"error\":\"lost rank 1 ($(hostname)): no message from it" "$journal" || fail "no failed (lost rank) line in the journal"
+status=$("$bin" status "$work/runs/tiny") || fail "status failed: $status"
+echo "  status: $(echo "$status" | head -1)"
+echo "$status" | head -1 | grep -q "stopped (rank 0 ended the job: rank 1 (host $(hostname)) is lost" || fail "status does not say why the job ended"
 rm -f gate
 mpirun -np 2 --oversubscribe "$bin" "${tiny[@]}" --quiet --resume > resume.log 2>&1 || fail "--resume failed: $(cat resume.log)"
 python3 - "$journal" << 'PY' || fail "the resumed run is wrong"

@@ -48,6 +48,12 @@ void decide_state(RunStatus& s, bool finished, const nlohmann::json& status, boo
       s.state = RunState::stopped;
       s.why = "it ended with trials left; --resume continues it";
     }
+  } else if (last == RunState::stopped && status.is_object() && status.contains("ended_because")) {
+    // Rank 0 ended the job itself (a lost rank) and said why before it went.
+    s.state = RunState::stopped;
+    s.why = status.value("ended_because", std::string());
+    if (!s.why.empty() && s.why.back() == '.') s.why.pop_back();
+    s.why += "; --resume continues it";
   } else if (s.owner_pid == 0 && !has_journal) {
     s.state = RunState::not_started;
     s.why = "no sweep has journaled anything here yet";

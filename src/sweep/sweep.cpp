@@ -441,16 +441,23 @@ Outcome coordinate(const SweepConfig& cfg, const TrialPlan& plan, RunDirectory& 
   // so that --resume reruns it (from its last epoch checkpoint). Going on without the rank is
   // not offered: MPI gives no way to leave a dead rank out of MPI_Finalize or of a group.
   auto on_lost = [&](const std::vector<LostRank>& lost) {
-    std::string text;
+    std::string text, why;
     for (const auto& l : lost) {
       const std::string host = l.rank < static_cast<int>(hosts.size()) ? hosts[l.rank] : "?";
       const std::string task = coord.lost(l.rank, host, l.cause);
-      text += "anchorsweep: rank " + std::to_string(l.rank) + " (host " + host + ") is lost: " + l.cause +
-              "; run.rank_timeout_s = " + number_text(cfg.run.rank_timeout_s) + ". " +
-              (task.empty() ? std::string("It held no task.") : "Its task " + task + " is journaled as failed (lost rank).") +
-              "\n";
+      const std::string line = "rank " + std::to_string(l.rank) + " (host " + host + ") is lost: " + l.cause +
+                               "; run.rank_timeout_s = " + number_text(cfg.run.rank_timeout_s) + ". " +
+                               (task.empty() ? std::string("It held no task.")
+                                             : "Its task " + task + " is journaled as failed (lost rank).");
+      text += "anchorsweep: " + line + "\n";
+      why += (why.empty() ? "" : " ") + line;
     }
-    writer.flush();  // the failed lines durable before the job ends
+    // status.json says why the job ended, for `anchorsweep status` (on the writer's thread, which
+    // alone writes it), and the failed lines are durable, before the job ends.
+    auto status = progress.snapshot(RunState::stopped);
+    status["ended_because"] = "rank 0 ended the job: " + why;
+    writer.write([&dir, status] { dir.write_status(status); });
+    writer.flush();
     std::cerr << text << "anchorsweep: ending the job (exit 1); every result so far is in " << path
               << "; run again with --resume to complete the sweep" << std::endl;
     // MPI_Abort asks the launcher to end every rank. One that does not (mpirun with recovery
