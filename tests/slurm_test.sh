@@ -148,8 +148,76 @@ PY
   echo "slurm array test: 1 passed, 0 failed"
 }
 
+# `lost`: srun without --kill-on-bad-exit (this slurm.conf leaves KillOnBadExit at 0, as many
+# clusters do). One rank of node2 is SIGSTOPped mid-task (a hung rank: no launcher can see it),
+# then, in a second sweep, SIGKILLed. Each step must end with a failing exit within
+# run.rank_timeout_s plus a few seconds, whoever ends it: the stopped rank only rank 0's heartbeat
+# watch can find (it names rank, host and task); the killed one Open MPI's PMIx layer here sees die
+# and aborts the step itself within about a second (where it does not, the watch does, checked
+# then). srun --resume then completes each sweep.
+lost_test() {
+  local sig
+  for sig in STOP KILL; do lost_once $sig; done
+  echo "slurm lost test: 1 passed, 0 failed"
+}
+
+lost_once() {  # lost_once STOP|KILL
+  local sig=$1 out="$cluster/shared" timeout_s=5
+  cd "$out"
+  local journal="$cluster/nodes/node1/tmp/lost-$sig/tiny/results.jsonl"
+  local args=(run "$src/tests/tiny.toml" --set "run.rank_timeout_s=$timeout_s" --set "run.output_dir=\"/tmp/lost-$sig\"" --no-report --quiet)
+  fail() { echo "FAIL: $*"; cat "$out/lost.log" || true; exit 1; }
+  echo "held by slurm_test" > "$cluster/nodes/node2/tmp/hold"   # node2's ranks wait at their epoch boundaries
+  timeout 120 "$src/tests/cluster/on" "$cluster" node1 srun -N 2 --ntasks-per-node=2 --mpi=pmix "$bin" "${args[@]}" \
+    --hold-while /tmp/hold > "$out/lost.log" 2>&1 &
+  local step=$!
+  local pattern='"rank":[23],"task":"[a-z]+-s[0-9]+","type":"checkpoint"'
+  for _ in $(seq 1200); do grep -qE "$pattern" "$journal" 2> /dev/null && break; sleep 0.05; done
+  local line rank task victim=
+  line=$(grep -oE "$pattern" "$journal" | head -1) || fail "no checkpoint from node2 within 60 s"
+  rank=$(echo "$line" | sed -E 's/"rank":([0-9]+).*/\1/')
+  task=$(echo "$line" | sed -E 's/.*"task":"([^"]+)".*/\1/')
+  for p in $("$src/tests/cluster/pids" "$cluster" node2 anchorsweep); do
+    tr '\0' '\n' < /proc/$p/environ | grep -qxE "(PMIX_RANK|SLURM_PROCID)=$rank" && victim=$p
+  done
+  [ -n "$victim" ] || fail "no process of rank $rank on node2"
+  local t0 t1 rc=0
+  t0=$(date +%s.%N)
+  kill -$sig "$victim"
+  wait $step || rc=$?
+  t1=$(date +%s.%N)
+  local secs
+  secs=$(python3 -c "print(f'{$t1 - $t0:.1f}')")
+  echo "SIG$sig to rank $rank (node2) in $task under srun without --kill-on-bad-exit: the step ended $secs s later, exit $rc"
+  { grep "^anchorsweep:" "$out/lost.log" || true; } | sed 's/^/  | /'
+  [ $rc -ne 124 ] || fail "the step hung after rank $rank died"
+  [ $rc -ne 0 ] || fail "srun exited 0 after a lost rank"
+  python3 -c "import sys; sys.exit(0 if $secs < $timeout_s + 10 else 1)" || fail "the step outlived the timeout by over 10 s"
+  if grep -q "is lost" "$out/lost.log" || [ $sig = STOP ]; then  # a stopped task: only the watch can tell
+    grep -q "rank $rank (host node2) is lost: no message from it" "$out/lost.log" || fail "the message does not name rank $rank on node2"
+    grep -q "Its task $task is journaled as failed (lost rank)" "$out/lost.log" || fail "the message does not name task $task"
+  else
+    echo "  (the launcher ended the step itself before run.rank_timeout_s ran out)"
+  fi
+  [ -z "$("$src/tests/cluster/pids" "$cluster" node2 anchorsweep)" ] || fail "ranks of node2 outlived the step"
+  rm -f "$cluster/nodes/node2/tmp/hold"
+  "$src/tests/cluster/on" "$cluster" node1 srun -N 2 --ntasks-per-node=2 --mpi=pmix "$bin" "${args[@]}" --resume > "$out/resume.log" 2>&1 ||
+    { cat "$out/resume.log"; fail "srun --resume failed"; }
+  python3 - "$journal" << 'PY' || fail "the resumed run is wrong"
+import json, sys
+final = {}
+for r in (json.loads(l) for l in open(sys.argv[1]) if l.strip()):
+    if r["type"] in ("trial", "pretrain"):
+        final[r.get("id", "pretrain-s%d" % r.get("seed", -1))] = r["status"]
+bad = {k: v for k, v in final.items() if v != "ok"}
+assert len(final) == 12 and not bad, f"{len(final)} trials and pretrainings; not ok after --resume: {bad}"
+print("after srun --resume: 10 trials and 2 pretrainings, all ok")
+PY
+}
+
 case "$mode" in
   requeue) requeue_test ;;
   array) array_test ;;
-  *) echo "usage: tests/slurm_test.sh [requeue|array]"; exit 2 ;;
+  lost) lost_test ;;
+  *) echo "usage: tests/slurm_test.sh [requeue|array|lost]"; exit 2 ;;
 esac
