@@ -13,6 +13,7 @@
 #include "train/fused_adam.hpp"
 #include "train/grad_clip.hpp"
 #include "train/adapter_training.hpp"
+#include "train/buckets.hpp"
 #include "train/evaluate.hpp"
 #include "train/features.hpp"
 
@@ -390,5 +391,61 @@ TEST(FusedAdam, MomentsOfAnotherShapeAreRefused) {
     ADD_FAILURE() << "moments of shape [6, 3] loaded into a [3, 6] parameter";
   } catch (const c10::Error& e) {
     EXPECT_NE(std::string(e.what()).find("the checkpoint belongs to another model"), std::string::npos) << e.what();
+  }
+}
+
+// pretrain.length_buckets (train/buckets.hpp): widths at length quantiles; a batch padded with
+// rows that weigh nothing and to a wider bucket gives the gradient of its real rows alone.
+TEST(Buckets, WidthsAreLengthQuantilesAndTheLongestFitsTheLast) {
+  const auto lengths = torch::tensor({20, 3, 5, 30, 5, 8, 12, 10}, torch::kLong);
+  EXPECT_EQ(bucket_widths(lengths, 4), (std::vector<int64_t>{5, 8, 12, 30}));
+  EXPECT_EQ(bucket_widths(lengths, 1), (std::vector<int64_t>{30}));
+  EXPECT_EQ(bucket_widths(torch::tensor({7, 7, 7}, torch::kLong), 3), (std::vector<int64_t>{7}));  // distinct
+  const std::vector<int64_t> widths = {5, 8, 12, 30};
+  EXPECT_EQ(bucket_width(widths, 9), 12);
+  EXPECT_EQ(bucket_width(widths, 5), 5);
+  EXPECT_EQ(bucket_width(widths, 1), 5);
+  const PaddedRows p = pad_rows(RowIndex(torch::tensor({4, 2, 9}, torch::kLong)), 5);
+  EXPECT_TRUE(torch::equal(p.index.host, torch::tensor({4, 2, 9, 4, 4}, torch::kLong)));
+  EXPECT_TRUE(torch::equal(p.weights, torch::tensor({1.f, 1.f, 1.f, 0.f, 0.f})));
+  EXPECT_EQ(p.real, 3);
+  EXPECT_EQ(pad_rows(RowIndex(torch::tensor({1, 2}, torch::kLong)), 2).index.host.numel(), 2) << "a full batch stays";
+}
+
+TEST(Buckets, PaddedRowsAndPositionsGiveNoGradient) {
+  TinyExperiment x(false);
+  x.encoder->eval();  // no dropout: the two batches must see the same network
+  const RowIndex idx(torch::tensor({3, 0, 7, 12, 5}, torch::kLong));
+  auto grads = [&](bool padded) {
+    for (auto& p : x.encoder->parameters()) p.mutable_grad() = torch::Tensor();
+    torch::Tensor loss;
+    if (padded) {
+      const PaddedRows p = pad_rows(idx, 9);  // 4 padding rows
+      // A wider bucket: the split's full width (its longest sentence), past this batch's own.
+      const int64_t wide = x.a_train.all.tokens.size(1);
+      EXPECT_GT(wide, x.a_train.width_of(idx.host)) << "the test needs padded columns";
+      const auto batch = x.a_train.rows(p.index, wide);
+      EXPECT_EQ(batch.tokens.size(0), 9);
+      loss = weighted_cross_entropy(x.encoder->forward(batch).logits, batch.labels, p.weights, p.real);
+    } else {
+      const auto batch = x.a_train.rows(idx);
+      loss = torch::nn::functional::cross_entropy(x.encoder->forward(batch).logits, batch.labels);
+    }
+    loss.backward();
+    std::vector<torch::Tensor> g;
+    for (auto& p : x.encoder->parameters()) g.push_back(p.grad().defined() ? p.grad().clone() : torch::zeros_like(p));
+    return std::make_pair(loss.item<double>(), g);
+  };
+  const auto [plain_loss, plain] = grads(false);
+  const auto [padded_loss, padded] = grads(true);
+  EXPECT_NEAR(plain_loss, padded_loss, 1e-6);
+  ASSERT_EQ(plain.size(), padded.size());
+  const auto names = x.encoder->named_parameters().keys();
+  for (size_t i = 0; i < plain.size(); ++i) {
+    // attn_v.bias shifts every attention score alike and softmax ignores a shift: its gradient is
+    // 0 in exact arithmetic, rounding noise in both (as in group_test).
+    if (names[i] == "attn_v.bias") continue;
+    const double scale = std::max(plain[i].abs().max().item<double>(), 1e-8);
+    EXPECT_LE((plain[i] - padded[i]).abs().max().item<double>() / scale, 1e-5) << names[i];
   }
 }

@@ -84,6 +84,10 @@ struct TrainConfig {
   double lr = 1e-3;
   double lr_decay = 1.0;               // lr *= lr_decay after an epoch whose dev F1 did not improve
   double grad_clip = 5.0;              // max global L2 norm; 0 = off
+  // [pretrain] only: 0 = each batch padded to its longest sentence; N = every batch padded to one
+  // of N widths (length quantiles of the training split) and the last partial batch padded to
+  // batch_size with rows that weigh nothing: static shapes, as a CUDA graph needs (train/buckets.hpp).
+  int64_t length_buckets = 0;
 };
 
 struct PretrainConfig : TrainConfig {

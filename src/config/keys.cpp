@@ -75,6 +75,7 @@ const std::vector<KeyDoc>& config_keys() {
       {"finetune.lr_decay", "float", "in (0, 1]: lr is multiplied by it after an epoch whose dev F1 did not improve", ""},
       {"pretrain.grad_clip", "float", "max global L2 norm; 0 = off", ""},
       {"finetune.grad_clip", "float", "max global L2 norm; 0 = off", ""},
+      {"pretrain.length_buckets", "integer", "0 (0 to 64): each batch is padded to its longest sentence; N: every batch is padded to one of N widths (quantiles of A train's sentence lengths) and the last partial batch to `batch_size` with rows that weigh nothing, so every step has one of N static shapes (what a CUDA graph needs); changes dropout's draws, so results move within seed noise ([performance.md](performance.md#length-buckets))", ""},
       {"pretrain.ranks", "integer", "data-parallel group size for pretraining and the scratch baseline ([clusters.md](clusters.md#data-parallel-pretraining-groups)); must not exceed the ranks of the job; must be 1 when `model.layers > 1` and `model.dropout > 0`", ""},
       {"finetune.mode", one_of<FinetuneMode>(), "`cached`: the frozen layers' outputs are computed once per seed | `naive`: the full forward at every step, as the original did ([performance.md](performance.md#the-fast-finetune-stage))", ""},
       {"finetune.fuse", "integer", "trials per finetune task (≤ 4096); 0 = automatic: enough tasks for every rank, at most 32 trials a task", ""},

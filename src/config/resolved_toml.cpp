@@ -105,6 +105,8 @@ std::string resolved_toml(const SweepConfig& c, const RawInputs& raw) {
   w.section("pretrain");
   write_train(w, c.pretrain);
   w.integer("ranks", c.pretrain.ranks);
+  // Written only when set: run directories made before the key existed then compare equal on resume.
+  if (c.pretrain.length_buckets > 0) w.integer("length_buckets", c.pretrain.length_buckets);
 
   w.section("finetune");
   write_train(w, c.finetune);

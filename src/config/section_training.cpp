@@ -34,6 +34,7 @@ void read_pretrain(const Section& root, const ModelConfig& m, PretrainConfig& p)
   const Section s = open_section(root, "pretrain");
   read_train_fields(s, p);
   read_int(s, "ranks", p.ranks, 1, kMaxGroup);
+  read_int(s, "length_buckets", p.length_buckets, 0, 64);
   // A group draws dropout masks for the whole global batch and takes its shard; the LSTM's
   // dropout between layers is drawn inside LibTorch per shard, which would make results depend
   // on the group size.

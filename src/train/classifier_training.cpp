@@ -5,6 +5,7 @@
 
 #include "common/errors.hpp"
 #include "common/liveness.hpp"
+#include "train/buckets.hpp"
 #include "train/evaluate.hpp"
 #include "train/fused_adam.hpp"
 #include "train/grad_clip.hpp"
@@ -139,6 +140,7 @@ struct Loop {
   ShardGroup* group;  // null: this rank trains alone
   torch::Device device;
   bool fused;         // FusedAdam: gradients are dropped between steps, not zeroed (zero + g = g)
+  std::vector<int64_t> widths;  // pretrain.length_buckets' widths; empty: each batch at its own width
 
   void clear_grads() {
     if (!fused) return opt.zero_grad();
@@ -148,6 +150,17 @@ struct Loop {
 
 // One rank alone: the batch's mean cross-entropy, differentiated.
 torch::Tensor one_rank_loss(Loop& L, const EncodedSplit& train, const RowIndex& idx, int64_t n) {
+  if (!L.widths.empty()) {
+    // Static shapes (train/buckets.hpp): batch_size rows, the padding weighing nothing, at a
+    // bucket's width; dropout masks drawn for that whole shape.
+    const PaddedRows p = pad_rows(idx, L.cfg.batch_size);
+    auto batch = train.rows(p.index, bucket_width(L.widths, train.width_of(idx.host))).to(L.device);
+    const DropoutMasks masks = L.encoder->draw_masks(p.index.host.numel(), batch.tokens.size(1), L.device);
+    auto loss = weighted_cross_entropy(L.encoder->forward(batch, &masks).logits, batch.labels, p.weights.to(L.device), n);
+    L.clear_grads();
+    loss.backward();
+    return loss;
+  }
   auto batch = train.rows(idx).to(L.device);  // a no-op when train lives on `device`
   // On the CPU the module's dropout draws exactly draw_masks' noise. On a GPU ATen's fused
   // dropout draws other numbers, so there the masks are drawn explicitly, and one rank
@@ -164,11 +177,17 @@ torch::Tensor one_rank_loss(Loop& L, const EncodedSplit& train, const RowIndex& 
 // Data-parallel: the global batch's width and dropout masks (drawn whole, from the same stream on
 // every member), then this member's rows. Its loss is Σ CE / n over its rows, so the group's
 // summed gradient (all-reduced here) is that of the global batch's mean loss.
-torch::Tensor group_loss(Loop& L, const EncodedSplit& train, const RowIndex& global, int64_t n) {
+torch::Tensor group_loss(Loop& L, const EncodedSplit& train, const RowIndex& batch_rows, int64_t n) {
   ShardGroup& group = *L.group;
-  const int64_t width = train.width_of(global.host);
-  const DropoutMasks masks = L.encoder->draw_masks(n, width, L.device);
-  const auto [lo, hi] = shard_rows(n, group.rank(), group.size());
+  // With length buckets the global batch is batch_size rows at a bucket's width, its padding
+  // weighing nothing (train/buckets.hpp); each member takes its share of all of them.
+  const bool buckets = !L.widths.empty();
+  const PaddedRows padded = buckets ? pad_rows(batch_rows, L.cfg.batch_size) : PaddedRows{batch_rows, torch::Tensor(), n};
+  const RowIndex& global = padded.index;
+  const int64_t rows = global.host.numel();
+  const int64_t width = buckets ? bucket_width(L.widths, train.width_of(batch_rows.host)) : train.width_of(global.host);
+  const DropoutMasks masks = L.encoder->draw_masks(rows, width, L.device);
+  const auto [lo, hi] = shard_rows(rows, group.rank(), group.size());
   L.clear_grads();
   torch::Tensor loss;
   TouchedRows words{L.encoder->word->weight, torch::empty({0}, torch::TensorOptions().dtype(torch::kLong).device(L.device))};
@@ -178,8 +197,10 @@ torch::Tensor group_loss(Loop& L, const EncodedSplit& train, const RowIndex& glo
     words.ids = batch.tokens;  // the embedding rows this share looks up
     const DropoutMasks my_masks = masks.rows(lo, hi - lo);
     namespace F = torch::nn::functional;
-    loss = F::cross_entropy(L.encoder->forward(batch, &my_masks).logits, batch.labels,
-                            F::CrossEntropyFuncOptions().reduction(torch::kSum)) / static_cast<double>(n);
+    const auto logits = L.encoder->forward(batch, &my_masks).logits;
+    loss = buckets ? weighted_cross_entropy(logits, batch.labels, padded.weights.narrow(0, lo, hi - lo).to(L.device), n)
+                   : F::cross_entropy(logits, batch.labels, F::CrossEntropyFuncOptions().reduction(torch::kSum)) /
+                         static_cast<double>(n);
     loss.backward();
   } else {
     loss = torch::zeros({}, torch::TensorOptions().device(L.device));  // fewer rows than members
@@ -278,7 +299,8 @@ ClassifierRun train_classifier(Encoder& encoder, const TrainConfig& cfg, const E
     SparseWords(Encoder& e, bool on) : e(e), was(e->word->options.sparse()) { e->word->options.sparse(on); }
     ~SparseWords() { e->word->options.sparse(was); }
   } sparse_guard(encoder, sparse_words);
-  Loop L{encoder, cfg, *opt, group, device, fused};
+  Loop L{encoder, cfg, *opt, group, device, fused, {}};
+  if (cfg.length_buckets > 0) L.widths = bucket_widths(train.all.host_lengths, cfg.length_buckets);
   LoopState st;
   st.lr = cfg.lr;
   if (control && !control->resume_from.empty()) {
