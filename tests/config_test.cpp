@@ -493,12 +493,12 @@ TEST_F(ConfigTest, TheKeyTableAndTheParserKnowTheSameKeys) {
     EXPECT_FALSE(k.doc.empty()) << k.key;
   }
   // Resolved configs that spell out every key: the defaults, and one with the optional keys
-  // (data files, a λ range, a shard).
+  // (data files, a λ range, a shard, length buckets).
   for (const char* name : {"a_train.json", "a_dev.json", "b_train.json", "b_dev.json", "b_test.json"}) write(name, "[]");
   const std::string optional =
       "[run]\nshard = \"1/2\"\n[data]\nformat = \"tacred\"\na_train = \"a_train.json\"\na_dev = \"a_dev.json\"\n"
       "b_train = \"b_train.json\"\nb_dev = \"b_dev.json\"\nb_test = \"b_test.json\"\n"
-      "[sweep.range]\nmin = 0.01\nmax = 1\ncount = 3\n";
+      "[pretrain]\nlength_buckets = 4\n[sweep.range]\nmin = 0.01\nmax = 1\ncount = 3\n";
   std::set<std::string> resolved;
   for (const std::string& text : {std::string("[data]\nformat = \"synthetic\"\n"), optional})
     for (const auto& [key, value] : flatten_toml(load(text).resolved_toml)) resolved.insert(key);
