@@ -218,20 +218,7 @@ lost)
   grep -q "\"error\":\"lost rank $rank (node2): no message from it" "$journal" || fail "the journal has no failed (lost rank) line"
   rm -f "$cluster/nodes/node2/tmp/hold"
   two_nodes "${tiny[@]}" --quiet --resume || fail "--resume after the lost rank failed"
-  python3 - "$journal" "$task" << 'PY' || fail "the resumed run is wrong"
-import json, sys
-recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-final = {}
-for r in recs:
-    if r["type"] == "trial":
-        final[r["id"]] = r["status"]
-    elif r["type"] == "pretrain":
-        final["pretrain-s%d" % r["seed"]] = r["status"]
-bad = {k: v for k, v in final.items() if v != "ok"}
-trials = [k for k in final if not k.startswith("pretrain-")]
-assert len(trials) == 10 and not bad, f"{len(trials)} trials, not ok after --resume: {bad}"
-print(f"after --resume: {len(trials)} trials and {len(final) - len(trials)} pretrainings, all ok ({sys.argv[2]} rerun)")
-PY
+  python3 "$src/tests/all_ok.py" "$journal" 10 2 "--resume ($task rerun)" || fail "the resumed run is wrong"
   ;;
 *) echo "usage: cluster_test.sh across|faults|lost" >&2; exit 2 ;;
 esac

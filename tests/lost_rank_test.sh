@@ -67,16 +67,7 @@ echo "  status: $(echo "$status" | head -1)"
 echo "$status" | head -1 | grep -q "stopped (rank 0 ended the job: rank 1 (host $(hostname)) is lost" || fail "status does not say why the job ended"
 rm -f gate
 mpirun -np 2 --oversubscribe "$bin" "${tiny[@]}" --quiet --resume > resume.log 2>&1 || fail "--resume failed: $(cat resume.log)"
-python3 - "$journal" << 'PY' || fail "the resumed run is wrong"
-import json, sys
-final = {}
-for r in (json.loads(l) for l in open(sys.argv[1]) if l.strip()):
-    if r["type"] in ("trial", "pretrain"):
-        final[r.get("id", "pretrain-s%d" % r.get("seed", -1))] = r["status"]
-bad = {k: v for k, v in final.items() if v != "ok"}
-assert len(final) == 12 and not bad, f"{len(final)} trials and pretrainings; not ok after --resume: {bad}"
-print("after --resume: 10 trials and 2 pretrainings, all ok")
-PY
+python3 "$src/tests/all_ok.py" "$journal" 10 2 || fail "the resumed run is wrong"
 
 # 2. SIGKILL rank 0 under a launcher that does not end the job.
 rm -rf runs

@@ -203,16 +203,7 @@ lost_once() {  # lost_once STOP|KILL
   rm -f "$cluster/nodes/node2/tmp/hold"
   "$src/tests/cluster/on" "$cluster" node1 srun -N 2 --ntasks-per-node=2 --mpi=pmix "$bin" "${args[@]}" --resume > "$out/resume.log" 2>&1 ||
     { cat "$out/resume.log"; fail "srun --resume failed"; }
-  python3 - "$journal" << 'PY' || fail "the resumed run is wrong"
-import json, sys
-final = {}
-for r in (json.loads(l) for l in open(sys.argv[1]) if l.strip()):
-    if r["type"] in ("trial", "pretrain"):
-        final[r.get("id", "pretrain-s%d" % r.get("seed", -1))] = r["status"]
-bad = {k: v for k, v in final.items() if v != "ok"}
-assert len(final) == 12 and not bad, f"{len(final)} trials and pretrainings; not ok after --resume: {bad}"
-print("after srun --resume: 10 trials and 2 pretrainings, all ok")
-PY
+  python3 "$src/tests/all_ok.py" "$journal" 10 2 "srun --resume" || fail "the resumed run is wrong"
 }
 
 case "$mode" in

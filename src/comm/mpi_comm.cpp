@@ -16,16 +16,20 @@
 #define MPI_CHECK(call)                                                                     \
   do {                                                                                      \
     int mpi_rc_ = (call);                                                                   \
-    if (mpi_rc_ != MPI_SUCCESS) {                                                           \
-      char mpi_msg_[MPI_MAX_ERROR_STRING];                                                  \
-      int mpi_len_ = 0;                                                                     \
-      MPI_Error_string(mpi_rc_, mpi_msg_, &mpi_len_);                                       \
+    if (mpi_rc_ != MPI_SUCCESS)                                                             \
       ::anchorsweep::comm::fail_job(std::string("MPI failure ") + __FILE__ + ":" + std::to_string(__LINE__) + " '" + \
-                                    #call + "': " + std::string(mpi_msg_, mpi_len_));       \
-    }                                                                                       \
+                                    #call + "': " + ::anchorsweep::comm::mpi_error_text(mpi_rc_)); \
   } while (0)
 
 namespace anchorsweep::comm {
+
+// MPI's own words for an error code.
+static std::string mpi_error_text(int rc) {
+  char msg[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, msg, &len);
+  return std::string(msg, len);
+}
 
 namespace {
 // Who this process is, for fail_job's message: set once MPI knows.
@@ -136,10 +140,7 @@ void MpiComm::send(int dest, const Message& m) {
 
 bool MpiComm::post(int dest, const Message& m, std::string* error, bool always) {
   auto mpi_error = [&](int rc) {
-    char msg[MPI_MAX_ERROR_STRING];
-    int len = 0;
-    MPI_Error_string(rc, msg, &len);
-    if (error) *error = std::string(msg, len);
+    if (error) *error = mpi_error_text(rc);
     return false;
   };
   std::lock_guard<std::mutex> lock(posted_mu_);

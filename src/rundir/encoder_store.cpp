@@ -24,25 +24,6 @@ std::string now_iso() {
   return buf;
 }
 
-void write_bytes_durably(const std::string& path, const void* data, size_t size) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error(path + ": cannot create: " + std::strerror(errno));
-  const char* p = static_cast<const char*>(data);
-  size_t left = size;
-  while (left > 0) {
-    const ssize_t n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int e = errno;
-      ::close(fd);
-      throw std::runtime_error(path + ": cannot write: " + std::strerror(e));
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) throw std::runtime_error(path + ": cannot fsync: " + std::strerror(errno));
-}
-
 uint64_t file_size(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
@@ -98,7 +79,7 @@ void EncoderStore::put(const StoreKey& key, const std::string& kind, int64_t see
                           std::to_string(writes++);
   remove_tree(tmp);
   make_dirs(tmp);
-  write_bytes_durably(tmp + "/payload.pt", payload.data(), payload.size());
+  write_file_atomic(tmp + "/payload.pt", std::string(payload.begin(), payload.end()));
   const nlohmann::json info = {{"key", key.hash},
                                {"kind", kind},
                                {"seed", seed},
@@ -108,9 +89,7 @@ void EncoderStore::put(const StoreKey& key, const std::string& kind, int64_t see
                                {"payload_fnv1a", fnv1a_hex(payload.data(), payload.size())},
                                {"made", now_iso()},
                                {"made_by", made_by}};
-  const std::string text = info.dump(1) + "\n";
-  write_bytes_durably(tmp + "/entry.json", text.data(), text.size());
-  fsync_directory(tmp);
+  write_file_atomic(tmp + "/entry.json", info.dump(1) + "\n");  // each fsynced, and the folder
   const std::string dir = entry_dir(key.hash);
   if (file_exists(dir) && !get(key.hash, nullptr)) {
     // A broken entry (a crash cannot leave one, a disk can): set aside, then replaced.

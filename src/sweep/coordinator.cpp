@@ -135,8 +135,7 @@ bool Coordinator::epoch_done(int64_t rank, const std::string& task_id, int64_t e
 }
 
 void Coordinator::record_trial(const TrialResult& r, std::vector<char> checkpoint) {
-  auto j = to_json(r);
-  j["type"] = "trial";
+  const auto j = to_json(r);  // a "trial" line
   if (!checkpoint.empty()) {
     auto bytes = std::make_shared<std::vector<char>>(std::move(checkpoint));
     const std::string id = r.key.id(), file = r.key.kind == TrialKind::scratch ? "encoder.pt" : "adapter.pt";
@@ -149,17 +148,23 @@ void Coordinator::record_trial(const TrialResult& r, std::vector<char> checkpoin
   progress_.trial(r);
 }
 
+void Coordinator::fail_trials(const Task& t, const std::string& error, int64_t rank, const std::string& host) {
+  for (const auto& key : t.trials) {
+    TrialResult r;
+    r.key = key;
+    r.status = Status::failed;
+    r.error = error;
+    r.task = t.id;
+    r.rank = rank;
+    r.host = host;
+    record_trial(r, {});
+  }
+}
+
 void Coordinator::fail_dependents(int64_t seed, const std::string& why) {
   for (auto it = pending_.begin(); it != pending_.end();) {
     if (it->type == TaskType::finetune && it->seed == seed) {
-      for (const auto& key : it->trials) {
-        TrialResult r;
-        r.key = key;
-        r.status = Status::failed;
-        r.error = "pretraining of seed " + std::to_string(seed) + " failed: " + why;
-        r.task = it->id;
-        record_trial(r, {});
-      }
+      fail_trials(*it, "pretraining of seed " + std::to_string(seed) + " failed: " + why, 0, "");  // never ran anywhere
       it = pending_.erase(it);
     } else {
       ++it;
@@ -199,8 +204,7 @@ void Coordinator::complete(int64_t rank, TaskOutput out) {
       encoders_[out.seed] = std::move(out.encoder);
       pretrained_.insert(out.seed);
     }
-    auto j = to_json(*out.pretrain);
-    j["type"] = "pretrain";
+    const auto j = to_json(*out.pretrain);  // a "pretrain" line
     writer_.journal(j);
     if (bytes && finished_) finished_("pretrain", out.seed, out.pretrain->rank, j, bytes);
     progress_.pretrain(*out.pretrain);
@@ -239,20 +243,9 @@ std::string Coordinator::lost(int64_t rank, const std::string& host, const std::
     p.error = error;
     p.rank = rank;
     p.host = host;
-    auto j = to_json(p);
-    j["type"] = "pretrain";
-    writer_.journal(j);
+    writer_.journal(to_json(p));  // a "pretrain" line
   }
-  for (const auto& key : t.trials) {
-    TrialResult r;
-    r.key = key;
-    r.status = Status::failed;
-    r.error = error;
-    r.task = t.id;
-    r.rank = rank;
-    r.host = host;
-    record_trial(r, {});
-  }
+  fail_trials(t, error, rank, host);
   return t.id;
 }
 

@@ -71,6 +71,7 @@ class Coordinator {
   Assignment assignment_for(int64_t rank, const Task& t, const std::vector<int64_t>& cached_seeds);
   void record_trial(const TrialResult& r, std::vector<char> checkpoint);
   void fail_dependents(int64_t seed, const std::string& why);
+  void fail_trials(const Task& t, const std::string& error, int64_t rank, const std::string& host);  // journals each as failed
   const std::vector<char>* encoder_for(int64_t seed);
 
   const SweepConfig& cfg_;

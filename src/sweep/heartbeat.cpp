@@ -66,8 +66,8 @@ void Heartbeat::loop() {
     if (!mpi_.post(0, {comm::kBeat, nlohmann::json{{"stalled_s", liveness::seconds_since_tick()}}.dump(), {}}, &error))
       end_rank("MPI cannot reach rank 0 (host " + root_host_ + "): " + error);
     comm::Message m;
-    while (mpi_.try_recv(m, 0, comm::kBeat)) root_heard_s_ = now_s();
-    if (mpi_.try_recv(m, 0, comm::kAbort)) absorb(m);
+    while (mpi_.try_recv(m, 0, comm::kBeat)) absorb(m);
+    if (mpi_.try_recv(m, 0, comm::kAbort)) absorb(m);  // ends this process
     const double silent = now_s() - root_heard_s_;
     if (silent >= timeout_s_) {
       char buf[48];

@@ -31,13 +31,6 @@ void RankWatch::unreachable(int rank, const std::string& why) {
   if (rank > 0 && rank < static_cast<int>(seen_.size())) seen_[rank].unreachable = why.empty() ? "(no reason given)" : why;
 }
 
-std::vector<int> RankWatch::watched() const {
-  std::vector<int> out;
-  for (int r = 1; r < static_cast<int>(seen_.size()); ++r)
-    if (seen_[r].watched) out.push_back(r);
-  return out;
-}
-
 std::vector<LostRank> RankWatch::lost(double now_s) const {
   std::vector<LostRank> out;
   if (timeout_s_ <= 0) return out;

@@ -51,7 +51,6 @@ class RankWatch {
   void done(int rank);  // told the sweep is over: no longer watched
   // MPI itself reports that `rank` cannot be reached (a send to it failed): lost at once.
   void unreachable(int rank, const std::string& why);
-  std::vector<int> watched() const;  // the ranks still watched, in rank order
 
   // The ranks lost at `now_s`, in rank order.
   std::vector<LostRank> lost(double now_s) const;

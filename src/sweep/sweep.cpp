@@ -296,6 +296,28 @@ double peak_rss_mb() {
 
 }  // namespace
 
+namespace {
+
+// What a run directory's journal holds done: ok trials by id, and seeds with an ok pretraining
+// (both empty where nothing ran yet).
+struct OkWork {
+  std::set<std::string> trials;
+  std::set<int64_t> seeds;
+};
+
+OkWork ok_work(const std::string& dir) {
+  OkWork w;
+  if (!file_exists(dir + "/results.jsonl")) return w;
+  const auto results = read_results(dir);
+  for (const auto& r : results.trials)
+    if (r.status == Status::ok) w.trials.insert(r.key.id());
+  for (const auto& r : results.pretrains)
+    if (r.status == Status::ok) w.seeds.insert(r.seed);
+  return w;
+}
+
+}  // namespace
+
 void install_stop_handlers() {
   std::signal(SIGTERM, on_stop_signal);
   std::signal(SIGUSR1, on_stop_signal);
@@ -308,10 +330,7 @@ std::string describe_run_directory(const SweepConfig& cfg, bool resume) {
   // What `run` would refuse, refused here with its words: never old results counted as done
   // for a config that did not make them.
   if (const std::string refusal = run_directory_refusal(cfg); !refusal.empty()) throw InputError(refusal);
-  std::set<std::string> done;
-  if (file_exists(dir + "/results.jsonl"))
-    for (const auto& r : read_results(dir).trials)
-      if (r.status == Status::ok) done.insert(r.key.id());
+  const std::set<std::string> done = ok_work(dir).trials;
   const auto all = make_plan(cfg, 1).trial_count();
   const auto left = make_plan(cfg, 1, done).trial_count();
   return "run directory " + dir + ": " + std::to_string(all - left) + " of " + std::to_string(all) +
@@ -322,18 +341,9 @@ std::string describe_run_directory(const SweepConfig& cfg, bool resume) {
 std::string describe_store_reuse(const SweepConfig& cfg, int64_t ranks) {
   // Rank 0's facts as a run on this node with `ranks` ranks would have them.
   const Placement p = place(cfg, 0, 0, std::max<int64_t>(1, ranks), local_host());
-  std::set<int64_t> pretrained;
-  std::set<std::string> done;
-  const std::string dir = cfg.run_dir();
-  if (file_exists(dir + "/results.jsonl")) {
-    const auto results = read_results(dir);
-    for (const auto& r : results.trials)
-      if (r.status == Status::ok) done.insert(r.key.id());
-    for (const auto& r : results.pretrains)
-      if (r.status == Status::ok) pretrained.insert(r.seed);
-  }
+  const OkWork done = ok_work(cfg.run_dir());
   std::string out;
-  for (const auto& line : describe_reuse(cfg, pretrained, done, store_facts(placement_json(p)))) out += line + "\n";
+  for (const auto& line : describe_reuse(cfg, done.seeds, done.trials, store_facts(placement_json(p)))) out += line + "\n";
   return out;
 }
 
