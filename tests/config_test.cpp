@@ -280,6 +280,8 @@ TEST_F(ConfigTest, ZeroBatchSize) {
 
 TEST_F(ConfigTest, FloatBounds) {
   EXPECT_EQ(error_of("[model]\ndropout = 1\n"), cfg() + ":2:11: model.dropout: must be in [0, 1), got 1");
+  EXPECT_EQ(error_of("[model]\nbidirectional = true\nlstm = \"padded\"\n"),
+            cfg() + ":3:8: model.lstm: \"padded\" needs model.bidirectional = false (a backward direction would start in the padding)");
   EXPECT_EQ(error_of("[finetune]\nlr = 0\n"), cfg() + ":2:6: finetune.lr: must be in (0, 100], got 0");
   EXPECT_EQ(error_of("[finetune]\nlr = 500\n"), cfg() + ":2:6: finetune.lr: must be in (0, 100], got 500");
   EXPECT_EQ(error_of("[pretrain]\nlr_decay = 1.5\n"),

@@ -20,7 +20,7 @@ using namespace anchorsweep::testing;
 namespace {
 
 std::string mpirun(int np) {
-  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 mpirun -np " +
+  return "ANCHORSWEEP_TF32=0 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 mpirun -np " +
          std::to_string(np) + " --oversubscribe " + bin();
 }
 
@@ -155,19 +155,30 @@ TEST(Group, TwoRanksTrainTheModelOfOneAfterTenSteps) {
   const double loss1 = p1["curve"][0]["train_loss"], loss2 = p2["curve"][0]["train_loss"];
   EXPECT_NEAR(loss1, loss2, 1e-3) << "the first epoch's mean loss";
 
+  // The tolerance, from float error (docs/performance.md#k--1-against-k--2). k = 2 sums a batch's
+  // B per-row gradient contributions in two halves, k = 1 in one pass: each gradient element g
+  // moves by at most γ_B·Σ_j|g_j| ≤ γ_B·κ·|g| (Higham's summation bound; γ_B ≈ B·u, u = 2⁻²⁴ for
+  // float; κ = Σ|g_j| / |Σ g_j|, how much the rows cancel). A relative change ρ of g changes Adam's
+  // step m̂/√v̂ (at most lr per element) by at most 2ρ·lr. Over T steps, and with each update rounded
+  // to the parameter's float (u·|θ| per step), |θ_k2 − θ_k1| ≤ 2·T·lr·κ·γ_B + T·u·max|θ|.
+  // κ ≤ 16 is the allowance for cancelling rows; attn_v.bias, whose exact gradient is 0 (softmax
+  // ignores a shift), has κ = ∞ and moves by Adam-normalised rounding noise: it is not compared.
+  // On a GPU this needs full float (ANCHORSWEEP_TF32=0, set above): TF32 rounds products' inputs
+  // at u = 2⁻¹¹, and then the same bound is 8,000 times wider.
+  const double u = std::ldexp(1.0, -24), lr = 0.02, kappa = 16;
+  const int64_t steps = 10, rows = 32;
+  const double gamma = rows * u / (1 - rows * u);
   auto a = load_pt(out1 + "/tiny/encoders/seed-1.pt"), b = load_pt(out2 + "/tiny/encoders/seed-1.pt");
   ASSERT_EQ(a.size(), b.size());
   size_t compared = 0;
   for (const auto& item : a) {
     const auto name = item.key().toStringRef();
-    // The attention score's bias shifts every score alike, and softmax ignores a shift: its
-    // gradient is 0 in exact arithmetic, so both runs move it by Adam-normalised rounding noise
-    // (about lr per step, in a direction set by the last bits). Nothing to compare there.
     if (name == "attn_v.bias") continue;
     const auto x = item.value().toTensor(), y = b.at(name).toTensor();
-    const double scale = std::max(x.abs().max().item<double>(), 1e-12);
-    const double rel = (x - y).abs().max().item<double>() / scale;
-    EXPECT_LE(rel, 1e-4) << name << ": k = 2 differs from k = 1 by " << rel << " (relative)";
+    const double diff = (x - y).abs().max().item<double>();
+    const double bound = 2 * steps * lr * kappa * gamma + steps * u * x.abs().max().item<double>();
+    EXPECT_LE(diff, bound) << name << ": k = 2 differs from k = 1 by " << diff << ", more than float error allows ("
+                           << bound << ")";
     ++compared;
   }
   EXPECT_GT(compared, 5u);

@@ -10,7 +10,9 @@
 #include "model/adapter.hpp"
 #include "model/fused_lstm.hpp"
 #include "model/tensor_file.hpp"
+#include "train/device_adam.hpp"
 #include "train/fused_adam.hpp"
+#include "train/step_graph.hpp"
 #include "train/grad_clip.hpp"
 #include "train/adapter_training.hpp"
 #include "train/buckets.hpp"
@@ -99,33 +101,40 @@ TEST(FusedLstm, WideHiddenTwoThreadsAndExtraPaddingMatchAten) {
     for (int threads : {1, 2}) expect_fused_matches_aten(14, 11, H, {9, 3, 9, 1, 5, 7, 2, 8}, threads);
 }
 
-// The whole encoder, model.lstm = "fused" against "aten" from the same weights: the logits and
-// every parameter's gradient of a cross-entropy step agree within float rounding. In train mode
-// both draw their dropout masks from one RNG state (dropout sits outside the LSTM), so they match
-// there too; `train` also checks that dropout drew a mask, else that case would test nothing.
-void expect_encoder_step_matches_aten(bool train) {
+// The whole encoder, model.lstm = "fused" or "padded" against "aten" (packed) from the same
+// weights: the logits and every parameter's gradient of a cross-entropy step agree within float
+// rounding. In train mode both draw their dropout masks from one RNG state (dropout sits outside
+// the LSTM), so they match there too; `train` also checks that dropout drew a mask, else that case
+// would test nothing. `layers` > 1 runs nn::LSTM under every kernel but the padded one still skips
+// packing.
+void expect_encoder_step_matches_aten(bool train, LstmKernel kernel, int64_t layers = 1) {
   TinyExperiment x(false);
-  auto cfg_aten = x.cfg.model;
+  auto cfg_aten = x.cfg.model, cfg_mine = x.cfg.model;
   cfg_aten.lstm = LstmKernel::aten;
-  Encoder aten(cfg_aten, x.vocab.size(), x.corpus.num_classes());
-  load_state_dict_bytes(*aten, state_dict_bytes(*x.encoder));
+  cfg_mine.lstm = kernel;
+  cfg_aten.layers = cfg_mine.layers = layers;
+  cfg_aten.dropout = cfg_mine.dropout = layers > 1 ? 0.0 : x.cfg.model.dropout;  // inner dropout: drawn inside LibTorch
+  Encoder aten(cfg_aten, x.vocab.size(), x.corpus.num_classes()), mine(cfg_mine, x.vocab.size(), x.corpus.num_classes());
+  if (layers == 1) load_state_dict_bytes(*mine, state_dict_bytes(*x.encoder));
+  load_state_dict_bytes(*aten, state_dict_bytes(*mine));
   auto batch = x.a_train.rows(torch::arange(0, 12, torch::kLong));
+  ASSERT_GT(batch.tokens.size(1), batch.host_lengths.min().item<int64_t>()) << "no padding: the test tests nothing";
   std::vector<torch::Tensor> logits;
-  for (Encoder* e : {&x.encoder, &aten}) {
+  for (Encoder* e : {&mine, &aten}) {
     (*e)->train(train);
     torch::manual_seed(77);
     auto out = (*e)->forward(batch).logits;
     torch::nn::functional::cross_entropy(out, batch.labels).backward();
     logits.push_back(out.detach());
   }
-  if (train) {
+  if (train && layers == 1) {
     ASSERT_GT(x.cfg.model.dropout, 0.0);
     torch::manual_seed(78);
-    EXPECT_FALSE(torch::allclose(x.encoder->forward(batch).logits, logits[0])) << "dropout drew no mask: the test tests nothing";
+    EXPECT_FALSE(torch::allclose(mine->forward(batch).logits, logits[0])) << "dropout drew no mask: the test tests nothing";
   }
   EXPECT_TRUE(torch::allclose(logits[0], logits[1], 1e-4, 1e-5)) << (logits[0] - logits[1]).abs().max().item<double>();
-  auto fused_params = x.encoder->named_parameters(), aten_params = aten->named_parameters();
-  for (const auto& p : fused_params) {
+  auto mine_params = mine->named_parameters(), aten_params = aten->named_parameters();
+  for (const auto& p : mine_params) {
     const auto& g1 = p.value().grad();
     const auto& g2 = aten_params[p.key()].grad();
     ASSERT_TRUE(g1.defined() && g2.defined()) << p.key();
@@ -134,9 +143,16 @@ void expect_encoder_step_matches_aten(bool train) {
   }
 }
 
-TEST(FusedLstm, EncoderGradientsMatchTheAtenEncoder) { expect_encoder_step_matches_aten(false); }
+TEST(FusedLstm, EncoderGradientsMatchTheAtenEncoder) { expect_encoder_step_matches_aten(false, LstmKernel::fused); }
 
-TEST(FusedLstm, TrainModeWithDropoutMatchesTheAtenEncoder) { expect_encoder_step_matches_aten(true); }
+TEST(FusedLstm, TrainModeWithDropoutMatchesTheAtenEncoder) { expect_encoder_step_matches_aten(true, LstmKernel::fused); }
+
+// model.lstm = "padded": nn::LSTM over the whole padded width, no packing (static shapes for a
+// CUDA graph), computes the packed LSTM's function: one and two layers.
+TEST(PaddedLstm, MatchesThePackedLstmInLogitsAndEveryGradient) {
+  expect_encoder_step_matches_aten(true, LstmKernel::padded);
+  expect_encoder_step_matches_aten(false, LstmKernel::padded, 2);
+}
 
 TEST(Adapter, IdentityAnchorReproducesPretrainedLogitsExactly) {
   TinyExperiment x;
@@ -350,6 +366,77 @@ TEST(FusedAdam, CheckpointResumesExactlyAndSparseClippingMatchesDense) {
     EXPECT_NEAR(n_dense.item<double>(), n_sparse.item<double>(), 1e-5);
     EXPECT_TRUE(torch::allclose(sparse.grad().to_dense(), dense.grad(), 1e-5, 1e-7)) << max_norm;
   }
+}
+
+// DeviceAdam against torch::optim::Adam: the same parameters and gradients over 6 steps, with the
+// learning rate changed after the third (as lr_decay does between epochs); then a checkpoint after
+// 3 steps resumes exactly, and the step count travels with it (the bias corrections of steps 4-6
+// are not those of steps 1-3).
+TEST(DeviceAdam, MatchesTorchAdamAcrossALearningRateChangeAndResumesExactly) {
+  torch::manual_seed(12);
+  const auto w0 = torch::randn({7, 5}), b0 = torch::randn({5}), table0 = torch::randn({9, 4});
+  auto grads_at = [](int step, const torch::Tensor& p) {
+    torch::manual_seed(200 + step + 7 * p.size(0));
+    return torch::randn(p.sizes());
+  };
+  auto run = [&](torch::optim::Optimizer& opt, std::vector<torch::Tensor>& ps, int from, int to) {
+    for (int s = from; s < to; ++s) {
+      for (auto& opt_group : opt.param_groups()) opt_group.options().set_lr(s < 3 ? 0.05 : 0.02);
+      for (auto& p : ps) p.mutable_grad() = grads_at(s, p);
+      opt.step();
+    }
+  };
+  auto fresh = [&] {
+    return std::vector<torch::Tensor>{w0.clone().requires_grad_(true), b0.clone().requires_grad_(true),
+                                      table0.clone().requires_grad_(true)};
+  };
+  auto torch_ps = fresh(), device_ps = fresh(), resumed_ps = fresh();
+  torch::optim::Adam torch_adam(torch_ps, torch::optim::AdamOptions(0.05));
+  DeviceAdam device_adam(device_ps, torch::optim::AdamOptions(0.05));
+  run(torch_adam, torch_ps, 0, 6);
+  run(device_adam, device_ps, 0, 6);
+  auto first = std::make_unique<DeviceAdam>(resumed_ps, torch::optim::AdamOptions(0.05));
+  run(*first, resumed_ps, 0, 3);
+  DeviceAdam second(resumed_ps, torch::optim::AdamOptions(0.05));
+  load_saved(*first, second);
+  first.reset();
+  run(second, resumed_ps, 3, 6);
+  for (size_t i = 0; i < torch_ps.size(); ++i) {
+    const auto a = torch_ps[i].detach(), d = device_ps[i].detach();
+    EXPECT_TRUE(torch::allclose(d, a, 1e-5, 1e-6)) << "parameter " << i << ": max difference " << (d - a).abs().max().item<double>();
+    EXPECT_TRUE(torch::equal(resumed_ps[i].detach(), d)) << "parameter " << i << " after a resume";
+    EXPECT_FALSE(torch::equal(d, i == 0 ? w0 : (i == 1 ? b0 : table0))) << "parameter " << i << " moved";
+  }
+  // FusedAdam's state (a CPU checkpoint) is refused with a message that says what to do.
+  FusedAdam fused(fresh(), torch::optim::AdamOptions(0.05));
+  try {
+    load_saved(fused, second);
+    ADD_FAILURE() << "loaded FusedAdam's state";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("rerun this task from its start"), std::string::npos) << e.what();
+  }
+}
+
+// Why a step runs without a CUDA graph, in the order a user would fix it; "" only on a CUDA build
+// with every condition met (not reachable on a CPU-only machine, so only the reasons are checked).
+TEST(StepGraphs, SayWhyAStepRunsEagerly) {
+  TrainConfig t;
+  t.length_buckets = 4;
+  ModelConfig m;
+  m.lstm = LstmKernel::padded;
+  EXPECT_NE(graph_unavailable(torch::kCPU, t, m, false, true).find("the device is a CPU"), std::string::npos);
+#ifndef ANCHORSWEEP_WITH_CUDA
+  EXPECT_NE(graph_unavailable(torch::Device("cuda:0"), t, m, false, true).find("built without CUDA"), std::string::npos);
+#else
+  const torch::Device gpu("cuda:0");
+  EXPECT_EQ(graph_unavailable(gpu, t, m, false, true), "");
+  EXPECT_NE(graph_unavailable(gpu, t, m, true, true).find("pretrain.ranks > 1"), std::string::npos);
+  EXPECT_NE(graph_unavailable(gpu, t, m, false, false).find("not Adam"), std::string::npos);
+  m.lstm = LstmKernel::fused;
+  EXPECT_NE(graph_unavailable(gpu, t, m, false, true).find("model.lstm"), std::string::npos);
+  t.length_buckets = 0;
+  EXPECT_NE(graph_unavailable(gpu, t, m, false, true).find("pretrain.length_buckets = 0"), std::string::npos);
+#endif
 }
 
 // The anchor file comes from elsewhere: before LibTorch's unpickler (which has known memory-safety

@@ -126,8 +126,8 @@ enum class PenaltyMode { loss, decoupled };
 ANCHORSWEEP_NAMES(PenaltyMode, 2, {PenaltyMode::loss, "loss"}, {PenaltyMode::decoupled, "decoupled"});
 
 // model.lstm
-enum class LstmKernel { fused, aten };
-ANCHORSWEEP_NAMES(LstmKernel, 2, {LstmKernel::fused, "fused"}, {LstmKernel::aten, "aten"});
+enum class LstmKernel { fused, aten, padded };
+ANCHORSWEEP_NAMES(LstmKernel, 3, {LstmKernel::fused, "fused"}, {LstmKernel::aten, "aten"}, {LstmKernel::padded, "padded"});
 
 // model.attention
 enum class Attention { position_aware, none };

@@ -237,6 +237,7 @@ json to_json(const PretrainRecord& r) {
               {"epochs", r.epochs},
               {"a_dev_micro_f1", r.a_dev_micro_f1},
               {"examples_per_s", r.examples_per_s},
+              {"step", r.step},
               {"group_ranks", r.group_ranks},
               {"encoder_hash", r.encoder_hash},
               {"store_key", r.store_key},
@@ -259,6 +260,7 @@ PretrainRecord pretrain_from_json(const json& j) {
   get(j, "epochs", r.epochs);
   get(j, "a_dev_micro_f1", r.a_dev_micro_f1);
   get(j, "examples_per_s", r.examples_per_s);
+  get(j, "step", r.step);
   if (auto it = j.find("group_ranks"); it != j.end() && it->is_array()) r.group_ranks = it->get<std::vector<int64_t>>();
   r.curve = curve_from_json(j, "curve");
   get(j, "encoder_hash", r.encoder_hash);

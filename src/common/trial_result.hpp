@@ -95,6 +95,7 @@ struct PretrainRecord {
   int64_t best_epoch = 0, epochs = 0;
   double a_dev_micro_f1 = 0;
   double examples_per_s = 0;                // pretraining throughput (training steps only; the group's)
+  std::string step;                         // "cuda graphs (…)" or "eager: why" (train/step_graph.hpp)
   std::vector<int64_t> group_ranks;         // data-parallel: the ranks that trained it (leader first)
   std::string encoder_hash;                 // FNV-1a of encoders/seed-<s>.pt's bytes ("" before 0.2): merge compares them
   std::vector<EpochPoint> curve;            // dev = A dev here; no test split: journaled as null, read as NaN

@@ -28,6 +28,11 @@ void read_model(const Section& root, ModelConfig& m) {
   read_enum(s, "attention", m.attention);
   read_double(s, "dropout", m.dropout, kFraction);
   read_enum(s, "lstm", m.lstm);
+  // The padded LSTM runs over each batch's whole width; only one direction keeps the states past
+  // a sentence's end out of the states before it.
+  if (m.lstm == LstmKernel::padded && m.bidirectional)
+    if (const toml::node* n = s.get("lstm"))
+      s.fail("lstm", *n, "\"padded\" needs model.bidirectional = false (a backward direction would start in the padding)");
 }
 
 void read_pretrain(const Section& root, const ModelConfig& m, PretrainConfig& p) {

@@ -8,9 +8,11 @@ namespace anchorsweep {
 namespace nn = torch::nn;
 
 EncoderImpl::EncoderImpl(const ModelConfig& cfg, int64_t vocab_size, int64_t num_classes)
-    : attention_(cfg.attention == Attention::position_aware),
+    : cfg_(cfg),
+      attention_(cfg.attention == Attention::position_aware),
       bidirectional_(cfg.bidirectional),
       fused_lstm_(cfg.lstm == LstmKernel::fused && cfg.layers == 1 && !cfg.bidirectional),
+      padded_lstm_(cfg.lstm == LstmKernel::padded && !cfg.bidirectional),
       summary_dim_(cfg.hidden * (cfg.bidirectional ? 2 : 1)),
       num_classes_(num_classes),
       word_dim_(cfg.word_dim),
@@ -63,16 +65,25 @@ EncoderOutput EncoderImpl::forward(const Batch& b, const DropoutMasks* masks) {
   // The LSTM stops at each sentence's end, so q is the true last state in both directions and
   // padding never leaks into the summary. The lengths must be a CPU tensor; batches cut by
   // EncodedSplit::rows carry them there.
-  const auto lengths = b.host_lengths.defined() ? b.host_lengths : b.lengths.cpu();
+  auto host_lengths = [&] { return b.host_lengths.defined() ? b.host_lengths : b.lengths.cpu(); };
   torch::Tensor h, q;
   const bool fused = fused_lstm_ && x.device().is_cpu() && x.scalar_type() == torch::kFloat;
   if (fused) {
     const auto w = lstm->named_parameters();  // one walk of the module, not one per weight
-    auto out = fused_lstm(x, lengths, w["weight_ih_l0"], w["weight_hh_l0"], w["bias_ih_l0"], w["bias_hh_l0"]);
+    auto out = fused_lstm(x, host_lengths(), w["weight_ih_l0"], w["weight_hh_l0"], w["bias_ih_l0"], w["bias_hh_l0"]);
     h = out.h;
     q = out.last;
+  } else if (padded_lstm_) {
+    // One direction over the whole padded width: h_t depends on x_1..x_t alone, so a sentence's
+    // states up to its end are those of the packed LSTM, and the states the padding drives past
+    // it are zeroed. No lengths are read on the host and every shape is the batch's: a CUDA graph
+    // can capture it.
+    auto out = std::get<0>(lstm->forward(x));                                // [B, L, H]
+    h = out * b.mask.unsqueeze(2).to(out.scalar_type());
+    const auto last = (b.lengths - 1).view({-1, 1, 1}).expand({-1, 1, out.size(2)});
+    q = out.gather(1, last).squeeze(1);                                       // [B, H]
   } else {
-    auto packed = nn::utils::rnn::pack_padded_sequence(x, lengths, /*batch_first=*/true,
+    auto packed = nn::utils::rnn::pack_padded_sequence(x, host_lengths(), /*batch_first=*/true,
                                                        /*enforce_sorted=*/false);
     auto [packed_out, state] = lstm->forward_with_packed_input(packed);
     h = std::get<0>(nn::utils::rnn::pad_packed_sequence(packed_out, /*batch_first=*/true, 0.0, b.tokens.size(1)));

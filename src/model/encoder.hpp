@@ -7,7 +7,8 @@
 //   logits  = dense(summary)  [K]
 // The adapter reads [logits ; summary], so forward() returns both.
 // The LSTM runs as model/fused_lstm on the CPU when model.lstm = "fused" and it has one layer and
-// one direction; otherwise as nn::LSTM on a packed sequence. Either way its parameters are
+// one direction; as nn::LSTM over the padded batch, states past each end masked, when model.lstm =
+// "padded" (static shapes); otherwise as nn::LSTM on a packed sequence. Either way its parameters are
 // nn::LSTM's (lstm.weight_ih_l0, ...), so checkpoints do not depend on the choice.
 #pragma once
 
@@ -43,6 +44,7 @@ struct EncoderImpl : torch::nn::Module {
   DropoutMasks draw_masks(int64_t n, int64_t width, const torch::Device& device) const;
 
   int64_t summary_dim() const { return summary_dim_; }
+  const ModelConfig& config() const { return cfg_; }
   int64_t num_classes() const { return num_classes_; }
 
   torch::nn::Embedding word{nullptr}, subj_pos{nullptr}, obj_pos{nullptr};
@@ -52,7 +54,8 @@ struct EncoderImpl : torch::nn::Module {
   torch::nn::Linear dense{nullptr};
 
  private:
-  bool attention_, bidirectional_, fused_lstm_;
+  ModelConfig cfg_;
+  bool attention_, bidirectional_, fused_lstm_, padded_lstm_;
   int64_t summary_dim_, num_classes_, word_dim_;
   double dropout_;
 };

@@ -505,6 +505,11 @@ int finish_run(RunDirectory& dir, nlohmann::json facts, Progress& progress, cons
   facts["finished"] = now_iso();
   facts["wall_s"] = wall;
   facts["rank0_peak_rss_mb"] = peak_rss_mb();
+  // How each seed's pretraining stepped: CUDA graphs, or eagerly and why (train/step_graph.hpp).
+  nlohmann::json steps = nlohmann::json::object();
+  for (const auto& p : read_results(dir.path()).pretrains)
+    if (!p.step.empty()) steps["seed " + std::to_string(p.seed)] = p.step;
+  facts["pretrain_step"] = steps;
   dir.write_status(progress.snapshot(o.left > 0 ? RunState::stopped : RunState::finished));
   if (mpi) {
     const auto t = mpi->traffic();
@@ -606,6 +611,13 @@ int run_sweep(const std::string& config_path, const std::vector<std::string>& se
     placement = place(*cfg, rank, mpi ? mpi->local_rank() : 0, mpi ? mpi->local_size() : 1, host);
     torch::set_num_threads(static_cast<int>(placement.threads));
     if (placement.device != "cpu") torch::zeros({1}, torch::Device(placement.device));  // the device works
+    // TF32 (cuDNN's default on a GPU since Ampere) rounds a matrix product's inputs to 10 bits of
+    // mantissa. ANCHORSWEEP_TF32=0 keeps full float: tests that compare sums in two orders need it
+    // (docs/performance.md#k--1-against-k--2).
+    if (const char* tf32 = std::getenv("ANCHORSWEEP_TF32"); tf32 && std::string(tf32) == "0") {
+      at::globalContext().setAllowTF32CuDNN(false);
+      at::globalContext().setAllowTF32CuBLAS(false);
+    }
     corpus = load_corpus(cfg->data);
     WorkerHooks hooks = options.hooks;
     if (options.delay_rank >= 0 && options.delay_rank != rank) hooks.delay_ms = 0;

@@ -228,6 +228,7 @@ TaskOutput Worker::pretrain(const Task& task, const std::vector<char>* resume, S
   p.epochs = cfg_.pretrain.epochs;
   p.a_dev_micro_f1 = run.dev.micro_f1;
   p.examples_per_s = run.examples_per_s;
+  p.step = run.step;
   p.curve = run.curve;
   p.wall_s = seconds_since(t0);
   TaskOutput out{task.id, task.type, task.seed, p, state_dict_bytes(*encoder), {}, {}};

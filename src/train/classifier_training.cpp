@@ -6,11 +6,13 @@
 #include "common/errors.hpp"
 #include "common/liveness.hpp"
 #include "train/buckets.hpp"
+#include "train/device_adam.hpp"
 #include "train/evaluate.hpp"
 #include "train/fused_adam.hpp"
 #include "train/grad_clip.hpp"
 #include "train/metrics.hpp"
 #include "train/shard_group.hpp"
+#include "train/step_graph.hpp"
 
 namespace anchorsweep {
 
@@ -22,7 +24,8 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& cfg,
     return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(cfg.lr));
   // On the CPU: Adam's arithmetic in one pass per parameter, sparse embedding rows welcome.
   if (FusedAdam::supports(params)) return std::make_unique<FusedAdam>(params, torch::optim::AdamOptions(cfg.lr));
-  return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(cfg.lr));
+  // On a GPU: all parameters in a fixed handful of kernels, step count on the device.
+  return std::make_unique<DeviceAdam>(params, torch::optim::AdamOptions(cfg.lr));
 }
 
 void set_lr(torch::optim::Optimizer& opt, double lr) {
@@ -141,6 +144,8 @@ struct Loop {
   torch::Device device;
   bool fused;         // FusedAdam: gradients are dropped between steps, not zeroed (zero + g = g)
   std::vector<int64_t> widths;  // pretrain.length_buckets' widths; empty: each batch at its own width
+  StepGraphs* graphs = nullptr; // CUDA graphs of the whole step (null: eager)
+  std::string eager_reason;     // why not, or why no longer
 
   void clear_grads() {
     if (!fused) return opt.zero_grad();
@@ -155,6 +160,14 @@ torch::Tensor one_rank_loss(Loop& L, const EncodedSplit& train, const RowIndex& 
     // bucket's width; dropout masks drawn for that whole shape.
     const PaddedRows p = pad_rows(idx, L.cfg.batch_size);
     auto batch = train.rows(p.index, bucket_width(L.widths, train.width_of(idx.host))).to(L.device);
+    if (L.graphs) {
+      try {
+        return L.graphs->step(batch, p.weights.to(L.device));  // forward, backward, clip and Adam
+      } catch (const CaptureFailed& e) {
+        L.graphs = nullptr;  // this step and the rest run eagerly
+        L.eager_reason = e.what();
+      }
+    }
     const DropoutMasks masks = L.encoder->draw_masks(p.index.host.numel(), batch.tokens.size(1), L.device);
     auto loss = weighted_cross_entropy(L.encoder->forward(batch, &masks).logits, batch.labels, p.weights.to(L.device), n);
     L.clear_grads();
@@ -223,9 +236,12 @@ double train_epoch(Loop& L, LoopState& st, const EncodedSplit& train, uint64_t s
   for (int64_t i = 0; i < train.size(); i += L.cfg.batch_size) {
     const int64_t n = std::min(L.cfg.batch_size, train.size() - i);
     const RowIndex idx = order.slice(i, n);
+    const bool graph = L.graphs != nullptr;
     torch::Tensor loss = L.group ? group_loss(L, train, idx, n) : one_rank_loss(L, train, idx, n);
-    if (L.cfg.grad_clip > 0) clip_grad_norm(L.encoder->parameters(), L.cfg.grad_clip);
-    L.opt.step();
+    if (!graph || !L.graphs) {  // a graph's step clipped and stepped already (unless it just failed)
+      if (L.cfg.grad_clip > 0) clip_grad_norm(L.encoder->parameters(), L.cfg.grad_clip);
+      L.opt.step();
+    }
     step_losses.push_back(loss.detach());
     st.trained += n;
     liveness::tick();  // for the heartbeat: this rank's training thread is not stuck
@@ -299,8 +315,18 @@ ClassifierRun train_classifier(Encoder& encoder, const TrainConfig& cfg, const E
     SparseWords(Encoder& e, bool on) : e(e), was(e->word->options.sparse()) { e->word->options.sparse(on); }
     ~SparseWords() { e->word->options.sparse(was); }
   } sparse_guard(encoder, sparse_words);
-  Loop L{encoder, cfg, *opt, group, device, fused, {}};
+  Loop L{encoder, cfg, *opt, group, device, fused, {}, nullptr, {}};
   if (cfg.length_buckets > 0) L.widths = bucket_widths(train.all.host_lengths, cfg.length_buckets);
+  auto* device_adam = dynamic_cast<DeviceAdam*>(opt.get());
+  L.eager_reason = graph_unavailable(device, cfg, encoder->config(), group != nullptr, device_adam != nullptr);
+  std::unique_ptr<StepGraphs> graphs;
+  if (L.eager_reason.empty()) graphs = std::make_unique<StepGraphs>(encoder, *device_adam, cfg.grad_clip);
+  L.graphs = graphs.get();
+  auto step_mode = [&] {
+    if (L.graphs) return "cuda graphs (" + std::to_string(graphs->graphs()) + " widths captured, " +
+                         std::to_string(graphs->replays()) + " steps replayed)";
+    return "eager: " + L.eager_reason;
+  };
   LoopState st;
   st.lr = cfg.lr;
   if (control && !control->resume_from.empty()) {
@@ -320,6 +346,7 @@ ClassifierRun train_classifier(Encoder& encoder, const TrainConfig& cfg, const E
       if (group) go_on = group->broadcast_flag(go_on);
       if (!go_on) {
         st.run.stopped = true;
+        st.run.step = step_mode();
         return st.run;
       }
     }
@@ -327,6 +354,7 @@ ClassifierRun train_classifier(Encoder& encoder, const TrainConfig& cfg, const E
   restore(*encoder, st.best);
   encoder->eval();
   st.run.examples_per_s = st.train_seconds > 0 ? st.trained / st.train_seconds : 0;
+  st.run.step = step_mode();
   return st.run;
 }
 

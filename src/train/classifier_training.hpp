@@ -27,6 +27,8 @@ struct ClassifierRun {
   double examples_per_s = 0;              // training steps only, evaluation excluded
   int64_t resumed_from_epoch = 0;         // > 0: the run continued from that epoch's state
   bool stopped = false;                   // after_epoch asked to stop before the last epoch
+  // How the steps ran: "cuda graphs (…)" or "eager: <why no graph>" (train/step_graph.hpp).
+  std::string step;
 };
 
 class ShardGroup;
