@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include "cli.hpp"
+#include "train/grad_buckets.hpp"
 #include "train/shard_group.hpp"
 
 using namespace anchorsweep::testing;
@@ -83,47 +84,73 @@ class PairMember : public anchorsweep::ShardGroup {
 
 }  // namespace
 
-TEST(Group, TheSparseEmbeddingExchangeSumsWhatTheDenseOneSums) {
-  // An embedding of 50 rows and a dense layer; each member's batch touched a few rows (member 1
-  // none of member 0's but row 7), so its other rows' gradients are zero, as an embedding's are.
+// A small model: an embedding table, then three layers.
+struct Toy {
+  torch::Tensor table, w1, b1, w2;
+  std::vector<torch::Tensor> params() const { return {table, w1, b1, w2}; }
+};
+
+Toy toy_copy(const Toy& t) {
+  auto c = [](const torch::Tensor& x) { return x.detach().clone().requires_grad_(); };
+  return {c(t.table), c(t.w1), c(t.b1), c(t.w2)};
+}
+
+// One member's backward on its rows (none: no backward at all).
+void toy_backward(const Toy& t, const torch::Tensor& ids, bool sparse) {
+  if (ids.numel() == 0) return;
+  namespace F = torch::nn::functional;
+  auto e = F::embedding(ids, t.table, F::EmbeddingFuncOptions().sparse(sparse)).sum(1);  // [B, 4]
+  torch::tanh(e.mm(t.w1) + t.b1).mm(t.w2).pow(2).sum().backward();
+}
+
+// The training exchange (bucketed, started during backward, the table's touched rows only) against
+// the flat reference (one buffer of every dense gradient): the same sums, bit for bit, with the
+// table's gradient arriving sparse (FusedAdam's CPU path) or dense (a GPU's). Buckets of 64 bytes
+// put nearly every parameter in a bucket of its own, so their order is exercised; in the third
+// case member 1 has no rows (a batch smaller than the group) and adds zeros.
+TEST(Group, TheBucketedExchangeSumsWhatTheFlatOneSums) {
   torch::manual_seed(3);
-  const std::vector<int64_t> touched[2] = {{1, 7, 7, 20}, {7, 33, 49}};
-  std::vector<torch::Tensor> params[2][2];  // [sparse or dense exchange][member]
-  for (int m = 0; m < 2; ++m) {
-    auto table = torch::zeros({50, 4}, torch::requires_grad());
-    auto dense = torch::zeros({3, 5}, torch::requires_grad());
-    table.mutable_grad() = torch::zeros({50, 4});
-    for (int64_t r : touched[m]) table.mutable_grad()[r] += torch::randn({4});
-    dense.mutable_grad() = torch::randn({3, 5});
-    for (int e = 0; e < 2; ++e) {
-      auto t = table.detach().clone().requires_grad_(), d = dense.detach().clone().requires_grad_();
-      t.mutable_grad() = table.grad().clone();
-      d.mutable_grad() = dense.grad().clone();
-      params[e][m] = {t, d};
+  const Toy base{torch::randn({50, 4}), torch::randn({4, 6}), torch::randn({6}), torch::randn({6, 2})};
+  const std::vector<std::vector<torch::Tensor>> cases = {
+      {torch::tensor({{1, 7, 7}, {20, 1, 3}}), torch::tensor({{7, 33, 49}})},
+      {torch::tensor({{2, 2}}), torch::tensor({{5, 9}, {9, 9}})},
+      {torch::tensor({{4, 8, 15}, {16, 23, 42}}), torch::empty({0, 3}, torch::kLong)}};
+  for (bool sparse : {true, false})
+    for (size_t c = 0; c < cases.size(); ++c) {
+      Toy bucketed[2] = {toy_copy(base), toy_copy(base)}, flat[2] = {toy_copy(base), toy_copy(base)};
+      Pair bucket_pair, flat_pair;
+      int64_t early[2] = {0, 0}, count[2] = {0, 0};
+      std::vector<std::thread> members;
+      for (int m = 0; m < 2; ++m) {
+        members.emplace_back([&, m] {
+          PairMember g(bucket_pair, m);
+          anchorsweep::GradientBuckets exchange(g, bucketed[m].params(), bucketed[m].table, 64);
+          exchange.begin_step(cases[c][m]);
+          toy_backward(bucketed[m], cases[c][m], sparse);
+          exchange.end_step();
+          early[m] = exchange.started_during_backward();
+          count[m] = exchange.buckets();
+        });
+        members.emplace_back([&, m] {
+          PairMember g(flat_pair, m);
+          toy_backward(flat[m], cases[c][m], false);
+          anchorsweep::all_reduce_gradients(g, flat[m].params());
+        });
+      }
+      for (auto& t : members) t.join();
+      const std::string where = std::string(sparse ? "sparse" : "dense") + " table, case " + std::to_string(c);
+      EXPECT_EQ(count[0], 3) << where << ": w2, b1 and w1 in buckets of their own";
+      EXPECT_EQ(early[0], 3) << where << ": member 0's buckets all started during its backward";
+      for (int m = 0; m < 2; ++m) {
+        const auto b = bucketed[m].params(), f = flat[m].params();
+        EXPECT_EQ(b[0].grad().is_sparse(), sparse && cases[c][m].numel() > 0) << where << ", member " << m;
+        for (size_t i = 0; i < b.size(); ++i) {
+          const auto got = b[i].grad().is_sparse() ? b[i].grad().to_dense() : b[i].grad();
+          EXPECT_TRUE(torch::equal(got, f[i].grad())) << where << ", member " << m << ", parameter " << i << ": "
+                                                      << (got - f[i].grad()).abs().max().item<double>();
+        }
+      }
     }
-  }
-  const auto expected_table = params[1][0][0].grad() + params[1][1][0].grad();
-  const auto expected_dense = params[1][0][1].grad() + params[1][1][1].grad();
-  Pair sparse_pair, dense_pair;
-  std::vector<std::thread> members;
-  for (int m = 0; m < 2; ++m) {
-    members.emplace_back([&, m] {
-      PairMember g(sparse_pair, m);
-      anchorsweep::all_reduce_gradients(g, params[0][m], {params[0][m][0], torch::tensor(touched[m])});
-    });
-    members.emplace_back([&, m] {
-      PairMember g(dense_pair, m);
-      anchorsweep::all_reduce_gradients(g, params[1][m]);
-    });
-  }
-  for (auto& t : members) t.join();
-  for (int m = 0; m < 2; ++m) {
-    EXPECT_TRUE(torch::equal(params[0][m][0].grad(), expected_table)) << "member " << m << ": the table's rows";
-    EXPECT_TRUE(torch::equal(params[0][m][1].grad(), expected_dense)) << "member " << m << ": the dense parameter";
-    EXPECT_TRUE(torch::equal(params[0][m][0].grad(), params[1][m][0].grad())) << "sparse = dense, bit for bit";
-  }
-  // Rows no member touched stay zero.
-  EXPECT_EQ(params[0][0][0].grad()[0].abs().sum().item<float>(), 0.0f);
 }
 
 TEST(Group, ShardRowsCoverTheBatchOnce) {

@@ -308,6 +308,43 @@ void GroupComm::all_reduce_sum(double* data, int64_t count) {
   MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_DOUBLE, MPI_SUM, as_comm(comm_)));
 }
 
+// MPI_Request is a handle (a pointer in Open MPI, an int in MPICH): kept as an integer that
+// holds either, so that the header needs no mpi.h.
+static_assert(sizeof(MPI_Request) <= sizeof(std::uintptr_t), "MPI_Request fits an uintptr_t");
+static MPI_Request as_request(std::uintptr_t r) {
+  MPI_Request q;
+  std::memcpy(&q, &r, sizeof q);
+  return q;
+}
+
+void GroupComm::start_sum(float* data, int64_t count) {
+  MPI_Request q;
+  MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_FLOAT, MPI_SUM, as_comm(comm_), &q));
+  std::uintptr_t r = 0;
+  std::memcpy(&r, &q, sizeof q);
+  requests_.push_back(r);
+}
+
+void GroupComm::progress() {
+  if (requests_.empty()) return;
+  std::vector<MPI_Request> q;
+  for (auto r : requests_) q.push_back(as_request(r));
+  int done = 0;
+  MPI_CHECK(MPI_Testall(static_cast<int>(q.size()), q.data(), &done, MPI_STATUSES_IGNORE));
+  if (done) requests_.clear();
+  else
+    for (size_t i = 0; i < q.size(); ++i) std::memcpy(&requests_[i], &q[i], sizeof q[i]);  // completed ones are NULL now
+}
+
+void GroupComm::wait_sums() {
+  if (requests_.empty()) return;
+  liveness::WaitingOnPeers waiting;
+  std::vector<MPI_Request> q;
+  for (auto r : requests_) q.push_back(as_request(r));
+  requests_.clear();
+  MPI_CHECK(MPI_Waitall(static_cast<int>(q.size()), q.data(), MPI_STATUSES_IGNORE));
+}
+
 std::vector<std::string> GroupComm::all_gather(const std::string& s) {
   liveness::WaitingOnPeers waiting;
   return all_gather_strings(s, size_, as_comm(comm_));

@@ -67,9 +67,18 @@ class GroupComm {
   // Every member's string, in group rank order.
   std::vector<std::string> all_gather(const std::string& s);
 
+  // Non-blocking in-place sum of a host float buffer (MPI_Iallreduce), which must stay alive and
+  // untouched until wait_sums(). Every member starts its sums in the same order. progress() lets
+  // started sums advance (MPI_Testall: Open MPI moves non-blocking collectives only inside MPI
+  // calls); wait_sums() completes them all.
+  void start_sum(float* data, int64_t count);
+  void progress();
+  void wait_sums();
+
  private:
   void* comm_ = nullptr;  // MPI_Comm
   int rank_ = 0, size_ = 1;
+  std::vector<std::uintptr_t> requests_;  // MPI_Request handles of the started sums
 };
 
 // What this rank's point-to-point messages (tasks, results, encoders, checkpoints) moved.

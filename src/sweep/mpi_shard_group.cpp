@@ -42,6 +42,17 @@ void MpiShardGroup::all_reduce_sum(torch::Tensor& t) {
   else comm_->all_reduce_sum(t.data_ptr<float>(), t.numel());
 }
 
+void MpiShardGroup::start_sum(torch::Tensor& t) {
+  // Host float buffers start an MPI_Iallreduce. On a GPU, NCCL's sum is queued on the device's
+  // stream anyway (all_reduce_sum does not wait for it); through host memory it is summed now.
+  if (t.is_cuda() || t.scalar_type() != torch::kFloat || !t.is_contiguous()) return all_reduce_sum(t);
+  comm_->start_sum(t.data_ptr<float>(), t.numel());
+}
+
+void MpiShardGroup::progress_sums() { comm_->progress(); }
+
+void MpiShardGroup::finish_sums() { comm_->wait_sums(); }
+
 bool MpiShardGroup::broadcast_flag(bool value) {
   std::string s(1, value ? '1' : '0');
   comm_->broadcast(s, 0);

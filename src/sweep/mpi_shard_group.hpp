@@ -25,6 +25,9 @@ class MpiShardGroup : public ShardGroup {
   std::vector<int64_t> ranks() const override { return members_; }
   void all_reduce_sum(torch::Tensor& t) override;
   bool broadcast_flag(bool value) override;
+  void start_sum(torch::Tensor& t) override;
+  void progress_sums() override;
+  void finish_sums() override;
 
  private:
   std::vector<int64_t> members_;

@@ -9,6 +9,7 @@
 #include "train/device_adam.hpp"
 #include "train/evaluate.hpp"
 #include "train/fused_adam.hpp"
+#include "train/grad_buckets.hpp"
 #include "train/grad_clip.hpp"
 #include "train/metrics.hpp"
 #include "train/shard_group.hpp"
@@ -144,6 +145,7 @@ struct Loop {
   torch::Device device;
   bool fused;         // FusedAdam: gradients are dropped between steps, not zeroed (zero + g = g)
   std::vector<int64_t> widths;  // pretrain.length_buckets' widths; empty: each batch at its own width
+  GradientBuckets* exchange = nullptr;  // a group's gradient sums (null: this rank trains alone)
   StepGraphs* graphs = nullptr; // CUDA graphs of the whole step (null: eager)
   std::string eager_reason;     // why not, or why no longer
 
@@ -189,7 +191,8 @@ torch::Tensor one_rank_loss(Loop& L, const EncodedSplit& train, const RowIndex& 
 
 // Data-parallel: the global batch's width and dropout masks (drawn whole, from the same stream on
 // every member), then this member's rows. Its loss is Σ CE / n over its rows, so the group's
-// summed gradient (all-reduced here) is that of the global batch's mean loss.
+// summed gradient is that of the global batch's mean loss. The sum runs bucket by bucket while
+// backward goes on (train/grad_buckets.hpp).
 torch::Tensor group_loss(Loop& L, const EncodedSplit& train, const RowIndex& batch_rows, int64_t n) {
   ShardGroup& group = *L.group;
   // With length buckets the global batch is batch_size rows at a bucket's width, its padding
@@ -202,24 +205,22 @@ torch::Tensor group_loss(Loop& L, const EncodedSplit& train, const RowIndex& bat
   const DropoutMasks masks = L.encoder->draw_masks(rows, width, L.device);
   const auto [lo, hi] = shard_rows(rows, group.rank(), group.size());
   L.clear_grads();
-  torch::Tensor loss;
-  TouchedRows words{L.encoder->word->weight, torch::empty({0}, torch::TensorOptions().dtype(torch::kLong).device(L.device))};
-  if (hi > lo) {
-    const RowIndex mine(global.host.narrow(0, lo, hi - lo), global.device.narrow(0, lo, hi - lo));
-    auto batch = train.rows(mine, width).to(L.device);
-    words.ids = batch.tokens;  // the embedding rows this share looks up
-    const DropoutMasks my_masks = masks.rows(lo, hi - lo);
-    namespace F = torch::nn::functional;
-    const auto logits = L.encoder->forward(batch, &my_masks).logits;
-    loss = buckets ? weighted_cross_entropy(logits, batch.labels, padded.weights.narrow(0, lo, hi - lo).to(L.device), n)
-                   : F::cross_entropy(logits, batch.labels, F::CrossEntropyFuncOptions().reduction(torch::kSum)) /
-                         static_cast<double>(n);
-    loss.backward();
-  } else {
-    loss = torch::zeros({}, torch::TensorOptions().device(L.device));  // fewer rows than members
+  if (hi <= lo) {  // fewer rows than members: this one adds zeros
+    L.exchange->begin_step(torch::empty({0}, torch::kLong));
+    L.exchange->end_step();
+    return torch::zeros({}, torch::TensorOptions().device(L.device));
   }
-  // The word embedding's gradient as the rows the batch touched; everything else dense.
-  all_reduce_gradients(group, L.encoder->parameters(), words);
+  const RowIndex mine(global.host.narrow(0, lo, hi - lo), global.device.narrow(0, lo, hi - lo));
+  auto batch = train.rows(mine, width).to(L.device);
+  L.exchange->begin_step(batch.tokens);  // the embedding rows this share looks up
+  const DropoutMasks my_masks = masks.rows(lo, hi - lo);
+  namespace F = torch::nn::functional;
+  const auto logits = L.encoder->forward(batch, &my_masks).logits;
+  auto loss = buckets ? weighted_cross_entropy(logits, batch.labels, padded.weights.narrow(0, lo, hi - lo).to(L.device), n)
+                      : F::cross_entropy(logits, batch.labels, F::CrossEntropyFuncOptions().reduction(torch::kSum)) /
+                            static_cast<double>(n);
+  loss.backward();
+  L.exchange->end_step();
   return loss;
 }
 
@@ -303,19 +304,21 @@ ClassifierRun train_classifier(Encoder& encoder, const TrainConfig& cfg, const E
   const auto device = encoder->dense->weight.device();
   ShardGroup* group = control && control->group && control->group->size() > 1 ? control->group : nullptr;
   auto opt = make_optimizer(cfg, encoder->parameters());
-  // With FusedAdam on one rank, the word embedding's gradient is sparse: the rows of the batch's
-  // words instead of a dense [vocabulary, word_dim] tensor built and zeroed every step (the same
-  // update: FusedAdam treats the other rows as zero gradient). A group sums dense gradients in
-  // one buffer, so it keeps them.
+  // With FusedAdam, the word embedding's gradient is sparse: the rows of the batch's words
+  // instead of a dense [vocabulary, word_dim] tensor built and zeroed every step (the same
+  // update: FusedAdam treats the other rows as zero gradient). A group exchanges just those rows.
   const bool fused = dynamic_cast<FusedAdam*>(opt.get()) != nullptr;
-  const bool sparse_words = fused && !group;
+  const bool sparse_words = fused;
   struct SparseWords {
     Encoder& e;
     bool was;
     SparseWords(Encoder& e, bool on) : e(e), was(e->word->options.sparse()) { e->word->options.sparse(on); }
     ~SparseWords() { e->word->options.sparse(was); }
   } sparse_guard(encoder, sparse_words);
-  Loop L{encoder, cfg, *opt, group, device, fused, {}, nullptr, {}};
+  Loop L{encoder, cfg, *opt, group, device, fused, {}, nullptr, nullptr, {}};
+  std::unique_ptr<GradientBuckets> exchange;
+  if (group) exchange = std::make_unique<GradientBuckets>(*group, encoder->parameters(), encoder->word->weight);
+  L.exchange = exchange.get();
   if (cfg.length_buckets > 0) L.widths = bucket_widths(train.all.host_lengths, cfg.length_buckets);
   auto* device_adam = dynamic_cast<DeviceAdam*>(opt.get());
   L.eager_reason = graph_unavailable(device, cfg, encoder->config(), group != nullptr, device_adam != nullptr);

@@ -26,6 +26,14 @@ class ShardGroup {
   virtual void all_reduce_sum(torch::Tensor& t) = 0;
   // The leader's `value`, on every member.
   virtual bool broadcast_flag(bool value) = 0;
+
+  // The same sum, started now and complete after finish_sums(); `t` stays alive and untouched
+  // until then. Every member starts its sums in the same order. progress_sums() lets started sums
+  // advance while the caller computes. A transport without non-blocking sums sums at once
+  // (these defaults); MPI starts an MPI_Iallreduce; NCCL queues on the device's stream.
+  virtual void start_sum(torch::Tensor& t) { all_reduce_sum(t); }
+  virtual void progress_sums() {}
+  virtual void finish_sums() {}
 };
 
 // Rows [begin, end) of a batch of n that member `rank` of `size` takes: contiguous, sizes
@@ -33,21 +41,9 @@ class ShardGroup {
 std::pair<int64_t, int64_t> shard_rows(int64_t n, int rank, int size);
 
 // Sums the gradients of `parameters` over the group through one flat buffer (one collective per
-// step); a parameter without a gradient counts as zeros.
+// step); a parameter without a gradient counts as zeros. The reference that training's exchange
+// (train/grad_buckets.hpp: bucketed, overlapped with backward, the embedding's touched rows only)
+// must equal.
 void all_reduce_gradients(ShardGroup& group, const std::vector<torch::Tensor>& parameters);
-
-// An embedding table in `parameters` and the rows this member's share of the batch looked up
-// (its token ids, duplicates allowed): every other row's gradient is zero on this member.
-struct TouchedRows {
-  torch::Tensor table;
-  torch::Tensor ids;
-};
-
-// The same sums, but the table's gradient travels as the rows some member touched, not whole:
-// a batch of SemEval touches about a thousand of 20,000 words (about 1/20 of the embedding's
-// 8 MB). Two collectives: the union of touched rows (a 0/1 mask over the table's rows, summed),
-// then those rows with every other parameter's gradient in one flat buffer. Each element is
-// summed over the same members as by the dense exchange, so the result is the same.
-void all_reduce_gradients(ShardGroup& group, const std::vector<torch::Tensor>& parameters, const TouchedRows& sparse);
 
 }  // namespace anchorsweep
