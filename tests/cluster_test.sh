@@ -92,6 +92,10 @@ for r in done:
     hosts[r["host"]] = hosts.get(r["host"], 0) + 1
 print("records per host:", hosts)
 assert set(hosts) == {"node1", "node2"}, f"both hosts must appear, got {sorted(hosts)}"
+# The run directory lies in node1's private /tmp: rank 1 (node1) reads encoders from it, node2's
+# ranks get their bytes from rank 0 (run.encoder_transfer = "auto").
+assert run["encoder_transfer"].startswith("1 of 3 other ranks read"), run["encoder_transfer"]
+print("encoder transfer:", run["encoder_transfer"])
 t = run["rank0_traffic"]
 print(f"rank 0 sent {t['sent_bytes']} bytes in {t['sent_messages']} messages, received {t['received_bytes']} bytes; "
       f"peak RSS {run['rank0_peak_rss_mb']:.0f} MiB")

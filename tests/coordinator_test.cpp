@@ -16,6 +16,8 @@
 #include "cli.hpp"
 #include "config/config.hpp"
 #include "sweep/coordinator.hpp"
+#include "sweep/messages.hpp"
+#include "common/files.hpp"
 #include "rundir/journal.hpp"
 #include "sweep/plan.hpp"
 #include "sweep/progress.hpp"
@@ -577,4 +579,47 @@ TEST(Progress, JsonLinesStayAsTheyWere) {
   EXPECT_EQ(run.count("\"event\":\"trial\""), 3u) << run.out.str();
   EXPECT_EQ(run.count("\"event\":\"status\""), 3u) << run.out.str();
   EXPECT_EQ(run.count("status:"), 0u);
+}
+
+// A task that names its encoder's file instead of carrying the bytes (run.encoder_transfer =
+// "auto"): the file is read and checked; a copy of another size or content is refused, naming
+// both, and so is a file the rank cannot read.
+TEST(EncoderTransfer, TheNamedFileIsCheckedAgainstWhatRankZeroWrote) {
+  const std::string dir = fresh_dir("encoder_file");
+  const std::string path = dir + "/seed-1.pt", bytes = "the encoder's bytes";
+  anchorsweep::write_file_atomic(path, bytes);
+  auto message = [&](const std::string& file, const std::string& hash, int64_t size) {
+    anchorsweep::Assignment a;
+    a.kind = anchorsweep::Assignment::task;
+    a.work.id = "s1-lam0";
+    a.encoder_file = file;
+    a.encoder_hash = hash;
+    a.encoder_size = size;
+    return anchorsweep::assignment_message(a);
+  };
+  auto good = message(path, anchorsweep::fnv1a_hex(bytes), static_cast<int64_t>(bytes.size()));
+  const auto got = anchorsweep::encoder_of(good);
+  EXPECT_EQ(std::string(got.begin(), got.end()), bytes);
+  auto expect_refused = [](anchorsweep::comm::Message m, const std::string& part) {
+    try {
+      anchorsweep::encoder_of(m);
+      ADD_FAILURE() << "accepted; expected: " << part;
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("run.encoder_transfer = \"bytes\""), std::string::npos) << e.what();
+    }
+  };
+  expect_refused(message(path, anchorsweep::fnv1a_hex(bytes), 5), "but rank 0 wrote 5 bytes");
+  expect_refused(message(path, "0123456789abcdef", static_cast<int64_t>(bytes.size())), "FNV-1a 0123456789abcdef");
+  expect_refused(message(dir + "/missing.pt", "x", 1), "missing.pt");
+  // The bytes themselves, when rank 0 sent them, win; neither: the rank holds the encoder already.
+  anchorsweep::Assignment with_bytes;
+  with_bytes.kind = anchorsweep::Assignment::task;
+  with_bytes.encoder = {'a', 'b'};
+  auto m = anchorsweep::assignment_message(with_bytes);
+  EXPECT_EQ(anchorsweep::encoder_of(m).size(), 2u);
+  anchorsweep::Assignment neither;
+  neither.kind = anchorsweep::Assignment::task;
+  auto n = anchorsweep::assignment_message(neither);
+  EXPECT_TRUE(anchorsweep::encoder_of(n).empty());
 }

@@ -132,6 +132,37 @@ TEST(Mpi, OneAndThreeRanksGiveIdenticalResults) {
   EXPECT_NE(a.find("0.5"), std::string::npos) << "the tiny sweep should learn something";
 }
 
+// The encoders of a resumed sweep are in rank 0's memory only, so ranks 1 and 2 must get them to
+// finetune. With run.encoder_transfer = "auto" on one host they read encoders/seed-<s>.pt from the
+// shared run directory: rank 0 sends less than one encoder's bytes in all. With "bytes" it sends
+// every one it ships. The results are the same. Rank 0 is slowed so that the others take tasks.
+TEST(Mpi, RanksThatSeeTheRunDirectoryReadEncodersFromItInsteadOfGettingBytes) {
+  std::map<std::string, std::string> metrics;
+  std::map<std::string, double> sent;
+  int64_t encoder_size = 0;
+  for (const std::string transfer : {"auto", "bytes"}) {
+    const auto out = fresh_dir("transfer_" + transfer);
+    auto first = run(bin() + " run " + tiny_config() + " --set run.output_dir=" + out +
+                     " --no-report --quiet --set 'sweep.lambdas=[0]'");
+    ASSERT_EQ(first.code, 0) << first.output;
+    auto r = run(sweep(3, out, "--resume --delay-ms 200 --delay-rank 0 --set run.encoder_transfer=\\\"" + transfer + "\\\""));
+    ASSERT_EQ(r.code, 0) << r.output;
+    std::set<int> finetuned_by;
+    for (const auto& j : journal_lines(out + "/tiny", "trial")) finetuned_by.insert(j["rank"].get<int>());
+    ASSERT_TRUE(finetuned_by.count(1) || finetuned_by.count(2)) << "no other rank finetuned: the test tests nothing";
+    const auto facts = nlohmann::json::parse(slurp(out + "/tiny/run.json"));
+    sent[transfer] = facts["rank0_traffic"]["sent_bytes"].get<double>();
+    if (transfer == "auto") EXPECT_EQ(facts["encoder_transfer"].get<std::string>().rfind("2 of 2 other ranks read", 0), 0u) << facts.dump();
+    encoder_size = static_cast<int64_t>(slurp(out + "/tiny/encoders/seed-1.pt").size());
+    metrics[transfer] = metric_columns(out + "/tiny/results.csv");
+    for (const auto& name : anchorsweep::list_dir(out + "/tiny"))
+      EXPECT_NE(name.rfind(".probe-", 0), 0u) << "the probe file was left behind: " << name;
+  }
+  EXPECT_LT(sent["auto"], encoder_size) << "rank 0 shipped an encoder to a rank that reads the run directory";
+  EXPECT_GE(sent["bytes"], encoder_size) << "with \"bytes\", rank 0 shipped no encoder";
+  EXPECT_EQ(metrics["auto"], metrics["bytes"]);
+}
+
 TEST(Mpi, SlowRankTakesFewerTasks) {
   auto out = fresh_dir("balance");
   // 24 one-trial tasks of 20 ms; rank 2 waits 300 ms before each of its tasks.

@@ -168,5 +168,9 @@ ANCHORSWEEP_NAMES(LogFormat, 2, {LogFormat::text, "text"}, {LogFormat::json, "js
 enum class LockMode { flock, none };
 ANCHORSWEEP_NAMES(LockMode, 2, {LockMode::flock, "flock"}, {LockMode::none, "none"});
 
+// run.encoder_transfer: how a rank that finetunes a seed gets its encoder (sweep/coordinator.hpp).
+enum class EncoderTransfer { automatic, bytes };
+ANCHORSWEEP_NAMES(EncoderTransfer, 2, {EncoderTransfer::automatic, "auto"}, {EncoderTransfer::bytes, "bytes"});
+
 
 }  // namespace anchorsweep

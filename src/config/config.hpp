@@ -29,6 +29,8 @@ struct RunConfig {
   LockMode lock = LockMode::flock;     // "none": for file systems that cannot lock (the user keeps sweeps apart)
   // Rank 0 ends the job (exit 1) when another rank has sent no heartbeat, or its training thread
   // has made no progress, for this long (a SIGKILLed, OOM-killed, stopped or hung rank); 0 = never.
+  // "auto": ranks that see rank 0's run directory read encoders from it, the others get the bytes.
+  EncoderTransfer encoder_transfer = EncoderTransfer::automatic;
   double rank_timeout_s = 60;
   // Where pretrained encoders are shared across sweeps (rundir/encoder_store.hpp): "" = the
   // folder encoder-store beside the run directories (output_dir/encoder-store); "none" = off.

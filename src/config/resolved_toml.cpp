@@ -76,6 +76,7 @@ std::string resolved_toml(const SweepConfig& c, const RawInputs& raw) {
   w.integers("seeds", c.run.seeds);
   w.integer("threads", c.run.threads);
   w.str("lock", name_of(c.run.lock));
+  w.str("encoder_transfer", name_of(c.run.encoder_transfer));
   w.number("rank_timeout_s", c.run.rank_timeout_s);
   w.str("encoder_store", c.run.encoder_store.empty() ? c.run.encoder_store_path() : c.run.encoder_store);
   if (c.run.sharded()) w.str("shard", std::to_string(c.run.shard_index) + "/" + std::to_string(c.run.shard_count));

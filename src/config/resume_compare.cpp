@@ -87,6 +87,7 @@ bool contains_all(const std::vector<T>& big, const std::vector<T>& small, Eq eq)
 bool compared_separately(const std::string& key) {
   return key == "run.seeds" || key == "sweep.lambdas" || key.rfind("sweep.range.", 0) == 0 ||
          key == "run.lock" ||      // how the directory is guarded, not what is computed: never compared
+         key == "run.encoder_transfer" ||  // how encoders travel, not what they are: never compared
          key == "run.rank_timeout_s" ||  // how long rank 0 waits for a silent rank: never compared
          key == "run.encoder_store";     // where encoders are shared: the run directory keeps its own
 }

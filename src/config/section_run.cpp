@@ -73,6 +73,7 @@ void read_run(const Section& root, const std::string& config_path, RunConfig& ru
   read_seeds(s, run.seeds);
   read_int(s, "threads", run.threads, 0, kMaxThreads);
   read_enum(s, "lock", run.lock);
+  read_enum(s, "encoder_transfer", run.encoder_transfer);
   read_double(s, "rank_timeout_s", run.rank_timeout_s, kRankTimeout);
   read_string(s, "encoder_store", run.encoder_store, true);
   std::string shard;

@@ -85,8 +85,10 @@ class RunDirectory {
   std::vector<char> read_task_checkpoint(const std::string& task_id) const;
   void remove_task_checkpoint(const std::string& task_id);
 
- private:
+  // encoders/seed-<s>.pt: what write_encoder writes (ranks on a shared file system read it).
   std::string encoder_path(int64_t seed) const;
+
+ private:
   std::string checkpoint_path(const std::string& task_id) const;
   void acquire_lock();
 

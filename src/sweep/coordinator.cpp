@@ -23,6 +23,15 @@ Coordinator::Coordinator(const SweepConfig& cfg, TrialPlan plan, RunDirectory& d
     }
 }
 
+void Coordinator::set_run_dir_readers(std::vector<bool> reads) {
+  std::lock_guard<std::mutex> lock(mu_);
+  reads_run_dir_ = std::move(reads);
+}
+
+bool Coordinator::reads_run_dir(int64_t rank) const {
+  return rank > 0 && rank < static_cast<int64_t>(reads_run_dir_.size()) && reads_run_dir_[static_cast<size_t>(rank)];
+}
+
 const std::vector<char>* Coordinator::encoder_for(int64_t seed) {
   auto it = encoders_.find(seed);
   return it == encoders_.end() ? nullptr : &it->second;
@@ -36,7 +45,21 @@ bool Coordinator::needs_group(const Task& t) const {
 Assignment Coordinator::assignment_for(int64_t rank, const Task& t, const std::vector<int64_t>& cached_seeds) {
   Assignment a{Assignment::task, t, {}, {}, {}};
   const bool cached = std::find(cached_seeds.begin(), cached_seeds.end(), t.seed) != cached_seeds.end();
-  if (t.type == TaskType::finetune && !cached) a.encoder = *encoder_for(t.seed);
+  if (t.type == TaskType::finetune && !cached) {
+    const std::vector<char>& bytes = *encoder_for(t.seed);
+    if (reads_run_dir(rank) && !bytes.empty()) {
+      // The rank reads encoders/seed-<s>.pt itself: rank 0 sends a path, not megabytes, to each
+      // rank that finetunes the seed (docs/scaling.md#encoder-fan-out).
+      writer_.flush();  // the file may still be in the writer's queue
+      auto& hash = encoder_hashes_[t.seed];
+      if (hash.empty()) hash = fnv1a_hex(bytes.data(), bytes.size());
+      a.encoder_file = dir_.encoder_path(t.seed);
+      a.encoder_hash = hash;
+      a.encoder_size = static_cast<int64_t>(bytes.size());
+    } else {
+      a.encoder = bytes;
+    }
+  }
   if (t.type == TaskType::pretrain) pretraining_.insert(t.seed);
   if (auto c = checkpointed_.find(t.id); c != checkpointed_.end()) {
     writer_.flush();  // the file may still be in the writer's queue

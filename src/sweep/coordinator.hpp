@@ -63,6 +63,11 @@ class Coordinator {
                                       std::shared_ptr<const std::vector<char>> bytes)>;
   void on_finished(Finished f) { finished_ = std::move(f); }
 
+  // Which ranks read the run directory themselves (run.encoder_transfer = "auto" and the start-up
+  // probe found rank 0's directory there): a finetune task for one of them names the encoder's
+  // file, with its size and FNV-1a, instead of carrying its bytes. Index = rank; rank 0 never.
+  void set_run_dir_readers(std::vector<bool> reads);
+
   int64_t failed() const;
   int64_t remaining() const;
 
@@ -73,6 +78,7 @@ class Coordinator {
   void fail_dependents(int64_t seed, const std::string& why);
   void fail_trials(const Task& t, const std::string& error, int64_t rank, const std::string& host);  // journals each as failed
   const std::vector<char>* encoder_for(int64_t seed);
+  bool reads_run_dir(int64_t rank) const;
 
   const SweepConfig& cfg_;
   RunDirectory& dir_;
@@ -92,6 +98,8 @@ class Coordinator {
   std::set<int64_t> pretrained_;               // seeds whose encoder is ready
   std::set<int64_t> pretraining_;              // seeds being pretrained now
   std::map<int64_t, std::vector<char>> encoders_;
+  std::map<int64_t, std::string> encoder_hashes_;  // FNV-1a of encoders_, once each
+  std::vector<bool> reads_run_dir_;
   std::map<std::string, int64_t> checkpointed_;  // task id -> epoch of its checkpoint on disk
   int64_t failed_ = 0;
   bool stopping_ = false;

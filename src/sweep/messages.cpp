@@ -1,5 +1,9 @@
 #include "sweep/messages.hpp"
 
+#include <stdexcept>
+
+#include "common/files.hpp"
+
 namespace anchorsweep {
 
 nlohmann::json to_json(const Task& t) {
@@ -42,6 +46,8 @@ comm::Message assignment_message(const Assignment& a) {
     case Assignment::task: {
       auto h = to_json(a.work);
       if (!a.group.empty()) h["group"] = a.group;
+      if (!a.encoder_file.empty())
+        h["encoder_file"] = {{"path", a.encoder_file}, {"size", a.encoder_size}, {"fnv1a", a.encoder_hash}};
       return {comm::kTask, h.dump(), {a.encoder, a.resume}};
     }
     case Assignment::wait: return {comm::kWait, "{}", {}};
@@ -77,6 +83,29 @@ std::vector<int64_t> group_of(const comm::Message& m) {
 
 std::vector<char> resume_of(comm::Message& m) {
   return m.blobs.size() > 1 ? std::move(m.blobs[1]) : std::vector<char>{};
+}
+
+std::vector<char> encoder_of(comm::Message& m) {
+  if (!m.blobs.empty() && !m.blobs[0].empty()) return std::move(m.blobs[0]);
+  const auto h = nlohmann::json::parse(m.header);
+  if (!h.contains("encoder_file")) return {};
+  const auto& f = h["encoder_file"];
+  const std::string path = f.at("path").get<std::string>(), want = f.at("fnv1a").get<std::string>();
+  const int64_t size = f.at("size").get<int64_t>();
+  std::string bytes;
+  try {
+    bytes = read_file(path);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string(e.what()) + " (rank 0 named it as this task's encoder; set run.encoder_transfer = "
+                             "\"bytes\" to send encoders over MPI instead)");
+  }
+  const std::string got = fnv1a_hex(bytes);
+  if (static_cast<int64_t>(bytes.size()) != size || got != want)
+    throw std::runtime_error(path + ": this rank reads " + std::to_string(bytes.size()) + " bytes with FNV-1a " + got +
+                             ", but rank 0 wrote " + std::to_string(size) + " bytes with FNV-1a " + want +
+                             ": the shared file system served a stale or partial copy; set run.encoder_transfer = "
+                             "\"bytes\" to send encoders over MPI instead");
+  return std::vector<char>(bytes.begin(), bytes.end());
 }
 
 comm::Message epoch_message(const std::string& task_id, int64_t epoch, std::vector<char> state) {

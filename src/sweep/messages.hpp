@@ -17,6 +17,10 @@ TaskOutput task_output_of(comm::Message& m);                     // moves the bl
 Task task_of(const comm::Message& m);
 std::vector<int64_t> group_of(const comm::Message& m);          // a group task's members, leader first
 std::vector<char> resume_of(comm::Message& m);                   // a task's checkpoint blob, moved out
+// A finetune task's encoder: the blob rank 0 sent (moved out), or the run directory's file it
+// named, read here and checked against the size and FNV-1a rank 0 wrote (a mismatch throws,
+// naming both); empty when the rank holds the encoder already.
+std::vector<char> encoder_of(comm::Message& m);
 
 comm::Message epoch_message(const std::string& task_id, int64_t epoch, std::vector<char> state);
 struct EpochNote {

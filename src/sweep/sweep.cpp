@@ -9,6 +9,7 @@
 #include <ctime>
 #include <functional>
 #include <iostream>
+#include <random>
 #include <set>
 #include <optional>
 #include <sstream>
@@ -138,7 +139,8 @@ void worker_loop_remote(comm::MpiComm& mpi, Worker& worker, double rank_timeout_
     }
     wait = std::chrono::milliseconds(20);
     auto task = task_of(m);
-    const std::vector<char>* enc = m.blobs.empty() || m.blobs[0].empty() ? nullptr : &m.blobs[0];
+    const std::vector<char> encoder = encoder_of(m);
+    const std::vector<char>* enc = encoder.empty() ? nullptr : &encoder;
     const auto resume = resume_of(m);
     auto group = group_for(mpi, group_of(m), task.id, worker.device());
     auto out = worker.run(task, enc, resume.empty() ? nullptr : &resume, group.get());
@@ -429,6 +431,40 @@ std::unique_ptr<RunDirectory> open_run_directory(const SweepConfig& cfg, const S
   return refused ? nullptr : std::move(dir);
 }
 
+// Which ranks see rank 0's run directory (a shared file system): rank 0 writes a probe file with
+// a random token, every rank reads it back. Index = rank; all false with run.encoder_transfer =
+// "bytes" or one rank. Every rank calls it.
+std::vector<bool> probe_run_dir_readers(const SweepConfig& cfg, const RunDirectory* dir, comm::MpiComm* mpi) {
+  if (!mpi || mpi->size() < 2 || cfg.run.encoder_transfer != EncoderTransfer::automatic) return {};
+  std::string probe;  // "path\ntoken"
+  if (mpi->rank() == 0) {
+    std::random_device rd;
+    const std::string token = fnv1a_hex(std::to_string(rd()) + std::to_string(rd()) + now_iso() + std::to_string(::getpid()));
+    const std::string path = dir->path() + "/.probe-" + token;
+    try {
+      write_file_atomic(path, token);
+      probe = path + "\n" + token;
+    } catch (const std::exception&) {
+      probe.clear();  // no probe: every rank gets bytes
+    }
+  }
+  mpi->broadcast(probe);
+  bool sees = false;
+  if (const auto nl = probe.find('\n'); nl != std::string::npos) {
+    try {
+      sees = read_file(probe.substr(0, nl)) == probe.substr(nl + 1);
+    } catch (const std::exception&) {
+      sees = false;  // not there: this rank's node does not share the directory
+    }
+  }
+  const auto all = mpi->all_gather(sees ? "1" : "0");
+  if (mpi->rank() == 0 && !probe.empty()) ::unlink(probe.substr(0, probe.find('\n')).c_str());
+  std::vector<bool> readers;
+  for (const auto& s : all) readers.push_back(s == "1");
+  readers[0] = false;  // rank 0 holds every encoder in memory
+  return readers;
+}
+
 struct Outcome {
   int64_t left = 0, failed = 0;  // trials not run (a stop), trials failed or diverged
 };
@@ -437,11 +473,13 @@ struct Outcome {
 // other ranks through the MPI service thread, while the writer thread puts every result on disk.
 Outcome coordinate(const SweepConfig& cfg, const TrialPlan& plan, RunDirectory& dir, Worker& worker, Progress& progress,
                    const SweepOptions& options, comm::MpiComm* mpi, const Placement& placement,
-                   const std::vector<std::string>& hosts, const std::vector<StoreFacts>& rank_facts) {
+                   const std::vector<std::string>& hosts, const std::vector<StoreFacts>& rank_facts,
+                   const std::vector<bool>& readers) {
   const std::string path = dir.path();
   RunWriter writer(dir, options.refresh_tables ? [&] { options.refresh_tables(path); } : std::function<void()>{},
                    [&] { return progress.snapshot(RunState::running); });
   Coordinator coord(cfg, plan, dir, writer, progress);
+  coord.set_run_dir_readers(readers);
   // Every encoder and scratch baseline trained here goes into the encoder store too.
   StoreFiler filer(cfg, dir.data_files(), rank_facts, path, writer);
   if (options.hooks.simulate_ms < 0)  // --simulate-ms makes up its encoders: they stay out of the store
@@ -542,6 +580,7 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
   bool refused = false;
   std::unique_ptr<RunDirectory> dir = open_run_directory(cfg, options, mpi, rank, refused);
   if (refused) return kExitBadInput;
+  const std::vector<bool> readers = probe_run_dir_readers(cfg, dir.get(), mpi);
 
   // Other ranks exit 0 even when stopped: rank 0 decides the job's status (a non-zero exit of a
   // worker would make `srun --kill-on-bad-exit` kill rank 0 while it still writes).
@@ -561,6 +600,12 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
   auto facts = run_facts(cfg, corpus, options, ranks, rf.hosts, rf.devices,
                          mpi ? comm::mpi_library_version() : "none (one process)", placement, rf.nccl, dir->data_files());
   facts["rank_placement"] = rf.placement;
+  const auto reading = std::count(readers.begin(), readers.end(), true);
+  facts["encoder_transfer"] = ranks < 2 ? "none (one rank)"
+                              : cfg.run.encoder_transfer == EncoderTransfer::bytes
+                                  ? "bytes from rank 0 (run.encoder_transfer = \"bytes\")"
+                                  : std::to_string(reading) + " of " + std::to_string(ranks - 1) +
+                                        " other ranks read encoders from the run directory, the rest get bytes from rank 0";
   dir->write_run_facts(facts);
   Progress progress(plan.trial_count(), ranks, progress_style(options.log_format, options.quiet, options.status_every_s));
   progress.set_context(rf.hosts, static_cast<int64_t>(prior.done_trials.size()));
@@ -579,7 +624,7 @@ int run_started(const SweepConfig& cfg, const Corpus& corpus, Worker& worker, co
                 std::to_string(plan.fuse_width) + ", " + std::to_string(placement.threads) + " thread(s) on rank 0 (" +
                 placement.cpus_why + ")");
   progress.start_ticker();
-  const Outcome o = coordinate(cfg, plan, *dir, worker, progress, options, mpi, placement, rf.hosts, rank_facts);
+  const Outcome o = coordinate(cfg, plan, *dir, worker, progress, options, mpi, placement, rf.hosts, rank_facts, readers);
   return finish_run(*dir, std::move(facts), progress, o, options, mpi, t0);
 }
 

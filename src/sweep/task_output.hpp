@@ -32,6 +32,10 @@ struct Assignment {
   std::vector<char> encoder;   // filled when the rank lacks the task's encoder
   std::vector<char> resume;    // the task's last epoch checkpoint, when an earlier sweep left one
   std::vector<int64_t> group;  // a data-parallel task's ranks, leader first; empty: this rank alone
+  // Instead of `encoder`, for a rank that sees the run directory: the file to read, and what rank 0
+  // wrote there (size and FNV-1a), checked before use.
+  std::string encoder_file{}, encoder_hash{};
+  int64_t encoder_size = 0;
 };
 
 }  // namespace anchorsweep
