@@ -439,6 +439,32 @@ TEST(StepGraphs, SayWhyAStepRunsEagerly) {
 #endif
 }
 
+// A data-parallel group's evaluation: each member predicts its share of the chunks; together the
+// shares are predict()'s answer, row for row, for 2 and 3 members and a last chunk cut short.
+TEST(Evaluate, MembersSharesOfChunksMakeUpTheWholePrediction) {
+  TinyExperiment x;
+  x.encoder->eval();
+  const auto whole = predict(x.encoder, x.a_train, 7);
+  ASSERT_GT(x.a_train.size() % 7, 0) << "the last chunk should be short";
+  for (int parts : {2, 3}) {
+    std::vector<int64_t> joined(whole.size(), -1);
+    for (int part = 0; part < parts; ++part) {
+      const auto share = predict_share(x.encoder, x.a_train, part, parts, 7);
+      ASSERT_EQ(share.size(), whole.size());
+      int64_t mine = 0;
+      for (size_t i = 0; i < share.size(); ++i) {
+        if (share[i] < 0) continue;
+        EXPECT_EQ(joined[i], -1) << "row " << i << " predicted by two members";
+        EXPECT_EQ(static_cast<int64_t>(i / 7) % parts, part) << "row " << i << " is another member's";
+        joined[i] = share[i];
+        ++mine;
+      }
+      EXPECT_GT(mine, 0) << "member " << part << " of " << parts << " predicted nothing";
+    }
+    EXPECT_EQ(joined, whole) << parts << " members";
+  }
+}
+
 // The anchor file comes from elsewhere: before LibTorch's unpickler (which has known memory-safety
 // bugs on crafted input) reads it, its size and its zip header are checked.
 TEST(Adapter, AnchorFileIsCheckedBeforeUnpickling) {

@@ -267,17 +267,30 @@ double train_epoch(Loop& L, LoopState& st, const EncodedSplit& train, uint64_t s
   return loss_sum / std::max<int64_t>(1, steps);
 }
 
+// A split's predictions; a group's members each compute their share of its chunks and sum
+// them (prediction + 1 where a member computed the row, 0 elsewhere: every row is one member's).
+std::vector<int64_t> predictions(Loop& L, const EncodedSplit& split) {
+  if (!L.group) return predict(L.encoder, split);
+  const auto mine = predict_share(L.encoder, split, L.group->rank(), L.group->size());
+  auto t = torch::tensor(std::vector<double>(mine.begin(), mine.end()), torch::kDouble).add_(1);
+  L.group->all_reduce_sum(t);
+  std::vector<int64_t> out(mine.size());
+  auto a = t.accessor<double, 1>();
+  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<int64_t>(a[static_cast<int64_t>(i)]) - 1;
+  return out;
+}
+
 // Dev (and test) scores after `epoch`; the best dev epoch's weights are kept, and the PA-LSTM
 // recipe shrinks the step when dev F1 stops improving.
 void score_epoch(Loop& L, LoopState& st, const EncodedSplit& dev, const EncodedSplit* test, int64_t negative,
                  int64_t epoch, double mean_loss) {
   const int64_t K = L.encoder->num_classes();
   L.encoder->eval();
-  auto dev_scores = score(dev.gold, predict(L.encoder, dev), negative, K);
+  auto dev_scores = score(dev.gold, predictions(L, dev), negative, K);
   Scores test_scores;
   std::vector<int64_t> test_pred;
   if (test) {
-    test_pred = predict(L.encoder, *test);
+    test_pred = predictions(L, *test);
     test_scores = score(test->gold, test_pred, negative, K);
   }
   st.run.curve.push_back({epoch, mean_loss, mean_loss, dev_scores.micro_f1, test_scores.micro_f1, st.lr});

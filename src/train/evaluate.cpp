@@ -33,6 +33,17 @@ std::vector<int64_t> predict(Encoder& encoder, const EncodedSplit& split, int64_
   return std::vector<int64_t>(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + p.numel());
 }
 
+std::vector<int64_t> predict_share(Encoder& encoder, const EncodedSplit& split, int part, int parts, int64_t chunk) {
+  torch::NoGradGuard no_grad;
+  std::vector<int64_t> out(static_cast<size_t>(split.size()), -1);
+  for (int64_t i = 0, c = 0; i < split.size(); i += chunk, ++c) {
+    if (c % parts != part) continue;
+    auto p = forward_chunk(encoder, split, i, chunk).logits.argmax(1).cpu().contiguous();
+    std::copy(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + p.numel(), out.begin() + i);
+  }
+  return out;
+}
+
 std::string predictions_hash(const std::vector<int64_t>& pred) {
   return fnv1a_hex(pred.data(), pred.size() * sizeof(int64_t));
 }

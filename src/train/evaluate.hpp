@@ -17,6 +17,11 @@ torch::Tensor encode_features(Encoder& encoder, const EncodedSplit& split, int64
 // argmax of the encoder's logits over a split (gathered on the device, read back once).
 std::vector<int64_t> predict(Encoder& encoder, const EncodedSplit& split, int64_t chunk = 512);
 
+// predict()'s chunks c with c % parts == part only (a data-parallel group member's share of an
+// evaluation); the other rows are -1. The chunks are predict()'s, so each row's prediction is
+// computed exactly as there.
+std::vector<int64_t> predict_share(Encoder& encoder, const EncodedSplit& split, int part, int parts, int64_t chunk = 512);
+
 // FNV-1a of a prediction vector, to tell "same predictions" apart cheaply.
 std::string predictions_hash(const std::vector<int64_t>& pred);
 
