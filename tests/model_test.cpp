@@ -465,6 +465,41 @@ TEST(Evaluate, MembersSharesOfChunksMakeUpTheWholePrediction) {
   }
 }
 
+// On a GPU (skipped elsewhere): two epochs stepped by CUDA graphs train what the eager step trains
+// from the same weights, and the run says which way it stepped. Dropout is off, so both run the
+// same kernels on the same numbers (with dropout the graph draws its masks at other generator
+// offsets). The journal's "step" text is the run's.
+TEST(StepGraphs, OnAGpuTheGraphsTrainWhatTheEagerStepTrains) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no GPU here";
+  TinyExperiment x(false);
+  TrainConfig cfg = x.cfg.pretrain;
+  cfg.length_buckets = 4;
+  cfg.epochs = 2;
+  ModelConfig m = x.cfg.model;
+  m.lstm = LstmKernel::padded;
+  m.dropout = 0;
+  Encoder start(m, x.vocab.size(), x.corpus.num_classes());
+  std::vector<std::vector<torch::Tensor>> weights;
+  std::vector<std::string> steps;
+  for (bool graphs : {true, false}) {
+    if (graphs) ::unsetenv("ANCHORSWEEP_NO_CUDA_GRAPHS");
+    else ::setenv("ANCHORSWEEP_NO_CUDA_GRAPHS", "1", 1);
+    Encoder e(m, x.vocab.size(), x.corpus.num_classes());
+    load_state_dict_bytes(*e, state_dict_bytes(*start));
+    e->to(torch::Device("cuda:0"));
+    const auto run = train_classifier(e, cfg, x.a_train, x.a_dev, nullptr, x.corpus.negative_index, 11);
+    steps.push_back(run.step);
+    weights.emplace_back();
+    for (const auto& p : e->parameters()) weights.back().push_back(p.detach().cpu());
+  }
+  ::unsetenv("ANCHORSWEEP_NO_CUDA_GRAPHS");
+  EXPECT_EQ(steps[0].rfind("cuda graphs (", 0), 0u) << steps[0];
+  EXPECT_EQ(steps[1], "eager: ANCHORSWEEP_NO_CUDA_GRAPHS is set");
+  for (size_t i = 0; i < weights[0].size(); ++i)
+    EXPECT_TRUE(torch::allclose(weights[0][i], weights[1][i], 1e-4, 1e-6))
+        << "parameter " << i << ": " << (weights[0][i] - weights[1][i]).abs().max().item<double>();
+}
+
 // The anchor file comes from elsewhere: before LibTorch's unpickler (which has known memory-safety
 // bugs on crafted input) reads it, its size and its zip header are checked.
 TEST(Adapter, AnchorFileIsCheckedBeforeUnpickling) {
