@@ -63,7 +63,7 @@ const std::vector<KeyDoc>& config_keys() {
       {"model.attention", one_of<Attention>(), "the PA-LSTM attention over the LSTM states, or `none` (the summary is then the last hidden state)", ""},
       {"model.attn_dim", "integer", "width of the attention's tanh layer", ""},
       {"model.dropout", "float", "in [0, 1)", ""},
-      {"model.lstm", one_of<LstmKernel>(), "`fused`: the CPU kernels of [performance.md](performance.md#pretraining-speed) for one layer and one direction on the CPU | `aten`: always nn::LSTM on a packed sequence (cuDNN's packed LSTM on a GPU) and the padded attention | `padded`: nn::LSTM over each batch's whole padded width, states past each sentence's end masked; one direction only; the static shapes a CUDA graph needs ([gpu.md](gpu.md#cuda-graphs)). GPUs, two layers and two directions use nn::LSTM under `fused`", ""},
+      {"model.lstm", one_of<LstmKernel>(), "`fused`: the CPU kernels of [performance.md](performance.md#pretraining-speed) for one layer and one direction on the CPU | `aten`: always nn::LSTM on a packed sequence (cuDNN's packed LSTM on a GPU) and the padded attention | `padded`: nn::LSTM over each batch's whole padded width, states past each sentence's end masked; one direction only; the static shapes a CUDA graph needs ([performance.md](performance.md#cuda-graphs)). GPUs, two layers and two directions use nn::LSTM under `fused`", ""},
       {"pretrain.epochs", "integer", "≤ 100,000", ""},
       {"finetune.epochs", "integer", "≤ 100,000", ""},
       {"pretrain.batch_size", "integer", "≤ 1,000,000", ""},
