@@ -181,6 +181,14 @@ TEST(Group, TwoRanksTrainTheModelOfOneAfterTenSteps) {
   EXPECT_TRUE(p1["group_ranks"].empty()) << p1.dump();
   const double loss1 = p1["curve"][0]["train_loss"], loss2 = p2["curve"][0]["train_loss"];
   EXPECT_NEAR(loss1, loss2, 1e-3) << "the first epoch's mean loss";
+  // The members' partial counts of right answers sum to one rank's (an argmax on a near tie may
+  // flip: one row of 320 allowed); the gradient norm is of the summed gradients.
+  const double acc1 = p1["curve"][0]["train_accuracy"], acc2 = p2["curve"][0]["train_accuracy"];
+  EXPECT_GT(acc1, 0.0);
+  EXPECT_NEAR(acc1, acc2, 1.0 / 320 + 1e-12) << "the first epoch's training accuracy";
+  const double norm1 = p1["curve"][0]["grad_norm"], norm2 = p2["curve"][0]["grad_norm"];
+  EXPECT_GT(norm1, 0.0);
+  EXPECT_NEAR(norm1, norm2, 1e-4 * norm1) << "the first epoch's mean gradient norm";
 
   // The tolerance, from float error (docs/performance.md#k--1-against-k--2). k = 2 sums a batch's
   // B per-row gradient contributions in two halves, k = 1 in one pass: each gradient element g

@@ -417,6 +417,14 @@ TEST(DeviceAdam, MatchesTorchAdamAcrossALearningRateChangeAndResumesExactly) {
   }
 }
 
+// A step's right answers: argmax against the label, padding rows (weight 0) not counted.
+TEST(Buckets, RightAnswersCountRealRowsOnly) {
+  const auto logits = torch::tensor({{2.0f, 1.0f}, {0.0f, 3.0f}, {1.0f, 0.0f}, {0.0f, 1.0f}});
+  const auto labels = torch::tensor({0, 1, 1, 1}, torch::kLong);
+  EXPECT_EQ(weighted_correct(logits, labels, torch::Tensor()).item<float>(), 3.0f);
+  EXPECT_EQ(weighted_correct(logits, labels, torch::tensor({1.0f, 1.0f, 1.0f, 0.0f})).item<float>(), 2.0f);
+}
+
 // Why a step runs without a CUDA graph, in the order a user would fix it; "" only on a CUDA build
 // with every condition met (not reachable on a CPU-only machine, so only the reasons are checked).
 TEST(StepGraphs, SayWhyAStepRunsEagerly) {

@@ -65,7 +65,9 @@ json to_json(const EpochPoint& p) {
   return json{{"epoch", p.epoch},           {"train_loss", p.train_loss},
               {"train_ce", p.train_ce},     {"dev_micro_f1", p.dev_micro_f1},
               {"test_micro_f1", p.test_micro_f1}, {"lr", p.lr},
-              {"anchor_dist", std::isfinite(p.anchor_dist) ? json(p.anchor_dist) : json(nullptr)}};
+              {"anchor_dist", std::isfinite(p.anchor_dist) ? json(p.anchor_dist) : json(nullptr)},
+              {"train_accuracy", std::isfinite(p.train_accuracy) ? json(p.train_accuracy) : json(nullptr)},
+              {"grad_norm", std::isfinite(p.grad_norm) ? json(p.grad_norm) : json(nullptr)}};
 }
 
 EpochPoint epoch_from_json(const json& j) {
@@ -77,6 +79,8 @@ EpochPoint epoch_from_json(const json& j) {
   get(j, "test_micro_f1", p.test_micro_f1);
   get(j, "lr", p.lr);
   if (j.contains("anchor_dist")) get(j, "anchor_dist", p.anchor_dist);
+  if (j.contains("train_accuracy")) get(j, "train_accuracy", p.train_accuracy);
+  if (j.contains("grad_norm")) get(j, "grad_norm", p.grad_norm);
   return p;
 }
 

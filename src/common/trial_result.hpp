@@ -39,6 +39,10 @@ struct EpochPoint {
   double lr = 0;
   // ||W − A||_F of the adapter after the epoch (anchored trials; NaN where not recorded).
   double anchor_dist = std::numeric_limits<double>::quiet_NaN();
+  // A classifier's training (pretraining, scratch): the share of training rows the steps classified
+  // right, and the mean global gradient norm before clipping (NaN with clipping off or not recorded).
+  double train_accuracy = std::numeric_limits<double>::quiet_NaN();
+  double grad_norm = std::numeric_limits<double>::quiet_NaN();
 };
 
 // Diagnostics that explain the "every lambda gives the same F1" symptom (anchored trials only;

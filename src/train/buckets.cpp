@@ -44,6 +44,11 @@ torch::Tensor weighted_cross_entropy(const torch::Tensor& logits, const torch::T
   return (each * weights.to(each.dtype())).sum() / static_cast<double>(n_real);
 }
 
+torch::Tensor weighted_correct(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& weights) {
+  auto right = logits.detach().argmax(1).eq(labels).to(torch::kFloat);
+  return (weights.defined() ? right * weights.to(torch::kFloat) : right).sum();
+}
+
 torch::Tensor weighted_cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& weights) {
   namespace F = torch::nn::functional;
   const auto each = F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kNone));

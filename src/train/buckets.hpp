@@ -36,6 +36,10 @@ PaddedRows pad_rows(const RowIndex& idx, int64_t size);
 // Σ w_i CE(logits_i, y_i) / n_real.
 torch::Tensor weighted_cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& weights,
                                      int64_t n_real);
+// Σ w_i [argmax logits_i = y_i] on the device: the correctly classified real rows (weights
+// undefined: every row counts).
+torch::Tensor weighted_correct(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& weights);
+
 // Σ w_i CE(logits_i, y_i) / Σ w_i, all on the device (n_real = Σ w_i, read nowhere): what a CUDA
 // graph captures, where a host n would be frozen at the captured step's.
 torch::Tensor weighted_cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& weights);

@@ -155,26 +155,37 @@ struct Loop {
   }
 };
 
+// What a step leaves on the device for the epoch's one read: its mean loss and the real rows it
+// classified right; the gradient norm before clipping once clipped; `stepped` when a CUDA graph
+// already clipped and took the optimizer step.
+struct StepOut {
+  torch::Tensor loss{}, correct{}, grad_norm{};
+  bool stepped = false;
+};
+
 // One rank alone: the batch's mean cross-entropy, differentiated.
-torch::Tensor one_rank_loss(Loop& L, const EncodedSplit& train, const RowIndex& idx, int64_t n) {
+StepOut one_rank_step(Loop& L, const EncodedSplit& train, const RowIndex& idx, int64_t n) {
   if (!L.widths.empty()) {
     // Static shapes (train/buckets.hpp): batch_size rows, the padding weighing nothing, at a
     // bucket's width; dropout masks drawn for that whole shape.
     const PaddedRows p = pad_rows(idx, L.cfg.batch_size);
     auto batch = train.rows(p.index, bucket_width(L.widths, train.width_of(idx.host))).to(L.device);
+    const auto weights = p.weights.to(L.device);
     if (L.graphs) {
       try {
-        return L.graphs->step(batch, p.weights.to(L.device));  // forward, backward, clip and Adam
+        const auto s = L.graphs->step(batch, weights);  // forward, backward, clip and Adam: [loss, correct, norm]
+        return {s[0], s[1], L.cfg.grad_clip > 0 ? s[2] : torch::Tensor(), true};
       } catch (const CaptureFailed& e) {
         L.graphs = nullptr;  // this step and the rest run eagerly
         L.eager_reason = e.what();
       }
     }
     const DropoutMasks masks = L.encoder->draw_masks(p.index.host.numel(), batch.tokens.size(1), L.device);
-    auto loss = weighted_cross_entropy(L.encoder->forward(batch, &masks).logits, batch.labels, p.weights.to(L.device), n);
+    const auto logits = L.encoder->forward(batch, &masks).logits;
+    auto loss = weighted_cross_entropy(logits, batch.labels, weights, n);
     L.clear_grads();
     loss.backward();
-    return loss;
+    return {loss, weighted_correct(logits, batch.labels, weights)};
   }
   auto batch = train.rows(idx).to(L.device);  // a no-op when train lives on `device`
   // On the CPU the module's dropout draws exactly draw_masks' noise. On a GPU ATen's fused
@@ -182,18 +193,18 @@ torch::Tensor one_rank_loss(Loop& L, const EncodedSplit& train, const RowIndex& 
   // trains what a data-parallel group trains (which must draw the whole batch's masks).
   DropoutMasks gpu_masks;
   if (L.device.is_cuda()) gpu_masks = L.encoder->draw_masks(n, batch.tokens.size(1), L.device);
-  auto loss = torch::nn::functional::cross_entropy(
-      L.encoder->forward(batch, L.device.is_cuda() ? &gpu_masks : nullptr).logits, batch.labels);
+  const auto logits = L.encoder->forward(batch, L.device.is_cuda() ? &gpu_masks : nullptr).logits;
+  auto loss = torch::nn::functional::cross_entropy(logits, batch.labels);
   L.clear_grads();
   loss.backward();
-  return loss;
+  return {loss, weighted_correct(logits, batch.labels, torch::Tensor())};
 }
 
 // Data-parallel: the global batch's width and dropout masks (drawn whole, from the same stream on
 // every member), then this member's rows. Its loss is Σ CE / n over its rows, so the group's
 // summed gradient is that of the global batch's mean loss. The sum runs bucket by bucket while
 // backward goes on (train/grad_buckets.hpp).
-torch::Tensor group_loss(Loop& L, const EncodedSplit& train, const RowIndex& batch_rows, int64_t n) {
+StepOut group_step(Loop& L, const EncodedSplit& train, const RowIndex& batch_rows, int64_t n) {
   ShardGroup& group = *L.group;
   // With length buckets the global batch is batch_size rows at a bucket's width, its padding
   // weighing nothing (train/buckets.hpp); each member takes its share of all of them.
@@ -208,7 +219,8 @@ torch::Tensor group_loss(Loop& L, const EncodedSplit& train, const RowIndex& bat
   if (hi <= lo) {  // fewer rows than members: this one adds zeros
     L.exchange->begin_step(torch::empty({0}, torch::kLong));
     L.exchange->end_step();
-    return torch::zeros({}, torch::TensorOptions().device(L.device));
+    const auto zero = torch::zeros({}, torch::TensorOptions().device(L.device));
+    return {zero, zero};
   }
   const RowIndex mine(global.host.narrow(0, lo, hi - lo), global.device.narrow(0, lo, hi - lo));
   auto batch = train.rows(mine, width).to(L.device);
@@ -221,50 +233,72 @@ torch::Tensor group_loss(Loop& L, const EncodedSplit& train, const RowIndex& bat
                             static_cast<double>(n);
   loss.backward();
   L.exchange->end_step();
-  return loss;
+  const auto w = buckets ? padded.weights.narrow(0, lo, hi - lo).to(L.device) : torch::Tensor();
+  return {loss, weighted_correct(logits, batch.labels, w)};
 }
 
-// One epoch of steps over `train` in this epoch's order; returns the mean loss (summed step by
-// step in double). The first non-finite step, or non-finite weights, end the run as diverged.
-double train_epoch(Loop& L, LoopState& st, const EncodedSplit& train, uint64_t seed, int64_t epoch) {
+// What an epoch of steps leaves for its curve point.
+struct EpochTrain {
+  double mean_loss = 0;
+  double accuracy = std::numeric_limits<double>::quiet_NaN();
+  double grad_norm = std::numeric_limits<double>::quiet_NaN();
+};
+
+// One epoch of steps over `train` in this epoch's order: the mean loss (summed step by step in
+// double), the share of rows classified right and the mean gradient norm before clipping. The
+// first non-finite step, or non-finite weights, end the run as diverged.
+EpochTrain train_epoch(Loop& L, LoopState& st, const EncodedSplit& train, uint64_t seed, int64_t epoch) {
   L.encoder->train();
   torch::manual_seed(epoch_seed(seed, epoch));  // this epoch's dropout masks
   const EpochOrder order(train.size(), seed, epoch, train.device());
-  std::vector<torch::Tensor> step_losses;       // read once per epoch, not once per step
+  std::vector<torch::Tensor> step_stats;        // [loss, correct, norm] per step, read once per epoch
+  const auto nan = torch::full({}, std::numeric_limits<float>::quiet_NaN(), torch::TensorOptions().device(L.device));
   auto t0 = std::chrono::steady_clock::now();
   // Nothing in this loop waits for the device: the batch is cut from the resident split by a
   // slice of the epoch's order, the loss stays a device scalar, and clipping keeps its norm there.
   for (int64_t i = 0; i < train.size(); i += L.cfg.batch_size) {
     const int64_t n = std::min(L.cfg.batch_size, train.size() - i);
     const RowIndex idx = order.slice(i, n);
-    const bool graph = L.graphs != nullptr;
-    torch::Tensor loss = L.group ? group_loss(L, train, idx, n) : one_rank_loss(L, train, idx, n);
-    if (!graph || !L.graphs) {  // a graph's step clipped and stepped already (unless it just failed)
-      if (L.cfg.grad_clip > 0) clip_grad_norm(L.encoder->parameters(), L.cfg.grad_clip);
+    StepOut s = L.group ? group_step(L, train, idx, n) : one_rank_step(L, train, idx, n);
+    if (!s.stepped) {
+      if (L.cfg.grad_clip > 0) s.grad_norm = clip_grad_norm(L.encoder->parameters(), L.cfg.grad_clip);
       L.opt.step();
     }
-    step_losses.push_back(loss.detach());
+    step_stats.push_back(torch::stack({s.loss.detach().to(torch::kFloat), s.correct.to(torch::kFloat),
+                                       s.grad_norm.defined() ? s.grad_norm.detach().to(torch::kFloat).reshape({}) : nan}));
     st.trained += n;
     liveness::tick();  // for the heartbeat: this rank's training thread is not stuck
   }
   // The epoch's one read from the device; it waits for the queued steps, so the time below
   // counts the device's work too.
-  const int64_t steps = static_cast<int64_t>(step_losses.size());
-  torch::Tensor losses;
-  if (steps > 0) losses = torch::stack(step_losses).to(torch::kDouble).cpu();
-  if (L.group && steps > 0) L.group->all_reduce_sum(losses);  // members' partial sums -> each step's mean
+  const int64_t steps = static_cast<int64_t>(step_stats.size());
+  torch::Tensor stats;
+  if (steps > 0) stats = torch::stack(step_stats).to(torch::kDouble).cpu().contiguous();
+  if (L.group && steps > 0) {
+    // Members' partial loss sums and counts -> each step's; the norm is of the summed gradients,
+    // the same on every member.
+    auto parts = stats.narrow(1, 0, 2).contiguous();
+    L.group->all_reduce_sum(parts);
+    stats.narrow(1, 0, 2).copy_(parts);
+  }
   st.train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  double loss_sum = 0;
+  EpochTrain out;
   if (steps > 0) {
-    auto a = losses.accessor<double, 1>();
+    auto a = stats.accessor<double, 2>();
+    double loss_sum = 0, correct = 0, norm_sum = 0;
     for (int64_t k = 0; k < steps; ++k) {
-      if (!std::isfinite(a[k])) throw DivergedError(epoch, k + 1, "loss");
-      loss_sum += a[k];
+      if (!std::isfinite(a[k][0])) throw DivergedError(epoch, k + 1, "loss");
+      loss_sum += a[k][0];
+      correct += a[k][1];
+      norm_sum += a[k][2];
     }
+    out.mean_loss = loss_sum / steps;
+    out.accuracy = correct / static_cast<double>(train.size());
+    out.grad_norm = norm_sum / steps;  // NaN with clipping off
   }
   check_weights_finite(L.encoder, epoch);
-  return loss_sum / std::max<int64_t>(1, steps);
+  return out;
 }
 
 // A split's predictions; a group's members each compute their share of its chunks and sum
@@ -283,7 +317,7 @@ std::vector<int64_t> predictions(Loop& L, const EncodedSplit& split) {
 // Dev (and test) scores after `epoch`; the best dev epoch's weights are kept, and the PA-LSTM
 // recipe shrinks the step when dev F1 stops improving.
 void score_epoch(Loop& L, LoopState& st, const EncodedSplit& dev, const EncodedSplit* test, int64_t negative,
-                 int64_t epoch, double mean_loss) {
+                 int64_t epoch, const EpochTrain& trained) {
   const int64_t K = L.encoder->num_classes();
   L.encoder->eval();
   auto dev_scores = score(dev.gold, predictions(L, dev), negative, K);
@@ -293,7 +327,10 @@ void score_epoch(Loop& L, LoopState& st, const EncodedSplit& dev, const EncodedS
     test_pred = predictions(L, *test);
     test_scores = score(test->gold, test_pred, negative, K);
   }
-  st.run.curve.push_back({epoch, mean_loss, mean_loss, dev_scores.micro_f1, test_scores.micro_f1, st.lr});
+  EpochPoint point{epoch, trained.mean_loss, trained.mean_loss, dev_scores.micro_f1, test_scores.micro_f1, st.lr};
+  point.train_accuracy = trained.accuracy;
+  point.grad_norm = trained.grad_norm;
+  st.run.curve.push_back(point);
   st.run.dev_last = dev_scores;
   st.run.test_last = test_scores;
   if (dev_scores.micro_f1 > st.best_f1) {
@@ -352,8 +389,8 @@ ClassifierRun train_classifier(Encoder& encoder, const TrainConfig& cfg, const E
   }
 
   for (int64_t epoch = st.epoch + 1; epoch <= cfg.epochs; ++epoch) {
-    const double mean_loss = train_epoch(L, st, train, seed, epoch);
-    score_epoch(L, st, dev, test, negative, epoch, mean_loss);
+    const EpochTrain trained = train_epoch(L, st, train, seed, epoch);
+    score_epoch(L, st, dev, test, negative, epoch, trained);
     st.epoch = epoch;
     if (control && control->after_epoch && epoch < cfg.epochs) {
       // A group's leader reports (and ships the state); every member learns its answer.

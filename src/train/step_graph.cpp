@@ -44,7 +44,7 @@ struct StepGraphs::Impl {
     int64_t seen = 0;
     Batch in;                 // static inputs
     torch::Tensor weights;
-    torch::Tensor loss;       // the graph's output
+    torch::Tensor stats;      // the graph's output
     std::unique_ptr<at::cuda::CUDAGraph> graph;
   };
   std::map<int64_t, Width> widths;
@@ -57,11 +57,12 @@ struct StepGraphs::Impl {
     for (auto& p : params)
       if (p.grad().defined()) p.mutable_grad().zero_();  // in place: the graph's gradients stay put
     const DropoutMasks masks = encoder->draw_masks(w.in.size(), w.in.tokens.size(1), w.in.tokens.device());
-    auto loss = weighted_cross_entropy(encoder->forward(w.in, &masks).logits, w.in.labels, w.weights);
+    const auto logits = encoder->forward(w.in, &masks).logits;
+    auto loss = weighted_cross_entropy(logits, w.in.labels, w.weights);
     loss.backward();
-    if (clip > 0) clip_grad_norm(params, clip);
+    const auto norm = clip > 0 ? clip_grad_norm(params, clip) : torch::zeros({}, loss.options());
     opt.step();
-    return loss.detach();
+    return torch::stack({loss.detach(), weighted_correct(logits, w.in.labels, w.weights), norm.to(loss.scalar_type())});
   }
 
   static void copy_into(Batch& to, const Batch& from) {
@@ -75,7 +76,7 @@ struct StepGraphs::Impl {
     at::cuda::CUDAEvent ready;
     ready.record(main);
     ready.block(side);  // the side stream sees what the main one queued (the batch, an lr change)
-    torch::Tensor loss;
+    torch::Tensor stats;
     {
       c10::cuda::CUDAStreamGuard on_side(side);
       Width& w = widths[batch.tokens.size(1)];
@@ -85,20 +86,20 @@ struct StepGraphs::Impl {
         w.in = Batch{batch.tokens.clone(), batch.lengths.clone(), batch.mask.clone(), batch.subj_pos.clone(),
                      batch.obj_pos.clone(), batch.labels.clone(), torch::Tensor()};
         w.weights = weights.clone();
-        loss = body(w).clone();
+        stats = body(w).clone();
       } else {
         copy_into(w.in, batch);
         w.weights.copy_(weights, /*non_blocking=*/true);
         if (!w.graph) capture(w);
         w.graph->replay();
         ++replays;
-        loss = w.loss.clone();
+        stats = w.stats.clone();
       }
     }
     at::cuda::CUDAEvent done;
     done.record(side);
     done.block(main);
-    return loss;
+    return stats;
   }
 
   void capture(Width& w) {
@@ -106,7 +107,7 @@ struct StepGraphs::Impl {
     try {
       graph->capture_begin();
       try {
-        w.loss = body(w);
+        w.stats = body(w);
       } catch (...) {
         try { graph->capture_end(); } catch (...) {}  // leave capture mode; the error below says why
         throw;

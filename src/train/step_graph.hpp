@@ -9,7 +9,8 @@
 //   - no host reads: the LSTM runs unpacked, the loss is Σ w·CE / Σ w on the device, clipping
 //     scales by a device factor, and Adam's step count and bias corrections live on the device;
 //   - static memory: the inputs are copied into buffers the graph reads, gradients are zeroed in
-//     place (never freed), and the loss is read from the graph's output after each replay.
+//     place (never freed), and the step's loss, right answers and gradient norm are copied out of
+//     the graph's output after each replay.
 // Dropout masks are drawn inside the graph from the CUDA generator, which PyTorch advances on every
 // replay, so each step draws fresh masks from the epoch's seed.
 //
@@ -46,8 +47,9 @@ class StepGraphs {
   StepGraphs(Encoder& encoder, DeviceAdam& opt, double grad_clip);
   ~StepGraphs();
   // One step on `batch` (every row at one bucket width) with its rows' loss weights; returns
-  // the loss (a device scalar of its own). Throws CaptureFailed when this width's capture failed;
-  // the step has then not been taken.
+  // [loss, rows classified right, gradient norm before clipping (0 with clipping off)], a device
+  // tensor of its own. Throws CaptureFailed when this width's capture failed; the step has then
+  // not been taken.
   torch::Tensor step(const Batch& batch, const torch::Tensor& weights);
   int64_t graphs() const;    // widths captured
   int64_t replays() const;   // steps that ran as a graph
