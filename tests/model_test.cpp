@@ -324,6 +324,16 @@ void load_saved(torch::optim::Optimizer& from, torch::optim::Optimizer& into) {
   into.load(in);
 }
 
+// Loading `from`'s state into `into` is refused with a c10::Error whose text holds `part`.
+void expect_load_refused(torch::optim::Optimizer& from, torch::optim::Optimizer& into, const std::string& part) {
+  try {
+    load_saved(from, into);
+    ADD_FAILURE() << "loaded; expected a refusal saying: " << part;
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+  }
+}
+
 // Saved after 3 steps and loaded into a new optimizer, FusedAdam continues exactly as if it had
 // never stopped; clipping a sparse gradient scales it as the dense one.
 TEST(FusedAdam, CheckpointResumesExactlyAndSparseClippingMatchesDense) {
@@ -349,12 +359,7 @@ TEST(FusedAdam, CheckpointResumesExactlyAndSparseClippingMatchesDense) {
   EXPECT_TRUE(torch::equal(w1.detach(), w2.detach()));
   // torch's Adam state (an older checkpoint) is refused with a message that says what to do.
   torch::optim::Adam torch_adam({w2}, torch::optim::AdamOptions(0.1));
-  try {
-    load_saved(torch_adam, second);
-    ADD_FAILURE() << "loaded torch::optim::Adam's state";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("rerun this task from its start"), std::string::npos) << e.what();
-  }
+  expect_load_refused(torch_adam, second, "rerun this task from its start");
 
   for (double max_norm : {1e-2, 1e6}) {
     auto dense = torch::zeros({8, 3}).requires_grad_(true), sparse = torch::zeros({8, 3}).requires_grad_(true);
@@ -409,12 +414,7 @@ TEST(DeviceAdam, MatchesTorchAdamAcrossALearningRateChangeAndResumesExactly) {
   }
   // FusedAdam's state (a CPU checkpoint) is refused with a message that says what to do.
   FusedAdam fused(fresh(), torch::optim::AdamOptions(0.05));
-  try {
-    load_saved(fused, second);
-    ADD_FAILURE() << "loaded FusedAdam's state";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("rerun this task from its start"), std::string::npos) << e.what();
-  }
+  expect_load_refused(fused, second, "rerun this task from its start");
 }
 
 // A step's right answers: argmax against the label, padding rows (weight 0) not counted.
@@ -542,12 +542,7 @@ TEST(FusedAdam, MomentsOfAnotherShapeAreRefused) {
   first.step();
   auto other = torch::randn({3, 6}).requires_grad_(true);  // as many parameters, another shape
   FusedAdam second({other}, torch::optim::AdamOptions(0.1));
-  try {
-    load_saved(first, second);
-    ADD_FAILURE() << "moments of shape [6, 3] loaded into a [3, 6] parameter";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("the checkpoint belongs to another model"), std::string::npos) << e.what();
-  }
+  expect_load_refused(first, second, "the checkpoint belongs to another model");
 }
 
 // pretrain.length_buckets (train/buckets.hpp): widths at length quantiles; a batch padded with
