@@ -417,6 +417,22 @@ TEST(DeviceAdam, MatchesTorchAdamAcrossALearningRateChangeAndResumesExactly) {
   expect_load_refused(fused, second, "rerun this task from its start");
 }
 
+// A CUDA graph's masks are redrawn in place into its static buffers: from the same generator
+// state, the numbers draw_masks gives.
+TEST(Buckets, MasksRedrawnInPlaceAreTheMasksDrawnAnew) {
+  TinyExperiment x(false);
+  ASSERT_GT(x.cfg.model.dropout, 0.0);
+  torch::manual_seed(21);
+  const DropoutMasks fresh = x.encoder->draw_masks(6, 9, torch::kCPU);
+  DropoutMasks reused = x.encoder->draw_masks(6, 9, torch::kCPU);  // other numbers, the same shapes
+  torch::manual_seed(21);
+  x.encoder->redraw_masks(reused);
+  EXPECT_TRUE(torch::equal(fresh.embedded, reused.embedded));
+  EXPECT_TRUE(torch::equal(fresh.hidden, reused.hidden));
+  EXPECT_TRUE(torch::equal(fresh.summary, reused.summary));
+  EXPECT_FALSE(torch::equal(fresh.embedded, torch::ones_like(fresh.embedded))) << "no mask was drawn";
+}
+
 // A step's right answers: argmax against the label, padding rows (weight 0) not counted.
 TEST(Buckets, RightAnswersCountRealRowsOnly) {
   const auto logits = torch::tensor({{2.0f, 1.0f}, {0.0f, 3.0f}, {1.0f, 0.0f}, {0.0f, 1.0f}});
@@ -474,9 +490,8 @@ TEST(Evaluate, MembersSharesOfChunksMakeUpTheWholePrediction) {
 }
 
 // On a GPU (skipped elsewhere): two epochs stepped by CUDA graphs train what the eager step trains
-// from the same weights, and the run says which way it stepped. Dropout is off, so both run the
-// same kernels on the same numbers (with dropout the graph draws its masks at other generator
-// offsets). The journal's "step" text is the run's.
+// from the same weights, dropout included (the graph's masks are drawn outside it, in the eager
+// step's order), and the run says which way it stepped.
 TEST(StepGraphs, OnAGpuTheGraphsTrainWhatTheEagerStepTrains) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no GPU here";
   TinyExperiment x(false);
@@ -485,7 +500,7 @@ TEST(StepGraphs, OnAGpuTheGraphsTrainWhatTheEagerStepTrains) {
   cfg.epochs = 2;
   ModelConfig m = x.cfg.model;
   m.lstm = LstmKernel::padded;
-  m.dropout = 0;
+  ASSERT_GT(m.dropout, 0.0);
   Encoder start(m, x.vocab.size(), x.corpus.num_classes());
   std::vector<std::vector<torch::Tensor>> weights;
   std::vector<std::string> steps;

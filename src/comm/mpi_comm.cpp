@@ -333,7 +333,7 @@ void GroupComm::progress() {
   MPI_CHECK(MPI_Testall(static_cast<int>(q.size()), q.data(), &done, MPI_STATUSES_IGNORE));
   if (done) requests_.clear();
   else
-    for (size_t i = 0; i < q.size(); ++i) std::memcpy(&requests_[i], &q[i], sizeof q[i]);  // completed ones are NULL now
+    for (size_t i = 0; i < q.size(); ++i) std::memcpy(&requests_[i], &q[i], sizeof q[i]);  // as MPI left them
 }
 
 void GroupComm::wait_sums() {

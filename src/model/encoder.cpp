@@ -40,6 +40,16 @@ DropoutMasks DropoutMasks::rows(int64_t begin, int64_t n) const {
   return {embedded.narrow(0, begin, n), hidden.narrow(0, begin, n), summary.narrow(0, begin, n)};
 }
 
+DropoutMasks DropoutMasks::to(const torch::Device& device) const {
+  return {embedded.to(device), hidden.to(device), summary.to(device)};
+}
+
+void EncoderImpl::redraw_masks(DropoutMasks& m) const {
+  if (dropout_ <= 0 || dropout_ >= 1) return;  // constant masks: nothing is drawn
+  torch::NoGradGuard no_grad;
+  for (auto* t : {&m.embedded, &m.hidden, &m.summary}) t->bernoulli_(1 - dropout_).div_(1 - dropout_);
+}
+
 DropoutMasks EncoderImpl::draw_masks(int64_t n, int64_t width, const torch::Device& device) const {
   // As ATen's dropout on the CPU: noise = bernoulli(1 − p) / (1 − p), drawn in forward's order.
   const auto opts = torch::TensorOptions().device(device);

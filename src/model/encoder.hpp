@@ -32,6 +32,7 @@ struct DropoutMasks {
   torch::Tensor hidden;    // [B, L, Hs]
   torch::Tensor summary;   // [B, Hs]
   DropoutMasks rows(int64_t begin, int64_t n) const;
+  DropoutMasks to(const torch::Device& device) const;
 };
 
 struct EncoderImpl : torch::nn::Module {
@@ -42,6 +43,9 @@ struct EncoderImpl : torch::nn::Module {
 
   // Masks for a batch of `n` rows padded to `width`, from the global generator.
   DropoutMasks draw_masks(int64_t n, int64_t width, const torch::Device& device) const;
+  // The same draws into masks of that shape already allocated (a CUDA graph's static inputs):
+  // from the same generator state, the same numbers as draw_masks.
+  void redraw_masks(DropoutMasks& m) const;
 
   int64_t summary_dim() const { return summary_dim_; }
   const ModelConfig& config() const { return cfg_; }

@@ -50,9 +50,11 @@ Assignment Coordinator::assignment_for(int64_t rank, const Task& t, const std::v
     if (reads_run_dir(rank) && !bytes.empty()) {
       // The rank reads encoders/seed-<s>.pt itself: rank 0 sends a path, not megabytes, to each
       // rank that finetunes the seed (docs/scaling.md#encoder-fan-out).
-      writer_.flush();  // the file may still be in the writer's queue
       auto& hash = encoder_hashes_[t.seed];
-      if (hash.empty()) hash = fnv1a_hex(bytes.data(), bytes.size());
+      if (hash.empty()) {  // the seed's first such task: its file may still be in the writer's queue
+        writer_.flush();
+        hash = fnv1a_hex(bytes.data(), bytes.size());
+      }
       a.encoder_file = dir_.encoder_path(t.seed);
       a.encoder_hash = hash;
       a.encoder_size = static_cast<int64_t>(bytes.size());

@@ -139,11 +139,20 @@ void worker_loop_remote(comm::MpiComm& mpi, Worker& worker, double rank_timeout_
     }
     wait = std::chrono::milliseconds(20);
     auto task = task_of(m);
-    const std::vector<char> encoder = encoder_of(m);
+    std::vector<char> encoder;
+    std::string unreadable;  // the named encoder file could not be read as rank 0 wrote it
+    try {
+      encoder = encoder_of(m);
+    } catch (const std::exception& e) {
+      unreadable = e.what();
+    }
     const std::vector<char>* enc = encoder.empty() ? nullptr : &encoder;
     const auto resume = resume_of(m);
     auto group = group_for(mpi, group_of(m), task.id, worker.device());
-    auto out = worker.run(task, enc, resume.empty() ? nullptr : &resume, group.get());
+    // A finetune task (never a group's) whose encoder this rank cannot read fails alone, journaled
+    // with the reason, as any failing task; --resume reruns it.
+    auto out = unreadable.empty() ? worker.run(task, enc, resume.empty() ? nullptr : &resume, group.get())
+                                  : worker.failed(task, unreadable);
     liveness::tick();
     mpi.send(0, with_stop(result_message(out, worker.cached_seeds())));  // a result is also the next request
   }

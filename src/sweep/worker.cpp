@@ -125,33 +125,37 @@ TaskOutput Worker::run(const Task& task, const std::vector<char>* encoder_bytes,
     if (is_member(group)) return empty_output(task, true, false);  // the leader reports the divergence
     // One failing task must not stop the sweep: report every trial it carried as failed, or
     // as diverged when training went non-finite.
-    const Status status = diverged ? Status::diverged : Status::failed;
-    TaskOutput out{task.id, task.type, task.seed, {}, {}, {}, {}};
-    const double wall = seconds_since(t0);
-    if (task.type == TaskType::pretrain) {
-      PretrainRecord p;
-      p.seed = task.seed;
-      p.status = status;
-      p.error = e.what();
-      p.host = placement_.host;
-      p.rank = placement_.rank;
-      p.device = placement_.device_label();
-      p.wall_s = wall;
-      out.pretrain = p;
-    }
-    for (const auto& key : task.trials) {
-      TrialResult r;
-      r.key = key;
-      r.status = status;
-      r.error = e.what();
-      r.wall_s = wall;
-      fill_identity(r, task, static_cast<int64_t>(task.trials.size()));
-      out.trials.push_back(r);
-      out.checkpoints.emplace_back();
-    }
-    return out;
+    return failed_output(task, diverged ? Status::diverged : Status::failed, e.what(), seconds_since(t0));
   }
   return {};
+}
+
+TaskOutput Worker::failed(const Task& task, const std::string& why) { return failed_output(task, Status::failed, why, 0); }
+
+TaskOutput Worker::failed_output(const Task& task, Status status, const std::string& why, double wall) const {
+  TaskOutput out{task.id, task.type, task.seed, {}, {}, {}, {}};
+  if (task.type == TaskType::pretrain) {
+    PretrainRecord p;
+    p.seed = task.seed;
+    p.status = status;
+    p.error = why;
+    p.host = placement_.host;
+    p.rank = placement_.rank;
+    p.device = placement_.device_label();
+    p.wall_s = wall;
+    out.pretrain = p;
+  }
+  for (const auto& key : task.trials) {
+    TrialResult r;
+    r.key = key;
+    r.status = status;
+    r.error = why;
+    r.wall_s = wall;
+    fill_identity(r, task, static_cast<int64_t>(task.trials.size()));
+    out.trials.push_back(r);
+    out.checkpoints.emplace_back();
+  }
+  return out;
 }
 
 TaskOutput Worker::simulate(const Task& task) {

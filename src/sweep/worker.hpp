@@ -53,6 +53,10 @@ class Worker {
   TaskOutput run(const Task& task, const std::vector<char>* encoder_bytes, const std::vector<char>* resume = nullptr,
                  ShardGroup* group = nullptr);
 
+  // A task that cannot start (its encoder could not be read): every trial it carried, failed
+  // with `why`, as run() reports a failing task.
+  TaskOutput failed(const Task& task, const std::string& why);
+
   void set_epoch_report(EpochReport report) { report_ = std::move(report); }
 
   std::vector<int64_t> cached_seeds() const;
@@ -64,6 +68,7 @@ class Worker {
   TaskOutput scratch(const Task& task, const std::vector<char>* resume, ShardGroup* group);
   EpochControl control_for(const Task& task, const std::vector<char>* resume, ShardGroup* group);
   TaskOutput simulate(const Task& task);
+  TaskOutput failed_output(const Task& task, Status status, const std::string& why, double wall) const;
   void hold_at_gate(const std::string& task_id) const;
   FeatureSource& features_for(int64_t seed);
   void fill_identity(TrialResult& r, const Task& task, int64_t width) const;

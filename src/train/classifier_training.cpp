@@ -148,6 +148,13 @@ struct Loop {
   GradientBuckets* exchange = nullptr;  // a group's gradient sums (null: this rank trains alone)
   StepGraphs* graphs = nullptr; // CUDA graphs of the whole step (null: eager)
   std::string eager_reason;     // why not, or why no longer
+  bool host_masks = false;      // after a failed capture: masks from the host's generator
+
+  // Dropout masks for `n` rows at `width` (after a failed capture the CUDA generator may still
+  // expect one, so they are then drawn on the host and copied).
+  DropoutMasks masks(int64_t n, int64_t width) const {
+    return host_masks ? encoder->draw_masks(n, width, torch::kCPU).to(device) : encoder->draw_masks(n, width, device);
+  }
 
   void clear_grads() {
     if (!fused) return opt.zero_grad();
@@ -177,10 +184,11 @@ StepOut one_rank_step(Loop& L, const EncodedSplit& train, const RowIndex& idx, i
         return {s[0], s[1], L.cfg.grad_clip > 0 ? s[2] : torch::Tensor(), true};
       } catch (const CaptureFailed& e) {
         L.graphs = nullptr;  // this step and the rest run eagerly
+        L.host_masks = true;
         L.eager_reason = e.what();
       }
     }
-    const DropoutMasks masks = L.encoder->draw_masks(p.index.host.numel(), batch.tokens.size(1), L.device);
+    const DropoutMasks masks = L.masks(p.index.host.numel(), batch.tokens.size(1));
     const auto logits = L.encoder->forward(batch, &masks).logits;
     auto loss = weighted_cross_entropy(logits, batch.labels, weights, n);
     L.clear_grads();
@@ -192,7 +200,7 @@ StepOut one_rank_step(Loop& L, const EncodedSplit& train, const RowIndex& idx, i
   // dropout draws other numbers, so there the masks are drawn explicitly, and one rank
   // trains what a data-parallel group trains (which must draw the whole batch's masks).
   DropoutMasks gpu_masks;
-  if (L.device.is_cuda()) gpu_masks = L.encoder->draw_masks(n, batch.tokens.size(1), L.device);
+  if (L.device.is_cuda()) gpu_masks = L.masks(n, batch.tokens.size(1));
   const auto logits = L.encoder->forward(batch, L.device.is_cuda() ? &gpu_masks : nullptr).logits;
   auto loss = torch::nn::functional::cross_entropy(logits, batch.labels);
   L.clear_grads();
@@ -213,7 +221,7 @@ StepOut group_step(Loop& L, const EncodedSplit& train, const RowIndex& batch_row
   const RowIndex& global = padded.index;
   const int64_t rows = global.host.numel();
   const int64_t width = buckets ? bucket_width(L.widths, train.width_of(batch_rows.host)) : train.width_of(global.host);
-  const DropoutMasks masks = L.encoder->draw_masks(rows, width, L.device);
+  const DropoutMasks masks = L.masks(rows, width);
   const auto [lo, hi] = shard_rows(rows, group.rank(), group.size());
   L.clear_grads();
   if (hi <= lo) {  // fewer rows than members: this one adds zeros

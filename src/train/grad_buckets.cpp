@@ -36,7 +36,13 @@ GradientBuckets::~GradientBuckets() {
 void GradientBuckets::begin_step(const torch::Tensor& ids) {
   torch::NoGradGuard no_grad;
   for (auto& b : buckets_) b.waiting = b.params;
-  for (auto& s : slots_) s.filled = false;
+  // Each gradient is a view of its bucket after end_step. An optimizer's in-place zero_grad()
+  // (LibTorch 1.13's) would leave it there, and backward would then add the new gradient into
+  // the bucket the hook already filled: dropped here, backward makes a fresh one.
+  for (auto& s : slots_) {
+    s.filled = false;
+    s.param.mutable_grad().reset();
+  }
   next_ = 0;
   in_step_ = true;
   if (table_.defined()) {

@@ -27,6 +27,8 @@ std::string graph_unavailable(const torch::Device& device, const TrainConfig& cf
   if (cfg.length_buckets <= 0) return "pretrain.length_buckets = 0 (every batch has its own width)";
   if (model.lstm != LstmKernel::padded || model.bidirectional)
     return "model.lstm is not \"padded\" (the packed LSTM reads the lengths on the host)";
+  if (model.layers > 1 && model.dropout > 0)
+    return "model.layers > 1 with model.dropout > 0 (cuDNN's dropout between layers reseeds itself on the host)";
   if (group) return "pretrain.ranks > 1 (the exchange between members runs outside the step)";
   if (!device_adam) return "the optimizer is not Adam on the device";
   return "";
@@ -39,25 +41,30 @@ struct StepGraphs::Impl {
   DeviceAdam& opt;
   double clip;
   std::vector<torch::Tensor> params;
-  c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool();
+  torch::Device device;
+  c10::cuda::CUDAStream side;
   struct Width {
     int64_t seen = 0;
     Batch in;                 // static inputs
     torch::Tensor weights;
+    DropoutMasks masks;       // drawn before each replay, outside the graph
     torch::Tensor stats;      // the graph's output
     std::unique_ptr<at::cuda::CUDAGraph> graph;
   };
   std::map<int64_t, Width> widths;
   int64_t replays = 0;
 
-  Impl(Encoder& e, DeviceAdam& o, double c) : encoder(e), opt(o), clip(c), params(e->parameters()) {}
+  Impl(Encoder& e, DeviceAdam& o, double c)
+      : encoder(e), opt(o), clip(c), params(e->parameters()), device(e->dense->weight.device()),
+        side(c10::cuda::getStreamFromPool(false, device.index())) {}
 
-  // The step itself, on the static inputs of `w`: what the graph captures.
+  // The step itself, on the static inputs of `w`: what the graph captures. It draws no random
+  // numbers: the masks are drawn before it, so the graph holds no generator state, and its
+  // masks are the eager step's.
   torch::Tensor body(Width& w) {
     for (auto& p : params)
       if (p.grad().defined()) p.mutable_grad().zero_();  // in place: the graph's gradients stay put
-    const DropoutMasks masks = encoder->draw_masks(w.in.size(), w.in.tokens.size(1), w.in.tokens.device());
-    const auto logits = encoder->forward(w.in, &masks).logits;
+    const auto logits = encoder->forward(w.in, &w.masks).logits;
     auto loss = weighted_cross_entropy(logits, w.in.labels, w.weights);
     loss.backward();
     const auto norm = clip > 0 ? clip_grad_norm(params, clip) : torch::zeros({}, loss.options());
@@ -72,6 +79,7 @@ struct StepGraphs::Impl {
   }
 
   torch::Tensor step(const Batch& batch, const torch::Tensor& weights) {
+    c10::cuda::CUDAGuard on_device(device.index());
     const auto main = c10::cuda::getCurrentCUDAStream();
     at::cuda::CUDAEvent ready;
     ready.record(main);
@@ -81,24 +89,28 @@ struct StepGraphs::Impl {
       c10::cuda::CUDAStreamGuard on_side(side);
       Width& w = widths[batch.tokens.size(1)];
       opt.sync_lr();
-      if (w.seen++ == 0) {
+      if (w.seen == 0) {
         // Warm-up: this batch's step, eagerly; it also allocates the static inputs.
         w.in = Batch{batch.tokens.clone(), batch.lengths.clone(), batch.mask.clone(), batch.subj_pos.clone(),
                      batch.obj_pos.clone(), batch.labels.clone(), torch::Tensor()};
         w.weights = weights.clone();
+        w.masks = encoder->draw_masks(w.in.size(), w.in.tokens.size(1), device);
         stats = body(w).clone();
       } else {
         copy_into(w.in, batch);
         w.weights.copy_(weights, /*non_blocking=*/true);
+        encoder->redraw_masks(w.masks);
         if (!w.graph) capture(w);
         w.graph->replay();
         ++replays;
         stats = w.stats.clone();
       }
+      ++w.seen;
     }
     at::cuda::CUDAEvent done;
     done.record(side);
     done.block(main);
+    stats.record_stream(main);  // made on the side stream, read on the main one
     return stats;
   }
 

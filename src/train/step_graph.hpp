@@ -11,12 +11,13 @@
 //   - static memory: the inputs are copied into buffers the graph reads, gradients are zeroed in
 //     place (never freed), and the step's loss, right answers and gradient norm are copied out of
 //     the graph's output after each replay.
-// Dropout masks are drawn inside the graph from the CUDA generator, which PyTorch advances on every
-// replay, so each step draws fresh masks from the epoch's seed.
+// Dropout masks are drawn before each replay, outside the graph, into buffers it reads: from the
+// same generator state they are the eager step's masks, and the graph holds no generator state.
 //
 // Each width's first batch is stepped eagerly on a side stream (the warm-up that creates the
 // gradients and the library handles); its second is captured, then replayed. If a capture fails,
-// step() says why (CaptureFailed) and the caller steps eagerly from then on; the reason goes to the
+// step() says why (CaptureFailed) and the caller steps eagerly from then on, drawing its masks on
+// the host: a failed capture can leave the CUDA generator expecting one. The reason goes to the
 // journal and run.json. Built without CUDA, graph_unavailable() says so and this is never used.
 #pragma once
 
