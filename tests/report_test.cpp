@@ -94,6 +94,8 @@ TEST(TrialResultJson, PretrainRoundTrip) {
   PretrainRecord a = make_pretrain(3);
   a.curve = make_trial(3, TrialKind::anchored, 0).curve;
   a.encoder_hash = "0123456789abcdef";
+  a.curve[0].train_accuracy = 0.75;
+  a.curve[0].grad_norm = 2.5;
   const json j = json::parse(to_json(a).dump());
   EXPECT_EQ(j.at("type"), "pretrain");
   const PretrainRecord b = pretrain_from_json(j);
@@ -103,6 +105,10 @@ TEST(TrialResultJson, PretrainRoundTrip) {
   EXPECT_EQ(b.best_epoch, a.best_epoch);
   EXPECT_EQ(b.host, a.host);
   EXPECT_EQ(b.encoder_hash, "0123456789abcdef");
+  EXPECT_EQ(b.step, a.step);
+  EXPECT_EQ(b.curve[0].train_accuracy, 0.75);
+  EXPECT_EQ(b.curve[0].grad_norm, 2.5);
+  EXPECT_TRUE(j.at("curve")[1].at("grad_norm").is_null()) << "not recorded: null, not 0";
   // Pretraining has no test split: its curve journals null there, never a 0 that reads as a score.
   for (const auto& p : j.at("curve")) EXPECT_TRUE(p.at("test_micro_f1").is_null()) << p.dump();
   ASSERT_EQ(b.curve.size(), a.curve.size());
@@ -361,6 +367,8 @@ TEST(Report, MarkdownHoldsTheTableNumbers) {
   EXPECT_TRUE(contains(md, "1.13.1"));
   EXPECT_TRUE(contains(md, "abc123"));
   EXPECT_TRUE(contains(md, "61.00"));  // A-dev F1 of seed 1
+  EXPECT_TRUE(contains(md, "Pretraining steps of seed 1: cuda graphs (4 widths captured, 96 steps replayed)."));
+  EXPECT_TRUE(contains(md, "Pretraining steps of seed 2: eager: ANCHORSWEEP\\_NO\\_CUDA\\_GRAPHS is set.")) << md;
   EXPECT_TRUE(contains(md, "CUDA out of memory"));
   EXPECT_TRUE(contains(md, "lambdas = [0, 0.01, 1]"));
   ASSERT_TRUE(have_gnuplot()) << "gnuplot is a dependency: launcher/setup installs gnuplot-nox";

@@ -85,6 +85,16 @@ void pretrain_table(Document& d, const ReportInputs& in) {
                       fmt_pct(p.a_dev_micro_f1), std::to_string(p.best_epoch) + " / " + std::to_string(p.epochs),
                       std::to_string(static_cast<long long>(std::llround(p.examples_per_s))), fmt_duration(p.wall_s), p.host, p.device});
   d.table(t);
+  // How the steps ran (CUDA graphs, or eagerly and why), once per distinct answer.
+  std::map<std::string, std::string> seeds_by_step;
+  for (const auto& p : sorted)
+    if (!p.step.empty()) {
+      auto& seeds = seeds_by_step[p.step];
+      seeds += (seeds.empty() ? "" : ", ") + std::to_string(p.seed);
+    }
+  for (const auto& [step, seeds] : seeds_by_step)
+    d.paragraph("Pretraining steps of seed" + std::string(seeds.find(',') == std::string::npos ? " " : "s ") + seeds + ": " +
+                step + ".");
 }
 
 void failures_table(Document& d, const ReportInputs& in) {
