@@ -309,4 +309,11 @@ TEST(Group, PlanShowsGroupsAndTooFewRanksAreRefused) {
   auto bad = run(bin() + " run " + tiny_config() + " --set pretrain.ranks=2 --set model.layers=2 --dry-run");
   EXPECT_EQ(bad.code, 2) << bad.output;
   EXPECT_NE(bad.output.find("pretrain.ranks"), std::string::npos) << bad.output;
+
+  // The benchmark's bucket-size knob, when it is not a number, is refused at start-up.
+  auto knob = run("ANCHORSWEEP_GRADIENT_BUCKET_BYTES=1MB " + bin() + " run " + tiny_config() + " --set run.output_dir=" + out);
+  EXPECT_EQ(knob.code, 2) << knob.output;
+  EXPECT_NE(knob.output.find("ANCHORSWEEP_GRADIENT_BUCKET_BYTES: expected a positive number of bytes, got \"1MB\""),
+            std::string::npos) << knob.output;
+  EXPECT_FALSE(fs::exists(out + "/tiny")) << "a refused run wrote its directory";
 }

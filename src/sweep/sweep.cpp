@@ -27,6 +27,7 @@
 #include "common/files.hpp"
 #include "data/example.hpp"
 #include "sweep/coordinator.hpp"
+#include "train/grad_buckets.hpp"
 #include "rundir/journal.hpp"
 #include "sweep/messages.hpp"
 #include "sweep/plan.hpp"
@@ -662,6 +663,7 @@ int run_sweep(const std::string& config_path, const std::vector<std::string>& se
     if (cfg->pretrain.ranks > 1 && !mpi->thread_multiple())
       throw InputError("pretrain.ranks > 1 needs an MPI with MPI_THREAD_MULTIPLE (rank 0 trains in a group "
                        "while its service thread answers the other ranks); this MPI offers less");
+    gradient_bucket_bytes();  // a bad ANCHORSWEEP_GRADIENT_BUCKET_BYTES is refused here, not mid-training
     placement = place(*cfg, rank, mpi ? mpi->local_rank() : 0, mpi ? mpi->local_size() : 1, host);
     torch::set_num_threads(static_cast<int>(placement.threads));
     if (placement.device != "cpu") torch::zeros({1}, torch::Device(placement.device));  // the device works

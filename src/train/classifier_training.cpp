@@ -375,7 +375,8 @@ ClassifierRun train_classifier(Encoder& encoder, const TrainConfig& cfg, const E
   } sparse_guard(encoder, sparse_words);
   Loop L{encoder, cfg, *opt, group, device, fused, {}, nullptr, nullptr, {}};
   std::unique_ptr<GradientBuckets> exchange;
-  if (group) exchange = std::make_unique<GradientBuckets>(*group, encoder->parameters(), encoder->word->weight);
+  if (group)
+    exchange = std::make_unique<GradientBuckets>(*group, encoder->parameters(), encoder->word->weight, gradient_bucket_bytes());
   L.exchange = exchange.get();
   if (cfg.length_buckets > 0) L.widths = bucket_widths(train.all.host_lengths, cfg.length_buckets);
   auto* device_adam = dynamic_cast<DeviceAdam*>(opt.get());

@@ -1,8 +1,21 @@
 #include "train/grad_buckets.hpp"
 
+#include <cstdlib>
 #include <stdexcept>
+#include <string>
 
 namespace anchorsweep {
+
+int64_t gradient_bucket_bytes() {
+  const char* v = std::getenv("ANCHORSWEEP_GRADIENT_BUCKET_BYTES");
+  if (!v || !*v) return GradientBuckets::kDefaultBucketBytes;
+  char* end = nullptr;
+  const long long n = std::strtoll(v, &end, 10);
+  if (*end != '\0' || n <= 0)
+    throw std::invalid_argument(std::string("ANCHORSWEEP_GRADIENT_BUCKET_BYTES: expected a positive number of bytes, got \"") +
+                                v + "\"");
+  return n;
+}
 
 GradientBuckets::GradientBuckets(ShardGroup& group, const std::vector<torch::Tensor>& params, torch::Tensor table,
                                  int64_t bucket_bytes)
