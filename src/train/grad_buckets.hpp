@@ -24,7 +24,7 @@
 namespace anchorsweep {
 
 // The bucket size a group uses: kDefaultBucketBytes, or ANCHORSWEEP_GRADIENT_BUCKET_BYTES (a
-// benchmark's knob: tests/bench/group_ceiling.sh measures the overlap with one huge bucket).
+// benchmark's knob: `tests/bench/group_scaling.sh ceiling` measures the overlap with one huge bucket).
 // Throws std::invalid_argument, naming the variable, for a value that is not a positive integer;
 // the sweep checks it at start-up.
 int64_t gradient_bucket_bytes();
