@@ -45,23 +45,22 @@ DropoutMasks DropoutMasks::to(const torch::Device& device) const {
 }
 
 void EncoderImpl::redraw_masks(DropoutMasks& m) const {
+  // As ATen's dropout on the CPU: noise = bernoulli(1 − p) / (1 − p), drawn in forward's order.
   if (dropout_ <= 0 || dropout_ >= 1) return;  // constant masks: nothing is drawn
   torch::NoGradGuard no_grad;
   for (auto* t : {&m.embedded, &m.hidden, &m.summary}) t->bernoulli_(1 - dropout_).div_(1 - dropout_);
 }
 
 DropoutMasks EncoderImpl::draw_masks(int64_t n, int64_t width, const torch::Device& device) const {
-  // As ATen's dropout on the CPU: noise = bernoulli(1 − p) / (1 − p), drawn in forward's order.
+  // Constant masks where nothing is drawn (ATen draws nothing for p = 0); else redraw_masks' noise.
   const auto opts = torch::TensorOptions().device(device);
-  auto noise = [&](std::vector<int64_t> shape) {
-    if (dropout_ <= 0) return torch::ones(shape, opts);  // ATen draws nothing for p = 0
+  auto mask = [&](std::vector<int64_t> shape) {
+    if (dropout_ <= 0) return torch::ones(shape, opts);
     if (dropout_ >= 1) return torch::zeros(shape, opts);
-    return torch::empty(shape, opts).bernoulli_(1 - dropout_).div_(1 - dropout_);
+    return torch::empty(shape, opts);
   };
-  DropoutMasks m;
-  m.embedded = noise({n, width, word_dim_});
-  m.hidden = noise({n, width, summary_dim_});
-  m.summary = noise({n, summary_dim_});
+  DropoutMasks m{mask({n, width, word_dim_}), mask({n, width, summary_dim_}), mask({n, summary_dim_})};
+  redraw_masks(m);
   return m;
 }
 

@@ -1,6 +1,7 @@
 #include "train/buckets.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace anchorsweep {
 
@@ -37,11 +38,20 @@ PaddedRows pad_rows(const RowIndex& idx, int64_t size) {
   return p;
 }
 
-torch::Tensor weighted_cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& weights,
-                                     int64_t n_real) {
+namespace {
+// Σ w_i CE(logits_i, y_i), and the weights in the loss's dtype.
+std::pair<torch::Tensor, torch::Tensor> weighted_ce_sum(const torch::Tensor& logits, const torch::Tensor& labels,
+                                                        const torch::Tensor& weights) {
   namespace F = torch::nn::functional;
   const auto each = F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kNone));
-  return (each * weights.to(each.dtype())).sum() / static_cast<double>(n_real);
+  const auto w = weights.to(each.dtype());
+  return {(each * w).sum(), w};
+}
+}  // namespace
+
+torch::Tensor weighted_cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& weights,
+                                     int64_t n_real) {
+  return weighted_ce_sum(logits, labels, weights).first / static_cast<double>(n_real);
 }
 
 torch::Tensor weighted_correct(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& weights) {
@@ -50,10 +60,8 @@ torch::Tensor weighted_correct(const torch::Tensor& logits, const torch::Tensor&
 }
 
 torch::Tensor weighted_cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& weights) {
-  namespace F = torch::nn::functional;
-  const auto each = F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kNone));
-  const auto w = weights.to(each.dtype());
-  return (each * w).sum() / w.sum();
+  const auto [sum, w] = weighted_ce_sum(logits, labels, weights);
+  return sum / w.sum();
 }
 
 }  // namespace anchorsweep

@@ -234,15 +234,15 @@ StepOut group_step(Loop& L, const EncodedSplit& train, const RowIndex& batch_row
   auto batch = train.rows(mine, width).to(L.device);
   L.exchange->begin_step(batch.tokens);  // the embedding rows this share looks up
   const DropoutMasks my_masks = masks.rows(lo, hi - lo);
+  const auto my_weights = buckets ? padded.weights.narrow(0, lo, hi - lo).to(L.device) : torch::Tensor();
   namespace F = torch::nn::functional;
   const auto logits = L.encoder->forward(batch, &my_masks).logits;
-  auto loss = buckets ? weighted_cross_entropy(logits, batch.labels, padded.weights.narrow(0, lo, hi - lo).to(L.device), n)
+  auto loss = buckets ? weighted_cross_entropy(logits, batch.labels, my_weights, n)
                       : F::cross_entropy(logits, batch.labels, F::CrossEntropyFuncOptions().reduction(torch::kSum)) /
                             static_cast<double>(n);
   loss.backward();
   L.exchange->end_step();
-  const auto w = buckets ? padded.weights.narrow(0, lo, hi - lo).to(L.device) : torch::Tensor();
-  return {loss, weighted_correct(logits, batch.labels, w)};
+  return {loss, weighted_correct(logits, batch.labels, my_weights)};
 }
 
 // What an epoch of steps leaves for its curve point.

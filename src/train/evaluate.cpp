@@ -1,5 +1,7 @@
 #include "train/evaluate.hpp"
 
+#include <algorithm>
+
 #include "common/files.hpp"
 #include "common/liveness.hpp"
 
@@ -25,21 +27,26 @@ torch::Tensor encode_features(Encoder& encoder, const EncodedSplit& split, int64
 }
 
 std::vector<int64_t> predict(Encoder& encoder, const EncodedSplit& split, int64_t chunk) {
-  torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> parts;
-  for (int64_t i = 0; i < split.size(); i += chunk) parts.push_back(forward_chunk(encoder, split, i, chunk).logits.argmax(1));
-  if (parts.empty()) return {};
-  auto p = torch::cat(parts).cpu().contiguous();
-  return std::vector<int64_t>(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + p.numel());
+  return predict_share(encoder, split, 0, 1, chunk);
 }
 
 std::vector<int64_t> predict_share(Encoder& encoder, const EncodedSplit& split, int part, int parts, int64_t chunk) {
   torch::NoGradGuard no_grad;
   std::vector<int64_t> out(static_cast<size_t>(split.size()), -1);
-  for (int64_t i = 0, c = 0; i < split.size(); i += chunk, ++c) {
-    if (c % parts != part) continue;
-    auto p = forward_chunk(encoder, split, i, chunk).logits.argmax(1).cpu().contiguous();
-    std::copy(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + p.numel(), out.begin() + i);
+  std::vector<int64_t> starts;
+  std::vector<torch::Tensor> parts_pred;  // gathered on the device, read back once
+  for (int64_t i = 0, c = 0; i < split.size(); i += chunk, ++c)
+    if (c % parts == part) {
+      starts.push_back(i);
+      parts_pred.push_back(forward_chunk(encoder, split, i, chunk).logits.argmax(1));
+    }
+  if (parts_pred.empty()) return out;
+  const auto p = torch::cat(parts_pred).cpu().contiguous();
+  const int64_t* v = p.data_ptr<int64_t>();
+  for (size_t k = 0; k < starts.size(); ++k) {
+    const int64_t n = std::min(chunk, split.size() - starts[k]);
+    std::copy(v, v + n, out.begin() + starts[k]);
+    v += n;
   }
   return out;
 }
