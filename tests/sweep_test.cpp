@@ -426,7 +426,8 @@ TEST(Cli, TestHooksAreHiddenFromHelp) {
   ASSERT_EQ(r.code, 0) << r.output;
   for (const char* hidden : {"--fail-trial", "--delay-ms", "--delay-rank", "--hold-while", "--hold-task"})
     EXPECT_EQ(r.output.find(hidden), std::string::npos) << hidden << " shown in --help";
-  for (const char* shown : {"--dry-run", "--resume", "--status-every", "--simulate-ms", "--log-format"})
+  for (const char* shown : {"--dry-run", "--resume", "--status-every", "--simulate-ms", "--log-format",
+                            "ANCHORSWEEP_NO_CUDA_GRAPHS=1", "ANCHORSWEEP_TF32=0", "ANCHORSWEEP_GRADIENT_BUCKET_BYTES=N"})
     EXPECT_NE(r.output.find(shown), std::string::npos) << shown << " missing from --help";
 }
 

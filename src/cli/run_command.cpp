@@ -13,6 +13,7 @@
 #include "report/summary_table.hpp"
 #include "sweep/memory_estimate.hpp"
 #include "sweep/sweep.hpp"
+#include "train/grad_buckets.hpp"
 
 namespace anchorsweep::cli {
 
@@ -102,6 +103,12 @@ Command add_run_command(CLI::App& app, int* argc, char*** argv) {
   auto o = std::make_shared<RunOptions>();
   auto* sub = app.add_subcommand("run", "Run (or resume) the sweep of CONFIG. Under mpirun/srun the grid is spread over the ranks.");
   declare_options(sub, *o);
+  sub->footer(
+      std::string("Environment (docs/performance.md):\n"
+                  "  ANCHORSWEEP_NO_CUDA_GRAPHS=1          pretrain without CUDA graphs (the journal's \"step\" says how it ran)\n"
+                  "  ANCHORSWEEP_TF32=0                    full float on a GPU: TF32 off for cuDNN and cuBLAS\n"
+                  "  ANCHORSWEEP_GRADIENT_BUCKET_BYTES=N   a pretraining group's gradient bucket size (default ") +
+      std::to_string(GradientBuckets::kDefaultBucketBytes) + ")");
   return {sub, [o, argc, argv] {
             if (!o->shard.empty()) o->sets.push_back("run.shard=\"" + o->shard + "\"");
             if (o->dry_run) return dry_run(*o);
